@@ -1,0 +1,32 @@
+//! leakcheck-probe: cheap, trustworthy memory samples and the in-process mark API.
+//!
+//! * [`process`]: RSS and friends of any pid, and of whole process trees, via procfs.
+//! * [`alloc`]: jemalloc statistics of the current process (feature `jemalloc`).
+//! * [`gpu`]: device and per-process GPU memory via NVML, `Unavailable` when it cannot load.
+//! * [`mark`]: the [`Probe`] a workload uses to mark iterations and sessions.
+//! * [`wire`]: the v1 JSON Lines wire format, encoder and decoder.
+//!
+//! Every sampler implements [`Sampler`], so the runner can combine them.
+
+pub mod alloc;
+pub mod gpu;
+pub mod mark;
+pub mod metrics;
+pub mod process;
+pub mod sampler;
+pub mod wire;
+
+pub use mark::Probe;
+pub use sampler::{Reading, SampleError, Sampler};
+
+/// Nanoseconds on `CLOCK_MONOTONIC`: the one clock shared by the probe and the runner
+/// (both processes read the same clock, so their timelines merge without offsets).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

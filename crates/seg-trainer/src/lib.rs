@@ -1,0 +1,1 @@
+//! Segmentation training service with the retained-session leak and its fix
