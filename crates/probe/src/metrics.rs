@@ -20,3 +20,11 @@ pub const ALLOC_METADATA: &str = "alloc.metadata";
 pub const GPU_PROCESS: &str = "gpu.process";
 /// GPU memory used on the devices as a whole (NVML device query).
 pub const GPU_DEVICE: &str = "gpu.device";
+/// Peak RSS of the main process (`status` VmHWM).
+pub const RSS_HWM: &str = "rss.hwm";
+/// Anonymous resident memory of the main process (`status` RssAnon).
+pub const RSS_ANON: &str = "rss.anon";
+/// File-backed resident memory of the main process (`status` RssFile).
+pub const RSS_FILE: &str = "rss.file";
+/// Resident shared memory of the main process (`status` RssShmem).
+pub const RSS_SHMEM: &str = "rss.shmem";

@@ -3,8 +3,6 @@
 //! One object per line, at most [`MAX_LINE_BYTES`] a line, tagged by `"type"`.
 //! Unknown fields are ignored; unknown types, malformed, oversized and non-UTF-8
 //! lines are counted by the [`Decoder`] and never fatal.
-//!
-//! (CONTRACT — signatures fixed, bodies being filled in by the probe work.)
 
 use serde::{Deserialize, Serialize};
 
@@ -68,11 +66,195 @@ pub enum Message {
     End { t_ns: u64 },
 }
 
-// To be provided by the probe work:
-//   pub fn encode(msg: &Message, buf: &mut Vec<u8>)            // one line incl. '\n'
-//   pub struct Decoder; Decoder::new() / with_max_line(usize)
-//   Decoder::feed(&mut self, bytes: &[u8], out: &mut Vec<Message>)
-//   Decoder::finish(&mut self, out: &mut Vec<Message>)          // a truncated last line is counted
-//   Decoder::stats(&self) -> &DecodeStats
-//   #[derive(Serialize)] pub struct DecodeStats { lines, decoded, malformed, oversized,
-//       invalid_utf8, unknown_types, truncated: u64, unknown_type_names: Vec<String> }
+/// Append `msg` as one JSON line, including the trailing `'\n'`.
+///
+/// The caller keeps the buffer across calls so a mark allocates nothing once warm.
+pub fn encode(msg: &Message, buf: &mut Vec<u8>) {
+    let start = buf.len();
+    // Serialising these types cannot fail (no maps, no non-string keys, no custom
+    // serialisers); if it ever did, dropping the line beats corrupting the stream.
+    if serde_json::to_writer(&mut *buf, msg).is_err() {
+        buf.truncate(start);
+        return;
+    }
+    buf.push(b'\n');
+}
+
+/// What the [`Decoder`] saw, so the runner can report a noisy or broken writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeStats {
+    /// Non-empty lines seen, whatever became of them (a truncated last line included).
+    pub lines: u64,
+    /// Lines that became a [`Message`].
+    pub decoded: u64,
+    /// Lines that are not JSON, or JSON that does not fit the message it names.
+    pub malformed: u64,
+    /// Lines longer than the decoder's limit (skipped without buffering them).
+    pub oversized: u64,
+    /// Lines that are not UTF-8.
+    pub invalid_utf8: u64,
+    /// Well-formed objects whose `type` this version does not know.
+    pub unknown_types: u64,
+    /// A last line without its newline that did not decode (the writer died mid-line).
+    pub truncated: u64,
+    /// The distinct unknown type names (at most [`MAX_UNKNOWN_NAMES`] kept).
+    pub unknown_type_names: Vec<String>,
+}
+
+/// Cap on remembered unknown type names: a garbage stream must not grow memory.
+pub const MAX_UNKNOWN_NAMES: usize = 32;
+
+/// Incremental decoder of the wire format: feed it any chunking of the byte stream.
+///
+/// Memory is bounded by the line limit: an oversized line is counted and skipped
+/// up to its newline without being buffered.
+#[derive(Debug)]
+pub struct Decoder {
+    max_line: usize,
+    pending: Vec<u8>,
+    /// Inside an oversized line: drop bytes until the next newline.
+    skipping: bool,
+    stats: DecodeStats,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with the v1 limit of [`MAX_LINE_BYTES`] a line.
+    pub fn new() -> Self {
+        Self::with_max_line(MAX_LINE_BYTES)
+    }
+
+    /// A decoder that skips lines longer than `max` bytes (newline excluded).
+    pub fn with_max_line(max: usize) -> Self {
+        Self {
+            max_line: max,
+            pending: Vec::new(),
+            skipping: false,
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Decode every complete line in `bytes`, appending messages to `out`;
+    /// a partial last line is kept for the next call.
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<Message>) {
+        while !bytes.is_empty() {
+            let (segment, complete) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => (&bytes[..i], true),
+                None => (bytes, false),
+            };
+            bytes = if complete {
+                &bytes[segment.len() + 1..]
+            } else {
+                &[]
+            };
+            if !self.skipping {
+                if self.pending.len() + segment.len() > self.max_line {
+                    self.skipping = true;
+                    self.pending.clear();
+                    self.stats.oversized += 1;
+                } else if complete && self.pending.is_empty() {
+                    // Fast path: the whole line is in this chunk, no copy.
+                    self.decode_line(segment, out);
+                    continue;
+                } else {
+                    self.pending.extend_from_slice(segment);
+                }
+            }
+            if complete {
+                if self.skipping {
+                    self.skipping = false;
+                    self.stats.lines += 1;
+                } else {
+                    let line = std::mem::take(&mut self.pending);
+                    self.decode_line(&line, out);
+                    self.pending = line;
+                    self.pending.clear();
+                }
+            }
+        }
+    }
+
+    /// End of stream: a last line without its newline is decoded if it is a
+    /// complete message, else counted as truncated.
+    pub fn finish(&mut self, out: &mut Vec<Message>) {
+        if self.skipping {
+            // Already counted as oversized; it is also the truncated last line.
+            self.skipping = false;
+            self.stats.lines += 1;
+            self.stats.truncated += 1;
+            return;
+        }
+        if self.pending.iter().all(u8::is_ascii_whitespace) {
+            self.pending.clear();
+            return;
+        }
+        let line = std::mem::take(&mut self.pending);
+        self.stats.lines += 1;
+        match std::str::from_utf8(&line)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Message>(s).ok())
+        {
+            Some(msg) => {
+                self.stats.decoded += 1;
+                out.push(msg);
+            }
+            None => self.stats.truncated += 1,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &DecodeStats {
+        &self.stats
+    }
+
+    fn decode_line(&mut self, line: &[u8], out: &mut Vec<Message>) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return; // blank lines are separators, not data
+        }
+        self.stats.lines += 1;
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.stats.invalid_utf8 += 1;
+            return;
+        };
+        match serde_json::from_str::<Message>(text) {
+            Ok(msg) => {
+                self.stats.decoded += 1;
+                out.push(msg);
+            }
+            Err(_) => self.classify_failure(text),
+        }
+    }
+
+    /// A line that did not decode: an unknown `type` (a newer writer) or garbage.
+    fn classify_failure(&mut self, text: &str) {
+        let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+        let name = value
+            .as_ref()
+            .and_then(|v| v.get("type"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !KNOWN_TYPES.contains(t));
+        let Some(name) = name else {
+            self.stats.malformed += 1;
+            return;
+        };
+        self.stats.unknown_types += 1;
+        let names = &mut self.stats.unknown_type_names;
+        if names.len() < MAX_UNKNOWN_NAMES && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+            // Once per name: a newer writer should be visible, not drown the log.
+            let shown: String = name.chars().take(64).collect();
+            eprintln!(
+                "leakcheck: ignoring unknown wire message type {shown:?} (this decoder knows v{WIRE_VERSION})"
+            );
+        }
+    }
+}
+
+/// The `type` tags of v1, to tell an unknown type from a known one with bad fields.
+const KNOWN_TYPES: [&str; 5] = ["hello", "mark", "session", "note", "end"];
