@@ -1,1 +1,20 @@
-//! Spawns scenarios, samples them from outside, merges the timeline and streams it to disk
+//! leakcheck-runner: spawns a scenario, samples it from outside, merges its marks
+//! and samples into one [`Timeline`], streams that to `samples.jsonl`, and stops the
+//! child on timeouts, hangs and memory ceilings. Also loads `leakcheck.toml`.
+//!
+//! * [`run`]: spawn, watch and stop one command ([`RunSpec`] -> [`RunOutcome`]).
+//! * [`timeline`]: the merged [`Timeline`], its series, and the `samples.jsonl` format.
+//! * [`read_samples`]: rebuild a [`Timeline`] from `samples.jsonl` offline.
+
+pub mod config;
+mod gpu;
+pub mod run;
+pub mod samples;
+pub mod timeline;
+pub mod units;
+
+pub use run::{Event, RunError, RunOutcome, RunSpec, Termination, run, run_build};
+pub use samples::{RecordedRun, read_run, read_samples};
+pub use timeline::{
+    GpuRecord, HelloRecord, MarkRecord, Record, SessionRecord, Timeline, TreeRecord, XAxis,
+};

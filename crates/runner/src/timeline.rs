@@ -1,0 +1,407 @@
+//! The merged timeline of one run, and the `samples.jsonl` record format it is stored in.
+//!
+//! # `samples.jsonl` (record format 1)
+//!
+//! One JSON object per line, tagged by `"type"`, appended the moment it arrives and
+//! flushed at least every 100 ms, so a crash of the child or of leakcheck loses
+//! nothing already sampled. `t_s` is always seconds since the child was spawned, on
+//! `CLOCK_MONOTONIC` (the clock the child's marks use), so in-process marks and
+//! external samples share one axis. Sizes are bytes.
+//!
+//! | `type`       | fields |
+//! |--------------|--------|
+//! | `run`        | `format` (1), `version` (leakcheck), `scenario`, `argv`, `started_unix`, `pid`, `rss_interval_s`, `gpu_interval_s`, `timeout_s`, `no_progress_timeout_s` (null: off), `ceiling` (null: none) — always the first line |
+//! | `gpu_status` | `status`: `"available: …"` or `"unavailable (reason)"`, once |
+//! | `hello`      | `t_s`, `version`, `pid`, `allocator` (the child's `hello`) |
+//! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`) |
+//! | `tree`       | `t_s`, `rss` (root process), `rss_tree`, `pss_tree` (optional), `pids` |
+//! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
+//! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
+//! | `note`       | `t_s`, `text` (from the child) |
+//! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
+//! | `end`        | `t_s` (the child said it finished normally) |
+//! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters) — the last line of a run leakcheck survived |
+//!
+//! Readers ignore unknown fields; [`crate::read_samples`] skips unknown or broken
+//! lines with a warning (a run cut short may end in half a line).
+
+use std::time::Duration;
+
+use leakcheck_probe::metrics;
+use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::run::Termination;
+
+/// Version of the `samples.jsonl` record format.
+pub const SAMPLES_FORMAT: u32 = 1;
+
+/// One iteration mark from the child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRecord {
+    pub iteration: u64,
+    pub t_s: f64,
+    /// RSS the child measured itself at the mark (absent for writers that do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss: Option<u64>,
+    /// jemalloc statistics (absent for non-jemalloc writers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc: Option<AllocStats>,
+}
+
+/// One external sample of the process tree (procfs, taken by the runner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeRecord {
+    pub t_s: f64,
+    /// RSS of the root process alone.
+    pub rss: u64,
+    /// RSS summed over the root and all its descendants.
+    pub rss_tree: u64,
+    /// PSS summed over the tree (only when asked for, at a lower rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_tree: Option<u64>,
+    /// Number of processes in the tree.
+    pub pids: u32,
+}
+
+/// One external GPU sample (NVML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuRecord {
+    pub t_s: f64,
+    /// Device memory used by the tree's processes.
+    #[serde(default)]
+    pub process: Option<u64>,
+    /// Device memory used on all devices.
+    #[serde(default)]
+    pub device: Option<u64>,
+}
+
+/// A session boundary from the child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub event: SessionEvent,
+    pub id: u64,
+    pub label: String,
+    pub t_s: f64,
+    /// The last mark before the boundary, to place it on an iteration axis.
+    #[serde(default)]
+    pub iteration: Option<u64>,
+}
+
+/// The child's `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelloRecord {
+    pub t_s: f64,
+    pub version: u32,
+    pub pid: u32,
+    pub allocator: String,
+}
+
+/// The first line of `samples.jsonl`: what ran, when and how it was watched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// [`SAMPLES_FORMAT`].
+    pub format: u32,
+    /// The leakcheck version that wrote the file.
+    pub version: String,
+    pub scenario: String,
+    pub argv: Vec<String>,
+    /// Wall-clock start, seconds since the Unix epoch.
+    pub started_unix: f64,
+    pub pid: u32,
+    pub rss_interval_s: f64,
+    pub gpu_interval_s: f64,
+    pub timeout_s: f64,
+    #[serde(default)]
+    pub no_progress_timeout_s: Option<f64>,
+    #[serde(default)]
+    pub ceiling: Option<u64>,
+}
+
+/// The last line: how the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub wall_s: f64,
+    pub termination: Termination,
+    /// Raw exit code of the child, if it exited.
+    pub code: Option<i32>,
+    /// Raw signal that ended the child, if one did.
+    pub signal: Option<i32>,
+    /// SIGTERM was not enough: the group got SIGKILL after the grace period.
+    pub escalated: bool,
+    /// Highest `rss_tree` sampled.
+    pub peak_rss_tree: u64,
+    pub decode: DecodeStats,
+}
+
+/// One line of `samples.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Run(RunHeader),
+    GpuStatus { status: String },
+    Hello(HelloRecord),
+    Mark(MarkRecord),
+    Tree(TreeRecord),
+    Gpu(GpuRecord),
+    Session(SessionRecord),
+    Note { t_s: f64, text: String },
+    Warning { t_s: f64, text: String },
+    End { t_s: f64 },
+    Exit(ExitRecord),
+}
+
+/// What the x values of a series mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XAxis {
+    /// Iteration numbers from the child's marks.
+    Iteration,
+    /// Seconds since spawn (a command that never marks).
+    Seconds,
+}
+
+/// Everything one run produced, merged on one time axis.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    pub marks: Vec<MarkRecord>,
+    pub samples: Vec<TreeRecord>,
+    pub gpu: Vec<GpuRecord>,
+    pub sessions: Vec<SessionRecord>,
+    /// Free text from the child (`note` messages), in order.
+    pub notes: Vec<String>,
+    /// Warnings from the runner (why it stopped the child, a broken wire stream, …).
+    pub warnings: Vec<String>,
+    pub hello: Option<HelloRecord>,
+    /// The child sent `end`.
+    pub ended: bool,
+    pub decode: DecodeStats,
+    /// `"available: …"` or `"unavailable (reason)"`; empty before the sampler reported.
+    pub gpu_status: String,
+}
+
+/// Metrics a [`Timeline`] can hold, in the order reports list them.
+pub const ALL_METRICS: [&str; 10] = [
+    metrics::RSS,
+    metrics::RSS_TREE,
+    metrics::PSS_TREE,
+    metrics::ALLOC_ALLOCATED,
+    metrics::ALLOC_ACTIVE,
+    metrics::ALLOC_RESIDENT,
+    metrics::ALLOC_MAPPED,
+    metrics::ALLOC_METADATA,
+    metrics::GPU_PROCESS,
+    metrics::GPU_DEVICE,
+];
+
+impl Timeline {
+    /// Merge one record (the live runner and [`crate::read_samples`] share this path,
+    /// so a re-read timeline equals the live one).
+    pub fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Run(_) | Record::Exit(_) => {}
+            Record::GpuStatus { status } => self.gpu_status.clone_from(status),
+            Record::Hello(h) => self.hello = Some(h.clone()),
+            Record::Mark(m) => self.marks.push(m.clone()),
+            Record::Tree(t) => self.samples.push(t.clone()),
+            Record::Gpu(g) => self.gpu.push(g.clone()),
+            Record::Session(s) => self.sessions.push(s.clone()),
+            Record::Note { text, .. } => self.notes.push(text.clone()),
+            Record::Warning { text, .. } => self.warnings.push(text.clone()),
+            Record::End { .. } => self.ended = true,
+        }
+    }
+
+    /// The last iteration the child marked.
+    pub fn last_iteration(&self) -> Option<u64> {
+        self.marks.last().map(|m| m.iteration)
+    }
+
+    /// Highest `rss_tree` sampled (0 without samples).
+    pub fn peak_rss_tree(&self) -> u64 {
+        self.samples.iter().map(|s| s.rss_tree).max().unwrap_or(0)
+    }
+
+    /// The metrics this timeline has data for, in [`ALL_METRICS`] order.
+    pub fn metrics(&self) -> Vec<&'static str> {
+        ALL_METRICS
+            .into_iter()
+            .filter(|m| self.series(m).is_some())
+            .collect()
+    }
+
+    /// One metric as `(x, bytes, axis)`; `None` for an unknown metric or one without data.
+    ///
+    /// Metrics the marks carry (`rss`, `alloc.*`) are per iteration. External metrics
+    /// (`rss.tree`, `pss.tree`, `gpu.*`) are per iteration too when the child marks
+    /// (the last sample at or before each mark; marks before the first sample are
+    /// skipped), else per second. `rss` falls back to the external root-process RSS
+    /// when the marks do not carry it (a writer that only counts iterations, or a
+    /// command that never marks).
+    pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+        let from_marks = |f: &dyn Fn(&MarkRecord) -> Option<u64>| {
+            let (x, y): (Vec<f64>, Vec<f64>) = self
+                .marks
+                .iter()
+                .filter_map(|m| Some((m.iteration as f64, f(m)? as f64)))
+                .unzip();
+            non_empty(x, y, XAxis::Iteration)
+        };
+        let alloc = |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(f));
+        match metric {
+            metrics::RSS => from_marks(&|m| m.rss)
+                .or_else(|| self.external(&self.samples, |s| s.t_s, |s| Some(s.rss))),
+            metrics::ALLOC_ALLOCATED => alloc(|a| a.allocated),
+            metrics::ALLOC_ACTIVE => alloc(|a| a.active),
+            metrics::ALLOC_RESIDENT => alloc(|a| a.resident),
+            metrics::ALLOC_MAPPED => alloc(|a| a.mapped),
+            metrics::ALLOC_METADATA => alloc(|a| a.metadata),
+            metrics::RSS_TREE => self.external(&self.samples, |s| s.t_s, |s| Some(s.rss_tree)),
+            metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.pss_tree),
+            metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| g.process),
+            metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| g.device),
+            _ => None,
+        }
+    }
+
+    /// An externally sampled metric, aligned to the marks when there are any.
+    fn external<T>(
+        &self,
+        records: &[T],
+        t: fn(&T) -> f64,
+        value: fn(&T) -> Option<u64>,
+    ) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+        let points: Vec<(f64, f64)> = records
+            .iter()
+            .filter_map(|r| Some((t(r), value(r)? as f64)))
+            .collect();
+        if self.marks.is_empty() {
+            let (x, y) = points.into_iter().unzip();
+            return non_empty(x, y, XAxis::Seconds);
+        }
+        // Records arrive in time order; walk both lists once.
+        let mut x = Vec::with_capacity(self.marks.len());
+        let mut y = Vec::with_capacity(self.marks.len());
+        let mut next = 0;
+        for mark in &self.marks {
+            while next < points.len() && points[next].0 <= mark.t_s {
+                next += 1;
+            }
+            if next > 0 {
+                x.push(mark.iteration as f64);
+                y.push(points[next - 1].1);
+            }
+        }
+        non_empty(x, y, XAxis::Iteration)
+    }
+}
+
+fn non_empty(x: Vec<f64>, y: Vec<f64>, axis: XAxis) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+    (!x.is_empty()).then_some((x, y, axis))
+}
+
+/// Serde for a [`Duration`] as float seconds (`after_s = 2.5`).
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
+pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
+    (t_ns as i128 - origin_ns as i128) as f64 / 1e9
+}
+
+/// Float seconds of an optional duration, for the header.
+pub(crate) fn opt_secs(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(iteration: u64, t_s: f64, rss: Option<u64>) -> Record {
+        Record::Mark(MarkRecord {
+            iteration,
+            t_s,
+            rss,
+            alloc: None,
+        })
+    }
+
+    fn tree(t_s: f64, rss: u64, rss_tree: u64) -> Record {
+        Record::Tree(TreeRecord {
+            t_s,
+            rss,
+            rss_tree,
+            pss_tree: None,
+            pids: 1,
+        })
+    }
+
+    #[test]
+    fn external_series_align_to_the_last_sample_at_or_before_each_mark() {
+        let mut tl = Timeline::default();
+        for r in [
+            tree(0.05, 10, 100),
+            mark(1, 0.10, Some(7)),
+            tree(0.10, 11, 110),
+            tree(0.15, 12, 120),
+            mark(2, 0.19, Some(8)),
+            mark(3, 0.30, Some(9)),
+        ] {
+            tl.apply(&r);
+        }
+        let (x, y, axis) = tl.series("rss.tree").unwrap();
+        assert_eq!(axis, XAxis::Iteration);
+        assert_eq!(x, [1.0, 2.0, 3.0]);
+        assert_eq!(y, [110.0, 120.0, 120.0]);
+        // Marks that carry rss win over the external root rss.
+        assert_eq!(tl.series("rss").unwrap().1, [7.0, 8.0, 9.0]);
+        assert!(tl.series("alloc.allocated").is_none());
+        assert!(tl.series("no.such.metric").is_none());
+    }
+
+    #[test]
+    fn without_marks_series_are_per_second_and_rss_falls_back_to_the_root() {
+        let mut tl = Timeline::default();
+        for r in [tree(0.0, 5, 50), tree(1.0, 6, 60)] {
+            tl.apply(&r);
+        }
+        assert_eq!(
+            tl.series("rss").unwrap(),
+            (vec![0.0, 1.0], vec![5.0, 6.0], XAxis::Seconds)
+        );
+        assert_eq!(tl.metrics(), ["rss", "rss.tree"]);
+    }
+
+    #[test]
+    fn records_round_trip_through_json() {
+        let r = Record::Exit(ExitRecord {
+            wall_s: 1.5,
+            termination: Termination::Hung {
+                no_progress_for: Duration::from_millis(2500),
+                last_iteration: Some(41),
+            },
+            code: None,
+            signal: Some(15),
+            escalated: false,
+            peak_rss_tree: 1 << 20,
+            decode: DecodeStats::default(),
+        });
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains(r#""kind":"hung""#), "{line}");
+        assert!(line.contains(r#""no_progress_for_s":2.5"#), "{line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+    }
+}
