@@ -1,0 +1,570 @@
+//! One metric, end to end: warm-up cut, slopes, trend, shape, sessions,
+//! verdicts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AnalysisError;
+use crate::budget::{Budget, BudgetKind, Quantity, format_bytes, format_bytes_range, format_rate};
+use crate::mann_kendall::{MannKendall, mann_kendall};
+use crate::ols::ols_hac;
+use crate::series::{Series, XUnit, bin_means};
+use crate::slope::SlopeEstimate;
+use crate::theil_sen::{PairSlopes, median_of};
+use crate::warmup::{WarmUp, WarmUpCut, auto_cut};
+
+/// Knobs of [`analyze_metric`]. `Default` is 99 % confidence, automatic
+/// warm-up, x in iterations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisOptions {
+    /// Two-sided confidence of every interval and 1 - the trend test's α.
+    pub confidence: f64,
+    pub warmup: WarmUp,
+    pub x_unit: XUnit,
+    /// Longer series are averaged into this many bins before the O(n²)
+    /// estimators (Theil–Sen, Mann–Kendall). OLS always uses every point.
+    pub max_pairwise_points: usize,
+    /// Below this many points after warm-up the shape is `Inconclusive` and
+    /// slope/growth verdicts are `Undecided`.
+    pub min_points: usize,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            confidence: 0.99,
+            warmup: WarmUp::Auto,
+            x_unit: XUnit::Iteration,
+            max_pairwise_points: 1024,
+            min_points: 10,
+        }
+    }
+}
+
+/// The growth pattern of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// Significant growth, confirmed on the second half of the steady state
+    /// alone at no less than half the overall pace.
+    Leak,
+    /// Growth that slows toward a plateau (a bounded cache filling).
+    Saturating,
+    /// Resident/RSS grows while allocator `allocated` does not (two metrics).
+    Fragmentation,
+    /// No significant growth (a significant decrease counts as flat too).
+    Flat,
+    /// Too few points, the trend test and the slope interval disagree, or
+    /// growth that the second half alone does not confirm.
+    Inconclusive,
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Shape::Leak => "leak",
+            Shape::Saturating => "saturating",
+            Shape::Fragmentation => "fragmentation",
+            Shape::Flat => "flat",
+            Shape::Inconclusive => "inconclusive",
+        })
+    }
+}
+
+/// One session of a multi-session series (samples with start ≤ x < next start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// 0-based session number (empty sessions are skipped, numbers kept).
+    pub index: usize,
+    pub start_x: f64,
+    pub end_x: f64,
+    pub points: usize,
+    /// Median of the first 3 samples (one sample can be a spike).
+    pub start_level: f64,
+    pub peak: f64,
+    /// Median of the last 3 samples.
+    pub end_level: f64,
+    /// `start_level` minus the first session's `start_level`.
+    pub retained: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The upper bound is within budget.
+    Pass,
+    /// The lower bound is above budget.
+    Fail,
+    /// The interval straddles the budget (or there is too little data).
+    Undecided,
+}
+
+/// The judgement of one budget, with the numbers behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub budget: Budget,
+    pub outcome: Outcome,
+    /// Slope (bytes per x unit) or bytes, as the budget.
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// The smallest slope this series could have detected (see
+    /// [`MetricAnalysis::sensitivity`]).
+    pub sensitivity: f64,
+    /// For an undecided slope budget: about how much longer to run, in x
+    /// units (iterations, or seconds when x is seconds), assuming the
+    /// estimate holds and the interval narrows as span^(-3/2).
+    pub more_iterations: Option<u64>,
+    /// One human line, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
+    /// 40.9–41.8 KiB/iter) > budget 1 KiB/iter: leak`.
+    pub line: String,
+}
+
+/// Everything the report shows about one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricAnalysis {
+    pub metric: String,
+    /// Samples in the series (before warm-up).
+    pub n: usize,
+    pub x_unit: XUnit,
+    pub warmup: WarmUpCut,
+    /// OLS after warm-up, Newey–West interval, every point.
+    pub ols: SlopeEstimate,
+    /// Theil–Sen after warm-up with the Hamed–Rao-corrected Sen interval:
+    /// the slope the verdicts use.
+    pub theil_sen: SlopeEstimate,
+    /// Mann–Kendall (Hamed–Rao) after warm-up.
+    pub trend: MannKendall,
+    /// Theil–Sen of the second half of the steady state (the "still
+    /// growing?" check behind `Leak` vs `Saturating`); None when too short.
+    pub late: Option<SlopeEstimate>,
+    pub shape: Shape,
+    pub sessions: Vec<SessionStats>,
+    /// Retained growth of the last session (None without 2+ sessions).
+    pub retained: Option<f64>,
+    /// Highest sample of the whole series.
+    pub peak: f64,
+    /// Growth after warm-up: Theil–Sen slope × x span of the steady state.
+    pub growth: f64,
+    pub growth_lo: f64,
+    pub growth_hi: f64,
+    /// Half-width of the verdict slope's interval: a slope of this size
+    /// would have lifted the lower bound above zero.
+    pub sensitivity: f64,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Analyses one metric. `session_starts` are the x values where sessions
+/// begin (increasing; may be empty); samples before the first start belong
+/// to no session.
+pub fn analyze_metric(
+    metric: &str,
+    series: &Series,
+    session_starts: &[f64],
+    budgets: &[Budget],
+    opts: &AnalysisOptions,
+) -> Result<MetricAnalysis, AnalysisError> {
+    check_options(opts)?;
+    let (x, y) = (series.x(), series.y());
+    let n = series.len();
+    let too_few = |k: usize| AnalysisError::TooFewPoints {
+        metric: metric.to_string(),
+        n: k,
+        min: 3,
+    };
+    if n < 3 {
+        return Err(too_few(n));
+    }
+    let cut = match opts.warmup {
+        WarmUp::Auto => auto_cut(x, y),
+        WarmUp::Count(c) => c,
+        WarmUp::Fraction(f) => (f * n as f64).floor() as usize,
+        WarmUp::UntilX(v) => x.partition_point(|&xi| xi < v),
+    };
+    if n.saturating_sub(cut) < 3 {
+        return Err(too_few(n.saturating_sub(cut)));
+    }
+    let (px, py) = (&x[cut..], &y[cut..]);
+    let conf = opts.confidence;
+    let (bx, by) = bin_means(px, py, opts.max_pairwise_points);
+    let (theil_sen, trend) = robust_fit(&bx, &by, conf);
+    let ols = ols_hac(px, py, conf, None);
+    let m = bx.len();
+    let late = (m >= 2 * opts.min_points).then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf).0);
+    // Did the whole series (warm-up included) rise significantly?
+    let rose_overall = cut > 0 && {
+        let (fx, fy) = bin_means(x, y, opts.max_pairwise_points);
+        robust_fit(&fx, &fy, conf).0.lo > 0.0
+    };
+    let enough = n - cut >= opts.min_points;
+    let shape = classify(
+        enough,
+        &theil_sen,
+        &trend,
+        late.as_ref(),
+        rose_overall,
+        1.0 - conf,
+    );
+
+    let sessions = sessions(x, y, session_starts)?;
+    let retained = (sessions.len() >= 2).then(|| sessions[sessions.len() - 1].retained);
+    let peak = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let span = px[px.len() - 1] - px[0];
+    let sensitivity = (theil_sen.hi - theil_sen.lo) / 2.0;
+    let mut a = MetricAnalysis {
+        metric: metric.to_string(),
+        n,
+        x_unit: opts.x_unit,
+        warmup: WarmUpCut {
+            index: cut,
+            x: x[cut],
+        },
+        ols,
+        growth: theil_sen.slope * span,
+        growth_lo: theil_sen.lo * span,
+        growth_hi: theil_sen.hi * span,
+        theil_sen,
+        trend,
+        late,
+        shape,
+        sessions,
+        retained,
+        peak,
+        sensitivity,
+        verdicts: Vec::new(),
+    };
+    check_finite(&a)?;
+    a.verdicts = budgets
+        .iter()
+        .map(|b| verdict(&a, b, enough, span, conf))
+        .collect::<Result<_, _>>()?;
+    Ok(a)
+}
+
+/// Theil–Sen slope, Mann–Kendall with the Hamed–Rao factor of the
+/// Sen-detrended series, and Sen's interval with Var(S) inflated by the same
+/// factor.
+fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
+    let mut pairs = PairSlopes::new(x, y);
+    let mk = mann_kendall(x, y, pairs.slope());
+    let est = pairs.estimate(conf, mk.correction, "theil-sen+sen(hamed-rao)");
+    (est, mk)
+}
+
+fn check_options(o: &AnalysisOptions) -> Result<(), AnalysisError> {
+    let bad = |name, value: String, expected| {
+        Err(AnalysisError::InvalidOption {
+            name,
+            value,
+            expected,
+        })
+    };
+    if !(o.confidence > 0.5 && o.confidence < 1.0) {
+        return bad(
+            "confidence",
+            o.confidence.to_string(),
+            "a number between 0.5 and 1, e.g. 0.99",
+        );
+    }
+    if let WarmUp::Fraction(f) = o.warmup
+        && !(f.is_finite() && (0.0..1.0).contains(&f))
+    {
+        return bad("warmup", o.warmup.to_string(), "a fraction 0 ≤ f < 1");
+    }
+    if let WarmUp::UntilX(v) = o.warmup
+        && !v.is_finite()
+    {
+        return bad("warmup", o.warmup.to_string(), "a finite x");
+    }
+    if o.max_pairwise_points < 16 {
+        return bad(
+            "max_pairwise_points",
+            o.max_pairwise_points.to_string(),
+            "at least 16",
+        );
+    }
+    Ok(())
+}
+
+fn classify(
+    enough: bool,
+    ts: &SlopeEstimate,
+    mk: &MannKendall,
+    late: Option<&SlopeEstimate>,
+    rose_overall: bool,
+    alpha: f64,
+) -> Shape {
+    if !enough {
+        return Shape::Inconclusive;
+    }
+    let mk_up = mk.p < alpha && mk.s > 0.0;
+    let ts_up = ts.lo > 0.0;
+    match (mk_up, ts_up) {
+        (true, true) => match late {
+            // Clearly slower in the second half: levelling off.
+            Some(l) if l.hi < 0.5 * ts.slope => Shape::Saturating,
+            // Growth confirmed on the second half alone: a leak. A chance
+            // trend in noise rarely passes both tests.
+            Some(l) if l.lo > 0.0 => Shape::Leak,
+            Some(_) => Shape::Inconclusive,
+            None => Shape::Leak,
+        },
+        (false, false) if rose_overall => Shape::Saturating,
+        (false, false) => Shape::Flat,
+        _ => Shape::Inconclusive,
+    }
+}
+
+/// The two-metric class: resident (or RSS) grows while `allocated` does not.
+/// Returns `Fragmentation` when the resident metric is `Leak`/`Saturating`
+/// and allocated is `Flat` or grows at under a tenth of resident's lower
+/// bound; otherwise the resident metric's own shape.
+pub fn classify_fragmentation(
+    resident_or_rss: &MetricAnalysis,
+    allocated: &MetricAnalysis,
+) -> Shape {
+    let r = resident_or_rss;
+    let grows = matches!(r.shape, Shape::Leak | Shape::Saturating) && r.theil_sen.lo > 0.0;
+    let alloc_quiet = allocated.shape == Shape::Flat
+        || (allocated.shape != Shape::Inconclusive
+            && allocated.theil_sen.hi < 0.1 * r.theil_sen.lo);
+    if grows && alloc_quiet {
+        Shape::Fragmentation
+    } else {
+        r.shape
+    }
+}
+
+fn sessions(x: &[f64], y: &[f64], starts: &[f64]) -> Result<Vec<SessionStats>, AnalysisError> {
+    for (i, &s) in starts.iter().enumerate() {
+        if !s.is_finite() || (i > 0 && s <= starts[i - 1]) {
+            return Err(AnalysisError::InvalidSessions { index: i, value: s });
+        }
+    }
+    let mut out: Vec<SessionStats> = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let a = x.partition_point(|&xi| xi < s);
+        let b = starts
+            .get(k + 1)
+            .map_or(x.len(), |&e| x.partition_point(|&xi| xi < e));
+        if a >= b {
+            continue;
+        }
+        let seg = &y[a..b];
+        let head = median_of(&seg[..seg.len().min(3)]);
+        let tail = median_of(&seg[seg.len().saturating_sub(3)..]);
+        let first = out.first().map_or(head, |f| f.start_level);
+        out.push(SessionStats {
+            index: k,
+            start_x: x[a],
+            end_x: x[b - 1],
+            points: b - a,
+            start_level: head,
+            peak: seg.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            end_level: tail,
+            retained: head - first,
+        });
+    }
+    Ok(out)
+}
+
+fn check_finite(a: &MetricAnalysis) -> Result<(), AnalysisError> {
+    let fields = [
+        ("ols slope", a.ols.slope),
+        ("ols interval", a.ols.hi - a.ols.lo),
+        ("ols intercept", a.ols.intercept),
+        ("theil-sen slope", a.theil_sen.slope),
+        ("theil-sen interval", a.theil_sen.hi - a.theil_sen.lo),
+        ("theil-sen intercept", a.theil_sen.intercept),
+        ("growth", a.growth_hi - a.growth_lo),
+        ("mann-kendall z", a.trend.z),
+    ];
+    match fields.iter().find(|(_, v)| !v.is_finite()) {
+        Some((what, _)) => Err(AnalysisError::NumericalOverflow {
+            metric: a.metric.clone(),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn percent(conf: f64) -> String {
+    let s = format!("{:.2}", conf * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Pass/Fail/Undecided from an interval against a limit.
+fn judge(lo: f64, hi: f64, limit: f64) -> Outcome {
+    if hi <= limit {
+        Outcome::Pass
+    } else if lo > limit {
+        Outcome::Fail
+    } else {
+        Outcome::Undecided
+    }
+}
+
+fn verdict(
+    a: &MetricAnalysis,
+    budget: &Budget,
+    enough: bool,
+    span: f64,
+    conf: f64,
+) -> Result<Verdict, AnalysisError> {
+    let m = &a.metric;
+    let pc = percent(conf);
+    let ts = &a.theil_sen;
+    let wrong_quantity = |expected| AnalysisError::InvalidOption {
+        name: "budget",
+        value: budget.to_string(),
+        expected,
+    };
+    let mut v = Verdict {
+        budget: budget.clone(),
+        outcome: Outcome::Undecided,
+        estimate: 0.0,
+        lo: 0.0,
+        hi: 0.0,
+        sensitivity: a.sensitivity,
+        more_iterations: None,
+        line: String::new(),
+    };
+    match (budget.kind, budget.limit) {
+        (BudgetKind::Slope, Quantity::Rate { bytes: limit, per }) => {
+            if per != a.x_unit {
+                return Err(AnalysisError::UnitMismatch {
+                    budget: budget.limit.to_string(),
+                    budget_unit: per,
+                    series_unit: a.x_unit,
+                });
+            }
+            (v.estimate, v.lo, v.hi) = (ts.slope, ts.lo, ts.hi);
+            v.outcome = if enough {
+                judge(ts.lo, ts.hi, limit)
+            } else {
+                Outcome::Undecided
+            };
+            let unit = a.x_unit.suffix();
+            let head = format!(
+                "{m} {} {} ({pc}% CI {}/{unit})",
+                if ts.slope >= 0.0 { "grows" } else { "changes" },
+                format_rate(ts.slope, a.x_unit),
+                format_bytes_range(ts.lo, ts.hi),
+            );
+            let lim = format_rate(limit, a.x_unit);
+            v.line = match v.outcome {
+                Outcome::Fail => format!("{head} > budget {lim}: {}", a.shape),
+                Outcome::Pass => format!(
+                    "{head} ≤ budget {lim}: ok (sensitivity ±{})",
+                    format_rate(a.sensitivity, a.x_unit)
+                ),
+                Outcome::Undecided if !enough => {
+                    format!(
+                        "{head} vs budget {lim}: undecided, only {} points after warm-up",
+                        a.n - a.warmup.index
+                    )
+                }
+                Outcome::Undecided => {
+                    v.more_iterations = more_needed(ts.slope, ts.lo, ts.hi, limit, span);
+                    match v.more_iterations {
+                        Some(k) => format!(
+                            "{head} straddles budget {lim}: undecided, about {k} more {} would decide",
+                            if a.x_unit == XUnit::Iteration {
+                                "iterations"
+                            } else {
+                                "seconds"
+                            }
+                        ),
+                        None => format!("{head} straddles budget {lim}: undecided"),
+                    }
+                }
+            };
+        }
+        (BudgetKind::Growth, Quantity::Bytes { bytes: limit }) => {
+            (v.estimate, v.lo, v.hi) = (a.growth, a.growth_lo, a.growth_hi);
+            v.outcome = if enough {
+                judge(a.growth_lo, a.growth_hi, limit)
+            } else {
+                Outcome::Undecided
+            };
+            let head = format!(
+                "{m} grew {} after warm-up ({pc}% CI {})",
+                format_bytes(a.growth),
+                format_bytes_range(a.growth_lo, a.growth_hi)
+            );
+            let lim = format_bytes(limit);
+            v.line = match v.outcome {
+                Outcome::Fail => format!("{head} > budget {lim}: {}", a.shape),
+                Outcome::Pass => format!("{head} ≤ budget {lim}: ok"),
+                Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
+            };
+        }
+        (BudgetKind::Peak, Quantity::Bytes { bytes: limit }) => {
+            (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
+            v.outcome = judge(a.peak, a.peak, limit);
+            let word = if v.outcome == Outcome::Pass {
+                "≤"
+            } else {
+                ">"
+            };
+            let end = if v.outcome == Outcome::Pass {
+                "ok"
+            } else {
+                "over budget"
+            };
+            v.line = format!(
+                "{m} peaked at {} {word} budget {}: {end}",
+                format_bytes(a.peak),
+                format_bytes(limit)
+            );
+        }
+        (BudgetKind::Retained, Quantity::Bytes { bytes: limit }) => match a.retained {
+            Some(r) => {
+                (v.estimate, v.lo, v.hi) = (r, r, r);
+                v.outcome = judge(r, r, limit);
+                let word = if v.outcome == Outcome::Pass {
+                    "≤"
+                } else {
+                    ">"
+                };
+                let end = if v.outcome == Outcome::Pass {
+                    "ok"
+                } else {
+                    "leak across sessions"
+                };
+                v.line = format!(
+                    "{m} retained {} over {} sessions {word} budget {}: {end}",
+                    format_bytes(r),
+                    a.sessions.len(),
+                    format_bytes(limit)
+                );
+            }
+            None => {
+                v.line = format!(
+                    "{m} has no session boundaries (or one session): retained budget {} undecided",
+                    format_bytes(limit)
+                );
+            }
+        },
+        (BudgetKind::Slope, _) => return Err(wrong_quantity("a rate for a slope budget")),
+        (_, _) => {
+            return Err(wrong_quantity(
+                "a size for a growth, peak or retained budget",
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// How much more x span would likely decide: the interval half-width shrinks
+/// as span^(-3/2) at a fixed sampling rate (slope variance ∝ 1/Σ(x-x̄)²), so
+/// to shrink it from `w` to the distance `d` between estimate and limit the
+/// span must grow by (w/d)^(2/3). None when the estimate sits on the limit.
+fn more_needed(est: f64, lo: f64, hi: f64, limit: f64, span: f64) -> Option<u64> {
+    let w = (hi - lo) / 2.0;
+    let d = (est - limit).abs();
+    if d <= 0.0 || w <= 0.0 || span <= 0.0 {
+        return None;
+    }
+    let extra = span * ((w / d).powf(2.0 / 3.0) - 1.0).max(0.0);
+    (extra.is_finite() && extra < 1e15).then(|| extra.ceil().max(1.0) as u64)
+}

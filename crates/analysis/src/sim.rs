@@ -1,0 +1,99 @@
+//! Seeded synthetic memory series: a linear leak, AR(1) noise, a cache fill
+//! and an allocator sawtooth. Used by the acceptance tests, the detection
+//! target (`examples/detection.rs`) and other crates' tests. Deterministic:
+//! the same spec and seed give the same series on every platform (ChaCha8).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::{AnalysisError, Series};
+
+pub const KIB: f64 = 1024.0;
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// A bounded cache filling up: `bytes·(1 - e^(-i/τ))`, with τ chosen so
+/// that it is 99 % full at `end_fraction` of the run (coupon-collector
+/// shape: random keys into a finite cache).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CacheFill {
+    pub bytes: f64,
+    pub end_fraction: f64,
+}
+
+/// An allocator sawtooth with zero mean: rises linearly by `amplitude` over
+/// `period` iterations, then drops back (arenas filling and being purged).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sawtooth {
+    pub amplitude: f64,
+    pub period: usize,
+}
+
+/// What to simulate; x is the iteration 0..n.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimSpec {
+    pub n: usize,
+    /// Starting level (bytes).
+    pub base: f64,
+    /// True slope, bytes per iteration.
+    pub leak_per_iter: f64,
+    /// Marginal standard deviation of the AR(1) noise (bytes).
+    pub noise_sd: f64,
+    /// AR(1) coefficient, |phi| < 1.
+    pub phi: f64,
+    pub fill: Option<CacheFill>,
+    pub sawtooth: Option<Sawtooth>,
+}
+
+impl SimSpec {
+    /// 500 iterations at 256 MiB, AR(1) phi 0.6 with marginal sd 64 KiB:
+    /// the acceptance setting, no leak, fill or sawtooth.
+    pub fn acceptance() -> SimSpec {
+        SimSpec {
+            n: 500,
+            base: 256.0 * MIB,
+            leak_per_iter: 0.0,
+            noise_sd: 64.0 * KIB,
+            phi: 0.6,
+            fill: None,
+            sawtooth: None,
+        }
+    }
+
+    /// The y values (bytes) for a seed.
+    pub fn values(&self, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let phi = self.phi.clamp(-0.999, 0.999);
+        let innov = self.noise_sd * (1.0 - phi * phi).sqrt();
+        let z0: f64 = StandardNormal.sample(&mut rng);
+        let mut e = self.noise_sd * z0;
+        let tau = self
+            .fill
+            .map(|f| (f.end_fraction * self.n as f64 / 100f64.ln()).max(1e-9));
+        (0..self.n)
+            .map(|i| {
+                if i > 0 {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    e = phi * e + innov * z;
+                }
+                let t = i as f64;
+                let mut v = self.base + self.leak_per_iter * t + e;
+                if let (Some(f), Some(tau)) = (self.fill, tau) {
+                    v += f.bytes * (1.0 - (-t / tau).exp());
+                }
+                if let Some(s) = self.sawtooth.filter(|s| s.period > 0) {
+                    let phase = (i % s.period) as f64 / s.period as f64;
+                    v += s.amplitude * (phase - 0.5);
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// The series (x = iteration) for a seed; an error only for a spec
+    /// with non-finite numbers.
+    pub fn series(&self, seed: u64) -> Result<Series, AnalysisError> {
+        Series::from_y(self.values(seed))
+    }
+}

@@ -1,0 +1,78 @@
+//! Acceptance rates of the slope gate on simulated series (issue 3): 500
+//! iterations, AR(1) noise with phi 0.6 and marginal sd 64 KiB, budget
+//! 1 KiB/iter, default options (99 % confidence, automatic warm-up), seeds
+//! 0..100. Each scenario must come out right in at least 99 of 100 seeds.
+
+use leakcheck_analysis::sim::{CacheFill, KIB, MIB, Sawtooth, SimSpec};
+use leakcheck_analysis::{
+    AnalysisOptions, Budget, BudgetKind, MetricAnalysis, Outcome, Shape, analyze_metric,
+};
+
+const SEEDS: u64 = 100;
+
+fn run(spec: SimSpec) -> Vec<MetricAnalysis> {
+    let budget = Budget::parse("test.slope", BudgetKind::Slope, "1 KiB/iter").unwrap();
+    (0..SEEDS)
+        .map(|seed| {
+            analyze_metric(
+                "sim",
+                &spec.series(seed).unwrap(),
+                &[],
+                std::slice::from_ref(&budget),
+                &AnalysisOptions::default(),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn count(runs: &[MetricAnalysis], ok: impl Fn(&MetricAnalysis) -> bool) -> usize {
+    runs.iter().filter(|a| ok(a)).count()
+}
+
+#[test]
+fn leak_of_4_kib_per_iter_fails() {
+    let runs = run(SimSpec {
+        leak_per_iter: 4.0 * KIB,
+        ..SimSpec::acceptance()
+    });
+    let fails = count(&runs, |a| a.verdicts[0].outcome == Outcome::Fail);
+    let leaks = count(&runs, |a| a.shape == Shape::Leak);
+    eprintln!("4 KiB/iter leak: {fails}/100 fail, {leaks}/100 shaped leak");
+    assert!(fails >= 99, "only {fails}/100 seeds failed");
+    assert!(leaks >= 99, "only {leaks}/100 seeds were shaped Leak");
+}
+
+#[test]
+fn cache_fill_in_first_fifth_passes_and_is_never_a_leak() {
+    let runs = run(SimSpec {
+        fill: Some(CacheFill {
+            bytes: 16.0 * MIB,
+            end_fraction: 0.2,
+        }),
+        ..SimSpec::acceptance()
+    });
+    let ok = count(&runs, |a| {
+        a.verdicts[0].outcome == Outcome::Pass || a.shape == Shape::Saturating
+    });
+    let leaks = count(&runs, |a| a.shape == Shape::Leak);
+    let fails = count(&runs, |a| a.verdicts[0].outcome == Outcome::Fail);
+    eprintln!("cache fill: {ok}/100 pass or saturating, {leaks} shaped leak, {fails} fail");
+    assert!(ok >= 99, "only {ok}/100 passed or were Saturating");
+    assert_eq!(leaks, 0, "a cache fill was shaped Leak");
+    assert_eq!(fails, 0, "a cache fill failed the slope budget");
+}
+
+#[test]
+fn flat_mean_sawtooth_passes() {
+    let runs = run(SimSpec {
+        sawtooth: Some(Sawtooth {
+            amplitude: 512.0 * KIB,
+            period: 50,
+        }),
+        ..SimSpec::acceptance()
+    });
+    let passes = count(&runs, |a| a.verdicts[0].outcome == Outcome::Pass);
+    eprintln!("sawtooth: {passes}/100 pass");
+    assert!(passes >= 99, "only {passes}/100 seeds passed");
+}
