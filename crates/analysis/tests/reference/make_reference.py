@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Reference values for crates/analysis/tests/reference_values.rs.
+
+Computed independently of the Rust code with scipy, statsmodels and
+pymannkendall (pip install scipy statsmodels pymannkendall). Run from any
+directory:  python3 make_reference.py > reference.json
+"""
+import json
+import sys
+
+import numpy as np
+import pymannkendall as mk
+import scipy
+import statsmodels
+import statsmodels.api as sm
+from scipy import stats
+
+
+def ar1(rng, n, phi, sd):
+    e = np.empty(n)
+    e[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        e[i] = phi * e[i - 1] + rng.normal(0, sd * np.sqrt(1 - phi * phi))
+    return e
+
+
+def series():
+    rng = np.random.default_rng(20261121)
+    out = []
+    # 1: a small leak in AR(1) noise (bytes), 60 points.
+    n = 60
+    x = np.arange(n, dtype=float)
+    out.append(("ar1_small_leak", x, 1e8 + 2000.0 * x + ar1(rng, n, 0.6, 65536.0)))
+    # 2: page-granular values (many ties), weak trend, 80 points.
+    n = 80
+    x = np.arange(n, dtype=float)
+    y = np.round((5e7 + 300.0 * x + ar1(rng, n, 0.5, 8192.0)) / 4096.0) * 4096.0
+    out.append(("page_ties", x, y))
+    # 3: sawtooth plus a step plus AR(1) noise, 120 points.
+    n = 120
+    x = np.arange(n, dtype=float)
+    y = 2e8 + 262144.0 * ((x % 25) / 25.0 - 0.5) + 1e6 * (x >= 70) + ar1(rng, n, 0.7, 131072.0)
+    out.append(("sawtooth_step", x, y))
+    # 4: the acceptance setting, 500 points, 1 KiB/iter leak.
+    n = 500
+    x = np.arange(n, dtype=float)
+    out.append(("ar1_500_leak", x, 2.5e8 + 1024.0 * x + ar1(rng, n, 0.6, 65536.0)))
+    return out
+
+
+def sen_interval(slopes_sorted, n, ties, conf, inflation):
+    """Sen (1968) eq. 2.6 order statistics, scipy's rounding, Var(S) inflated."""
+    z = stats.norm.ppf(1 - (1 - conf) / 2)
+    sigma = np.sqrt((n * (n - 1) * (2 * n + 5) - ties) / 18.0 * inflation)
+    nt = len(slopes_sorted)
+    ru = min(int(np.round((nt + z * sigma) / 2.0)), nt - 1)
+    rl = max(int(np.round((nt - z * sigma) / 2.0)) - 1, 0)
+    return float(slopes_sorted[rl]), float(slopes_sorted[ru])
+
+
+def main():
+    cases = []
+    for name, x, y in series():
+        n = len(y)
+        case = {"name": name, "x": x.tolist(), "y": y.tolist(), "ols": [], "theil_sen": []}
+        X = sm.add_constant(x)
+        for conf, lags in [(0.99, 0), (0.99, 4), (0.95, 9)]:
+            fit = sm.OLS(y, X).fit(
+                cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=False
+            )
+            lo, hi = fit.conf_int(alpha=1 - conf)[1]
+            case["ols"].append({
+                "confidence": conf, "maxlags": lags,
+                "slope": float(fit.params[1]), "intercept": float(fit.params[0]),
+                "lo": float(lo), "hi": float(hi),
+            })
+        for conf in (0.99, 0.95):
+            r = stats.theilslopes(y, x, alpha=conf, method="separate")
+            case["theil_sen"].append({
+                "confidence": conf, "slope": float(r.slope), "intercept": float(r.intercept),
+                "lo": float(r.low_slope), "hi": float(r.high_slope),
+            })
+        orig = mk.original_test(y)
+        hr = mk.hamed_rao_modification_test(y, alpha=0.05)
+        factor = hr.var_s / orig.var_s
+        assert factor > 1.0, (name, factor)  # the Rust side clamps the factor at 1
+        # p from the survival function: 1 - cdf (pymannkendall) loses digits when tiny.
+        case["mann_kendall"] = {
+            "s": float(hr.s), "var_s": float(orig.var_s), "var_s_hamed_rao": float(hr.var_s),
+            "z": float(hr.z), "p": float(2 * stats.norm.sf(abs(hr.z))),
+            "p_pymannkendall": float(hr.p), "z_plain": float(orig.z),
+            "p_plain": float(2 * stats.norm.sf(abs(orig.z))), "sens_slope": float(hr.slope),
+        }
+        # Sen's interval with Var(S) multiplied by the Hamed-Rao factor
+        # (our extension: the inversion of the corrected test).
+        dx = x[:, None] - x
+        dy = y[:, None] - y
+        slopes = np.sort(dy[dx > 0] / dx[dx > 0])
+        _, yrep = np.unique(y, return_counts=True)
+        ties = float(sum(k * (k - 1) * (2 * k + 5) for k in yrep))
+        lo, hi = sen_interval(slopes, n, ties, 0.99, factor)
+        case["theil_sen_hamed_rao"] = {"confidence": 0.99, "factor": float(factor), "lo": lo, "hi": hi}
+        cases.append(case)
+    json.dump({
+        "generator": "crates/analysis/tests/reference/make_reference.py",
+        "versions": {"numpy": np.__version__, "scipy": scipy.__version__,
+                     "statsmodels": statsmodels.__version__,
+                     "pymannkendall": getattr(mk, "__version__", "1.4.3")},
+        "cases": cases,
+    }, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
