@@ -5,6 +5,7 @@
 //! * [`run`]: spawn, watch and stop one command ([`RunSpec`] -> [`RunOutcome`]).
 //! * [`timeline`]: the merged [`Timeline`], its series, and the `samples.jsonl` format.
 //! * [`read_samples`]: rebuild a [`Timeline`] from `samples.jsonl` offline.
+//! * [`config`]: `leakcheck.toml` ([`load_config`]), scenarios and their budgets.
 
 pub mod config;
 mod gpu;
@@ -13,7 +14,10 @@ pub mod samples;
 pub mod timeline;
 pub mod units;
 
-pub use run::{Event, RunError, RunOutcome, RunSpec, Termination, run, run_build};
+pub use config::{
+    Config, ConfigError, Defaults, Location, MetricBudget, ScenarioConfig, load_config,
+};
+pub use run::{Event, RunError, RunOutcome, RunSpec, Termination, run, run_build, run_with};
 pub use samples::{RecordedRun, read_run, read_samples};
 pub use timeline::{
     GpuRecord, HelloRecord, MarkRecord, Record, SessionRecord, Timeline, TreeRecord, XAxis,

@@ -166,6 +166,9 @@ pub enum Termination {
     CeilingExceeded { ceiling: u64, peak: u64 },
     /// Stopped because [`RunSpec::cancel`] was set (Ctrl-C).
     Cancelled,
+    /// Stopped by the early-stop check of [`run_with`]: a leak was already certain
+    /// (the reason is in [`RunOutcome::stopped_early`] and the warnings).
+    StoppedEarly { last_iteration: Option<u64> },
 }
 
 impl Termination {
@@ -174,9 +177,15 @@ impl Termination {
         matches!(self, Termination::Exited { code: 0 })
     }
 
-    /// CLI exit code for a run that did not complete (3), `None` when it completed.
+    /// CLI exit code when the run itself decides it: 3 for a run that did not
+    /// complete; `None` when it completed, and for [`Termination::StoppedEarly`]
+    /// (the budget verdict decides: the leak that stopped it fails it, exit 1).
     pub fn exit_code(&self) -> Option<i32> {
-        (!self.completed()).then_some(3)
+        match self {
+            Termination::StoppedEarly { .. } => None,
+            t if t.completed() => None,
+            _ => Some(3),
+        }
     }
 
     /// One lowercase line for summaries and reports.
@@ -209,6 +218,12 @@ impl Termination {
                 format_size(ceiling)
             ),
             Termination::Cancelled => "cancelled (interrupted by the user)".to_owned(),
+            Termination::StoppedEarly { last_iteration } => match last_iteration {
+                Some(i) => {
+                    format!("stopped early after iteration {i}: the leak was already certain")
+                }
+                None => "stopped early: the leak was already certain".to_owned(),
+            },
         }
     }
 }
@@ -249,6 +264,8 @@ pub struct RunOutcome {
     pub signal: Option<i32>,
     /// SIGTERM was not enough: SIGKILL was sent after the grace period.
     pub escalated: bool,
+    /// Why the early-stop check of [`run_with`] stopped the run, if it did.
+    pub stopped_early: Option<String>,
 }
 
 /// Why a run could not be started or recorded. Exit code 2 for all of them: the
@@ -311,11 +328,26 @@ pub fn run_build(argv: &[String], cwd: &Path) -> Result<(), RunError> {
     }
 }
 
+/// How often at most [`run_with`] asks its early-stop check (only when new data came in).
+pub const EARLY_STOP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Spawn `spec.argv`, watch it to the end and return what happened.
 ///
 /// Errors only when the run cannot start (bad spec, unwritable `out_dir`, a
 /// program that cannot be executed); everything the child does is an [`Outcome`](RunOutcome).
 pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcome, RunError> {
+    run_with(spec, observer, &mut |_| None)
+}
+
+/// [`run`], plus an early-stop check: at most every [`EARLY_STOP_INTERVAL`], when
+/// new marks or samples arrived, `early_stop` sees the timeline so far; returning
+/// `Some(reason)` (a leak already certain and far above budget) stops the group
+/// like a timeout does and ends the run with [`Termination::StoppedEarly`].
+pub fn run_with(
+    spec: &RunSpec,
+    observer: &mut dyn FnMut(&Event),
+    early_stop: &mut dyn FnMut(&Timeline) -> Option<String>,
+) -> Result<RunOutcome, RunError> {
     validate(spec)?;
     fs::create_dir_all(&spec.out_dir).map_err(|source| RunError::Io {
         path: spec.out_dir.clone(),
@@ -362,6 +394,10 @@ pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcom
         peak: 0,
         wire_done: false,
         escalated: false,
+        early_stop,
+        next_early_check: started + EARLY_STOP_INTERVAL,
+        data_at_last_check: 0,
+        stopped_early: None,
     };
     watch.emit(Record::Run(RunHeader {
         format: SAMPLES_FORMAT,
@@ -417,6 +453,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcom
         },
     };
     let escalated = watch.escalated;
+    let stopped_early = watch.stopped_early.take();
     let exit = ExitRecord {
         wall_s,
         termination,
@@ -425,6 +462,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcom
         escalated,
         peak_rss_tree: watch.peak,
         decode: watch.timeline.decode.clone(),
+        stopped_early: stopped_early.clone(),
     };
     watch.emit(Record::Exit(exit));
     watch.out.flush();
@@ -445,6 +483,7 @@ pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcom
         code: status.code(),
         signal: status.signal(),
         escalated,
+        stopped_early,
     })
 }
 
@@ -770,6 +809,11 @@ struct Watch<'a> {
     peak: u64,
     wire_done: bool,
     escalated: bool,
+    early_stop: &'a mut dyn FnMut(&Timeline) -> Option<String>,
+    next_early_check: Instant,
+    /// Marks + samples seen at the last early-stop check (only new data is worth a check).
+    data_at_last_check: usize,
+    stopped_early: Option<String>,
 }
 
 impl Watch<'_> {
@@ -832,7 +876,7 @@ impl Watch<'_> {
         }
     }
 
-    fn stop_reason(&self, now: Instant, started: Instant) -> Option<Termination> {
+    fn stop_reason(&mut self, now: Instant, started: Instant) -> Option<Termination> {
         if self
             .spec
             .cancel
@@ -855,13 +899,27 @@ impl Watch<'_> {
                 });
             }
         }
-        match self.spec.ceiling {
-            Some(ceiling) if self.peak > ceiling => Some(Termination::CeilingExceeded {
+        if let Some(ceiling) = self.spec.ceiling
+            && self.peak > ceiling
+        {
+            return Some(Termination::CeilingExceeded {
                 ceiling,
                 peak: self.peak,
-            }),
-            _ => None,
+            });
         }
+        let data = self.timeline.marks.len() + self.timeline.samples.len();
+        if now >= self.next_early_check && data > self.data_at_last_check {
+            self.next_early_check = now + EARLY_STOP_INTERVAL;
+            self.data_at_last_check = data;
+            if let Some(reason) = (self.early_stop)(&self.timeline) {
+                self.warn(format!("stopping early: {reason}"));
+                self.stopped_early = Some(reason);
+                return Some(Termination::StoppedEarly {
+                    last_iteration: self.timeline.last_iteration(),
+                });
+            }
+        }
+        None
     }
 
     fn t_s(&self, t_ns: u64) -> f64 {

@@ -20,7 +20,7 @@
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
 //! | `end`        | `t_s` (the child said it finished normally) |
-//! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters) — the last line of a run leakcheck survived |
+//! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`, `stopped_early` {`last_iteration`}), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters), `stopped_early` (the reason, optional) — the last line of a run leakcheck survived |
 //!
 //! Readers ignore unknown fields; [`crate::read_samples`] skips unknown or broken
 //! lines with a warning (a run cut short may end in half a line).
@@ -132,6 +132,9 @@ pub struct ExitRecord {
     /// Highest `rss_tree` sampled.
     pub peak_rss_tree: u64,
     pub decode: DecodeStats,
+    /// Why the early-stop check stopped the run, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
 }
 
 /// One line of `samples.jsonl`.
@@ -398,6 +401,7 @@ mod tests {
             escalated: false,
             peak_rss_tree: 1 << 20,
             decode: DecodeStats::default(),
+            stopped_early: None,
         });
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.contains(r#""kind":"hung""#), "{line}");

@@ -397,3 +397,38 @@ fn a_truncated_samples_file_still_reads_back() {
         "{err}"
     );
 }
+
+#[test]
+fn the_early_stop_check_can_end_a_run_whose_leak_is_already_certain() {
+    let dir = TempDir::new().unwrap();
+    let script = r#"
+for i in range(1, 2001):
+    mark(i)
+    time.sleep(0.005)
+"#;
+    let spec = spec(&dir, python(script));
+    let mut checks = 0;
+    let mut early = |tl: &leakcheck_runner::Timeline| {
+        checks += 1;
+        // Stands in for the analysis: "certain" once 50 iterations are in.
+        (tl.last_iteration()? >= 50).then(|| "alloc.allocated grows 1 MiB/iter".to_owned())
+    };
+    let outcome = leakcheck_runner::run_with(&spec, &mut |_| {}, &mut early).unwrap();
+    match outcome.termination {
+        Termination::StoppedEarly {
+            last_iteration: Some(i),
+        } => assert!((50..2000).contains(&i), "{i}"),
+        other => panic!("expected an early stop, got {other:?}"),
+    }
+    assert!(checks >= 1);
+    assert_eq!(outcome.termination.exit_code(), None, "the verdict decides");
+    assert_eq!(
+        outcome.stopped_early.as_deref(),
+        Some("alloc.allocated grows 1 MiB/iter")
+    );
+    let recorded = read_run(&outcome.samples_path).unwrap();
+    assert_eq!(
+        recorded.exit.unwrap().stopped_early.as_deref(),
+        Some("alloc.allocated grows 1 MiB/iter")
+    );
+}
