@@ -1,0 +1,171 @@
+//! `junit.xml`: one testsuite `leakcheck`; per scenario one `run` testcase
+//! (an `error` when the run did not complete, a `failure` when the memory
+//! ceiling killed it) and one testcase per budget check (a `failure` with
+//! the human line when it failed, `skipped` with the line when undecided,
+//! since JUnit has no "not yet known" state).
+
+use std::fmt::Write as _;
+
+use crate::markdown::display_name;
+use crate::model::{GateEntry, Outcome, RunStatus};
+use crate::{Export, ReportError, units};
+
+/// Escapes text for XML content and attribute values; characters XML 1.0
+/// forbids even escaped become U+FFFD.
+pub(crate) fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+enum CaseResult {
+    Pass,
+    Failure { kind: &'static str, message: String },
+    Error { message: String },
+    Skipped { message: String },
+}
+
+struct Case {
+    class: String,
+    name: String,
+    time: f64,
+    result: CaseResult,
+}
+
+fn cases(entries: &[GateEntry]) -> Vec<Case> {
+    let mut out = Vec::new();
+    for e in entries {
+        let r = &e.report;
+        let class = format!("leakcheck.{}", display_name(r));
+        let status = r.status.describe();
+        let result = match &r.status {
+            _ if r.status.is_complete() => CaseResult::Pass,
+            RunStatus::CeilingExceeded { .. } => CaseResult::Failure {
+                kind: "ceiling",
+                message: status,
+            },
+            _ => CaseResult::Error { message: status },
+        };
+        out.push(Case {
+            class: class.clone(),
+            name: "run".to_string(),
+            time: if r.duration_s.is_finite() {
+                r.duration_s
+            } else {
+                0.0
+            },
+            result,
+        });
+        for m in &r.metrics {
+            for b in &m.budgets {
+                let result = match b.outcome {
+                    Outcome::Pass => CaseResult::Pass,
+                    Outcome::Fail => CaseResult::Failure {
+                        kind: "budget",
+                        message: b.line.clone(),
+                    },
+                    Outcome::Undecided => CaseResult::Skipped {
+                        message: format!("undecided: {}", b.line),
+                    },
+                };
+                out.push(Case {
+                    class: class.clone(),
+                    name: format!(
+                        "{} {} <= {} (estimate {})",
+                        m.name,
+                        b.kind.name(),
+                        b.limit_text,
+                        units::budget_value(b.estimate, b.kind, m.unit, r.x_unit)
+                    ),
+                    time: 0.0,
+                    result,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The gate's `junit.xml`.
+pub fn junit_xml(entries: &[GateEntry]) -> String {
+    let cases = cases(entries);
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.result, CaseResult::Failure { .. }))
+        .count();
+    let errors = cases
+        .iter()
+        .filter(|c| matches!(c.result, CaseResult::Error { .. }))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.result, CaseResult::Skipped { .. }))
+        .count();
+    let time: f64 = cases.iter().map(|c| c.time).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let counts = format!(
+        "tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\"",
+        cases.len()
+    );
+    let _ = writeln!(out, "<testsuites name=\"leakcheck\" {counts}>");
+    let _ = writeln!(out, "  <testsuite name=\"leakcheck\" {counts}>");
+    for c in &cases {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            xml(&c.class),
+            xml(&c.name),
+            c.time
+        );
+        match &c.result {
+            CaseResult::Pass => out.push_str("/>\n"),
+            CaseResult::Failure { kind, message } => {
+                let m = xml(message);
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure type=\"{kind}\" message=\"{m}\">{m}</failure>\n    </testcase>"
+                );
+            }
+            CaseResult::Error { message } => {
+                let m = xml(message);
+                let _ = writeln!(
+                    out,
+                    ">\n      <error type=\"incomplete\" message=\"{m}\">{m}</error>\n    </testcase>"
+                );
+            }
+            CaseResult::Skipped { message } => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    xml(message)
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// `junit.xml`.
+#[derive(Debug, Clone, Copy)]
+pub struct JunitXml;
+
+impl Export<[GateEntry]> for JunitXml {
+    fn file_name(&self) -> &'static str {
+        "junit.xml"
+    }
+    fn render(&self, input: &[GateEntry]) -> Result<Vec<u8>, ReportError> {
+        Ok(junit_xml(input).into_bytes())
+    }
+}

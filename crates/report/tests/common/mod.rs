@@ -1,0 +1,231 @@
+//! A realistic report for tests and benches: a leaking allocator series and
+//! a flat RSS series over 500 iterations, with noise, a warm-up, two
+//! sessions and budgets. The fit numbers come from an ordinary least
+//! squares fit of the generated points, so the drawn line matches the data.
+#![allow(dead_code)]
+
+use leakcheck_report::*;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Deterministic noise in [-1, 1) (xorshift64*), so runs are reproducible.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (v >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+/// Least squares through `pts[from..]`: (slope, x mean, y mean, slope s.e.).
+pub fn ols(pts: &[[f64; 2]]) -> (f64, f64, f64, f64) {
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p[0]).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p[1]).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p[0] - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p[0] - mx) * (p[1] - my)).sum();
+    let slope = sxy / sxx;
+    let rss: f64 = pts
+        .iter()
+        .map(|p| (p[1] - my - slope * (p[0] - mx)).powi(2))
+        .sum();
+    let se = (rss / (n - 2.0) / sxx).sqrt();
+    (slope, mx, my, se)
+}
+
+/// A metric of `n` points `base + slope * i + noise`, warm-up `warm`.
+pub fn metric(
+    name: &str,
+    n: usize,
+    base: f64,
+    slope: f64,
+    noise: f64,
+    warm: usize,
+    seed: u64,
+) -> MetricReport {
+    let mut rng = Noise(seed);
+    let points: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let x = i as f64;
+            // The warm-up ramps quickly (allocator arenas, caches).
+            let ramp = if i < warm {
+                -((warm - i) as f64) * 0.3 * MIB / warm as f64
+            } else {
+                0.0
+            };
+            [x, base + slope * x + ramp + noise * rng.next()]
+        })
+        .collect();
+    let steady: Vec<[f64; 2]> = points
+        .iter()
+        .copied()
+        .filter(|p| p[0] >= warm as f64)
+        .collect();
+    let fit = (steady.len() > 2).then(|| {
+        let (s, mx, my, se) = ols(&steady);
+        FitLine {
+            slope: s,
+            intercept: my - s * mx,
+            slope_lo: s - 1.96 * se,
+            slope_hi: s + 1.96 * se,
+            confidence: 0.95,
+            x_center: mx,
+            y_center: my,
+        }
+    });
+    let peak = points.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+    MetricReport {
+        name: name.to_string(),
+        unit: ValueUnit::Bytes,
+        points,
+        warmup_end_x: Some(warm as f64),
+        fit,
+        shape: if slope > 0.0 { "leak" } else { "flat" }.to_string(),
+        peak,
+        budgets: Vec::new(),
+        stats: serde_json::json!({"method": "ols", "n": n}),
+    }
+}
+
+/// A slope budget of `limit` bytes/iter judged against the metric's fit.
+pub fn slope_budget(m: &MetricReport, limit: f64, limit_text: &str) -> BudgetCheck {
+    // No fit (too few points): undecided, with unknown (NaN) numbers.
+    let nan = FitLine {
+        slope: f64::NAN,
+        intercept: f64::NAN,
+        slope_lo: f64::NAN,
+        slope_hi: f64::NAN,
+        confidence: 0.95,
+        x_center: f64::NAN,
+        y_center: f64::NAN,
+    };
+    let f = m.fit.as_ref().unwrap_or(&nan);
+    let outcome = if f.slope_hi <= limit {
+        Outcome::Pass
+    } else if f.slope_lo > limit {
+        Outcome::Fail
+    } else {
+        Outcome::Undecided
+    };
+    BudgetCheck {
+        kind: BudgetKind::Slope,
+        limit,
+        limit_text: limit_text.to_string(),
+        outcome,
+        estimate: f.slope,
+        lo: f.slope_lo,
+        hi: f.slope_hi,
+        line: format!(
+            "{} grows {} (95% CI {} … {}), budget {limit_text}",
+            m.name,
+            units::rate(f.slope, ValueUnit::Bytes, XAxis::Iteration),
+            units::rate(f.slope_lo, ValueUnit::Bytes, XAxis::Iteration),
+            units::rate(f.slope_hi, ValueUnit::Bytes, XAxis::Iteration),
+        ),
+    }
+}
+
+/// The loader-loop, leaky variant: `alloc.allocated` leaks 36 KiB/iter
+/// against a 4 KiB/iter budget; `rss.tree` is flat within its budgets.
+pub fn leaky_report(n: usize) -> ScenarioReport {
+    let mut alloc = metric(
+        "alloc.allocated",
+        n,
+        40.0 * MIB,
+        36.0 * 1024.0,
+        0.4 * MIB,
+        50,
+        7,
+    );
+    let b = slope_budget(&alloc, 4096.0, "4 KiB/iter");
+    alloc.budgets.push(b);
+    let mut rss = metric("rss.tree", n, 180.0 * MIB, 0.0, 1.5 * MIB, 50, 11);
+    let b = slope_budget(&rss, 64.0 * 1024.0, "64 KiB/iter");
+    rss.budgets.push(b);
+    let peak = rss.peak;
+    rss.budgets.push(BudgetCheck {
+        kind: BudgetKind::Peak,
+        limit: 256.0 * MIB,
+        limit_text: "256 MiB".to_string(),
+        outcome: Outcome::Pass,
+        estimate: peak,
+        lo: peak,
+        hi: peak,
+        line: format!("rss.tree peak {} within 256 MiB", units::bytes(peak)),
+    });
+    let headline = "alloc.allocated grows 36.0 KiB/iter, budget 4 KiB/iter".to_string();
+    ScenarioReport {
+        schema_version: SCHEMA_VERSION,
+        scenario: "loader-loop".to_string(),
+        variant: Some("leaky".to_string()),
+        command: vec![
+            "target/release/loader-loop".into(),
+            "--variant".into(),
+            "leaky".into(),
+        ],
+        status: RunStatus::Completed { exit_code: 0 },
+        verdict: Overall::Fail,
+        headline,
+        x_unit: XAxis::Iteration,
+        duration_s: 42.5,
+        iterations: Some(n as u64),
+        metrics: vec![alloc, rss],
+        sessions: vec![
+            SessionMarker {
+                x: 0.0,
+                label: "session 1".into(),
+            },
+            SessionMarker {
+                x: (n / 2) as f64,
+                label: "session 2 (4 samples)".into(),
+            },
+        ],
+        notes: vec!["chunk cache bounded at 1 byte".into()],
+        ceiling_bytes: Some(512.0 * MIB),
+        ceiling_metric: Some("rss.tree".into()),
+        peak_bytes: Some(peak),
+        samples_file: "samples.jsonl".to_string(),
+        decode_warnings: Vec::new(),
+    }
+}
+
+/// A run that aborted at iteration 300 (signal 6) with a one-metric,
+/// time-free series and a budget that could not be decided.
+pub fn crashed_report() -> ScenarioReport {
+    let mut m = metric("rss", 300, 64.0 * MIB, 8.0 * 1024.0, 0.8 * MIB, 20, 3);
+    let b = slope_budget(&m, 8.0 * 1024.0, "8 KiB/iter");
+    m.budgets.push(b);
+    ScenarioReport {
+        schema_version: SCHEMA_VERSION,
+        scenario: "abort-at-300".to_string(),
+        variant: None,
+        command: vec![
+            "python3".into(),
+            "-c".into(),
+            "import os; os.abort()".into(),
+        ],
+        status: RunStatus::Failed {
+            exit_code: None,
+            signal: Some(6),
+            message: "SIGABRT".into(),
+            last_iteration: Some(300),
+        },
+        verdict: Overall::Incomplete,
+        headline: "the scenario crashed at iteration 300 (signal 6)".into(),
+        x_unit: XAxis::Iteration,
+        duration_s: 3.2,
+        iterations: Some(300),
+        metrics: vec![m],
+        sessions: Vec::new(),
+        notes: Vec::new(),
+        ceiling_bytes: None,
+        ceiling_metric: None,
+        peak_bytes: None,
+        samples_file: "samples.jsonl".into(),
+        decode_warnings: vec!["1 malformed line skipped (line 17: expected value)".into()],
+    }
+}

@@ -1,0 +1,492 @@
+//! End-to-end checks of the report writers on a realistic 500-point run and
+//! on degenerate inputs.
+
+mod common;
+
+use std::fs;
+
+use leakcheck_report::*;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Decodes a PNG and returns (width, height, pixel bytes).
+fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// A minimal well-formedness check: every opened tag is closed in order.
+/// Returns the number of elements seen.
+fn check_xml(text: &str) -> usize {
+    let mut stack: Vec<String> = Vec::new();
+    let mut elements = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("unterminated tag") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().unwrap_or_else(|| panic!("stray </{name}>"));
+            assert_eq!(open, name.trim(), "mismatched close tag");
+        } else {
+            elements += 1;
+            let name = tag.split_whitespace().next().unwrap().trim_end_matches('/');
+            if !tag.ends_with('/') {
+                stack.push(name.to_string());
+            }
+        }
+    }
+    assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+    elements
+}
+
+fn attr(text: &str, name: &str) -> usize {
+    let key = format!("{name}=\"");
+    let start = text.find(&key).unwrap_or_else(|| panic!("no {name}")) + key.len();
+    let end = text[start..].find('"').unwrap() + start;
+    text[start..end].parse().unwrap()
+}
+
+fn entries() -> Vec<GateEntry> {
+    vec![
+        GateEntry {
+            rel_dir: "loader-loop-leaky".into(),
+            report: common::leaky_report(500),
+        },
+        GateEntry {
+            rel_dir: "abort-at-300".into(),
+            report: common::crashed_report(),
+        },
+    ]
+}
+
+#[test]
+fn scenario_files_are_written_and_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loader-loop-leaky");
+    let report = common::leaky_report(500);
+    let written = write_scenario(&out, &report).unwrap();
+    assert_eq!(written.len(), 4);
+    for name in SCENARIO_FILES {
+        let p = out.join(name);
+        assert!(p.is_file(), "{} missing", p.display());
+        assert!(fs::metadata(&p).unwrap().len() > 0, "{name} is empty");
+    }
+    let leftovers: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // PNG: decodes, has the advertised size, and is not blank.
+    let (w, h, pixels) = decode_png(&fs::read(out.join("memory.png")).unwrap());
+    assert_eq!((w, h), image_size(&report));
+    assert_eq!((w, h), (1280, 96 + 2 * 360));
+    let non_white = pixels.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+    assert!(non_white > 10_000, "only {non_white} drawn pixels");
+    // The verdict badge is filled with the FAIL colour.
+    let (r, g, b) = Overall::Fail.rgb();
+    let badge = pixels.chunks(3).filter(|p| p == &[r, g, b]).count();
+    assert!(badge > 500, "FAIL badge colour covers only {badge} pixels");
+
+    // JSON round-trips exactly.
+    let back = read_summary(&out.join("summary.json")).unwrap();
+    assert!(back == report, "summary.json did not round-trip exactly");
+}
+
+#[test]
+fn svg_has_title_budget_and_one_path_per_series() {
+    let report = common::leaky_report(500);
+    let svg = render_svg(&report).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(check_xml(&svg) > 50);
+    assert!(svg.contains(">\nFAIL\n<"), "verdict badge");
+    assert!(svg.contains("loader-loop (leaky)"), "scenario in the title");
+    assert!(svg.contains(&report.headline), "headline in the title");
+    assert!(
+        svg.contains("slope budget 4 KiB/iter (fail)"),
+        "budget label"
+    );
+    assert!(svg.contains("warm-up (cut at 50)"));
+    assert!(svg.contains("session 2 (4 samples)"));
+    // One polyline per data series (legend swatches have 2 points).
+    let series: Vec<usize> = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| p.contains("stroke=\"#1F77B4\""))
+        .map(|p| {
+            let pts = &p[p.find("points=\"").unwrap() + 8..];
+            pts[..pts.find('"').unwrap()].split_whitespace().count()
+        })
+        .filter(|&n| n > 2)
+        .collect();
+    assert_eq!(series, vec![500, 500]);
+    // Fit lines: one per metric with a fit.
+    let fits = svg
+        .split("<polyline")
+        .filter(|p| p.contains("stroke=\"#E66100\""))
+        .count();
+    assert_eq!(fits, 2 * 2, "fit line + legend swatch per panel");
+}
+
+#[test]
+fn summary_markdown_has_the_table_and_the_status() {
+    let report = common::leaky_report(500);
+    let md = scenario_markdown(&report);
+    assert!(md.starts_with("# ❌ FAIL · loader-loop (leaky)"), "{md}");
+    let fit = report.metrics[0].fit.as_ref().unwrap();
+    let row = format!(
+        "| alloc.allocated | leak | slope | {} | 95% CI: {} … {} | 4 KiB/iter | ❌ fail |",
+        units::rate(fit.slope, ValueUnit::Bytes, XAxis::Iteration),
+        units::rate(fit.slope_lo, ValueUnit::Bytes, XAxis::Iteration),
+        units::rate(fit.slope_hi, ValueUnit::Bytes, XAxis::Iteration),
+    );
+    assert!(md.contains(&row), "missing row {row}\n{md}");
+    assert!(md.contains("run: completed (exit code 0)"));
+    assert!(md.contains("- ❌ fail alloc.allocated: alloc.allocated grows"));
+
+    let crashed = scenario_markdown(&common::crashed_report());
+    assert!(
+        crashed.contains("crashed at iteration 300 (signal 6)"),
+        "{crashed}"
+    );
+}
+
+#[test]
+fn status_lines_say_how_the_run_ended() {
+    let cases = [
+        (
+            RunStatus::Hung {
+                no_progress_s: 5.0,
+                last_iteration: Some(42),
+            },
+            "hung: no progress for 5 s after iteration 42",
+        ),
+        (
+            RunStatus::CeilingExceeded {
+                ceiling_bytes: 512.0 * MIB,
+                peak_bytes: 530.0 * MIB,
+                last_iteration: Some(7),
+            },
+            "ceiling 512 MiB exceeded, peak 530 MiB: killed after iteration 7",
+        ),
+        (
+            RunStatus::TimedOut {
+                after_s: 600.0,
+                last_iteration: None,
+            },
+            "timed out: killed after 10 min 0 s before the first iteration mark",
+        ),
+        (
+            RunStatus::Failed {
+                exit_code: Some(1),
+                signal: None,
+                message: String::new(),
+                last_iteration: Some(3),
+            },
+            "crashed at iteration 3 (exit code 1)",
+        ),
+        (RunStatus::Completed { exit_code: 2 }, "exited with code 2"),
+    ];
+    for (status, want) in cases {
+        assert_eq!(status.describe(), want);
+        let complete = status.is_complete();
+        assert!(!complete, "{want} counted as complete");
+    }
+}
+
+#[test]
+fn junit_counts_tests_failures_errors_and_skips() {
+    let entries = entries();
+    let xml = junit_xml(&entries);
+    check_xml(&xml);
+    let budgets: Vec<Outcome> = entries
+        .iter()
+        .flat_map(|e| e.report.metrics.iter())
+        .flat_map(|m| m.budgets.iter().map(|b| b.outcome))
+        .collect();
+    assert_eq!(budgets.len(), 4);
+    assert_eq!(budgets[0], Outcome::Fail, "36 KiB/iter against 4 KiB/iter");
+    let count = |o| budgets.iter().filter(|b| **b == o).count();
+    assert_eq!(
+        attr(&xml, "tests"),
+        2 + budgets.len(),
+        "a run case per scenario"
+    );
+    assert_eq!(attr(&xml, "failures"), count(Outcome::Fail));
+    assert_eq!(attr(&xml, "errors"), 1, "the crashed scenario");
+    assert_eq!(attr(&xml, "skipped"), count(Outcome::Undecided));
+    assert_eq!(xml.matches("<testcase ").count(), 2 + budgets.len());
+    assert!(xml.contains("<testsuite name=\"leakcheck\""));
+    assert!(xml.contains(
+        "<error type=\"incomplete\" message=\"crashed at iteration 300 (signal 6): SIGABRT\">"
+    ));
+    let line = xml_escape(&entries[0].report.metrics[0].budgets[0].line);
+    assert!(xml.contains(&format!("<failure type=\"budget\" message=\"{line}\">")));
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[test]
+fn a_ceiling_kill_is_a_junit_failure_and_is_drawn() {
+    let mut report = common::leaky_report(200);
+    report.status = RunStatus::CeilingExceeded {
+        ceiling_bytes: 180.0 * MIB,
+        peak_bytes: 181.0 * MIB,
+        last_iteration: Some(200),
+    };
+    report.ceiling_bytes = Some(180.0 * MIB);
+    report.verdict = Overall::Incomplete;
+    let entries = [GateEntry {
+        rel_dir: "x".into(),
+        report: report.clone(),
+    }];
+    let xml = junit_xml(&entries);
+    assert_eq!(attr(&xml, "errors"), 0);
+    assert!(
+        xml.contains("<failure type=\"ceiling\" message=\"ceiling 180 MiB exceeded, peak 181 MiB")
+    );
+    let svg = render_svg(&report).unwrap();
+    assert!(
+        svg.contains("\nceiling 180 MiB\n"),
+        "ceiling line in the legend"
+    );
+    assert!(svg.contains("peak 18"), "peak marker in the legend");
+    assert!(svg.contains("stroke=\"#6A1B9A\""), "ceiling line drawn");
+}
+
+#[test]
+fn html_and_markdown_escape_hostile_names() {
+    let mut entries = entries();
+    entries[0].report.scenario = "<script>alert('x')</script>".into();
+    entries[0].report.headline = "a & b <b>bold</b> | pipe".into();
+    entries[0].rel_dir = "dir with space/<x>".into();
+    let html = index_html(&entries);
+    check_xml(
+        &html
+            .replace("<!DOCTYPE html>", "")
+            .replace("<meta charset=\"utf-8\">", ""),
+    );
+    assert!(!html.contains("<script>"), "unescaped script tag");
+    assert!(html.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;"));
+    assert!(html.contains("a &amp; b &lt;b&gt;bold&lt;/b&gt; | pipe"));
+    assert!(html.contains("href=\"dir%20with%20space/%3Cx%3E/memory.svg\""));
+    assert!(html.contains("<img src=\"abort-at-300/memory.svg\""));
+    for f in ["memory.png", "summary.md", "summary.json", "samples.jsonl"] {
+        assert!(
+            html.contains(&format!("href=\"abort-at-300/{f}\"")),
+            "{f} link"
+        );
+    }
+    let md = gate_markdown(&entries);
+    assert!(!md.contains("<script>"));
+    assert!(md.contains("a &amp; b &lt;b&gt;bold&lt;/b&gt; \\| pipe"));
+    let xml = junit_xml(&entries);
+    assert!(!xml.contains("<script>"));
+    let svg = render_svg(&entries[0].report).unwrap();
+    assert!(!svg.contains("<script>"));
+}
+
+#[test]
+fn gate_files_and_step_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = dir.path().join("step_summary.md");
+    fs::write(&step, "previous step\n").unwrap();
+    let entries = entries();
+    let written = write_gate(dir.path(), &entries, Some(&step)).unwrap();
+    assert_eq!(written.len(), 4);
+    for name in ["junit.xml", "summary.md", "index.html"] {
+        assert!(dir.path().join(name).is_file(), "{name} missing");
+    }
+    let summary = fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.starts_with("# leakcheck gate: 1 failed, 1 did not complete\n"));
+    assert!(summary.contains("## ❌ FAIL · loader-loop (leaky)"));
+    assert!(summary.contains("## ⛔ INCOMPLETE · abort-at-300"));
+    let step_text = fs::read_to_string(&step).unwrap();
+    assert_eq!(step_text, format!("previous step\n{summary}"));
+}
+
+#[test]
+fn bad_paths_fail_early_and_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    fs::write(&file, "x").unwrap();
+    let report = common::leaky_report(10);
+
+    let err = write_scenario(&file.join("sub"), &report).unwrap_err();
+    assert!(matches!(err, ReportError::Write { .. }));
+    assert!(err.to_string().contains("plain-file"), "{err}");
+
+    // A bad step-summary path fails before any gate file is written.
+    let root = dir.path().join("reports");
+    let err = write_gate(&root, &entries(), Some(&file.join("nope.md"))).unwrap_err();
+    assert!(err.to_string().contains("nope.md"), "{err}");
+    assert!(!root.join("junit.xml").exists());
+}
+
+#[test]
+fn read_summary_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let err = read_summary(&missing).unwrap_err();
+    assert!(matches!(err, ReportError::Read { .. }));
+    assert!(err.to_string().contains("missing.json"), "{err}");
+
+    let garbage = dir.path().join("garbage.json");
+    fs::write(&garbage, "{not json").unwrap();
+    let err = read_summary(&garbage).unwrap_err();
+    assert!(matches!(err, ReportError::Parse { .. }));
+    assert!(err.to_string().contains("garbage.json"), "{err}");
+
+    let future = dir.path().join("future.json");
+    let mut v = serde_json::to_value(common::leaky_report(5)).unwrap();
+    v["schema_version"] = 2.into();
+    fs::write(&future, v.to_string()).unwrap();
+    let err = read_summary(&future).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("future.json has schema_version 2, expected 1"),
+        "{err}"
+    );
+
+    let wrong_field = dir.path().join("wrong.json");
+    let mut v = serde_json::to_value(common::leaky_report(5)).unwrap();
+    v["verdict"] = "maybe".into();
+    fs::write(&wrong_field, v.to_string()).unwrap();
+    let err = read_summary(&wrong_field).unwrap_err();
+    assert!(err.to_string().contains("wrong.json"), "{err}");
+    assert!(err.to_string().contains("maybe"), "{err}");
+}
+
+#[test]
+fn nan_numbers_survive_a_json_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = common::leaky_report(20);
+    report.metrics[0].peak = f64::NAN;
+    report.metrics[0].points[3] = [3.0, f64::NAN];
+    report.duration_s = f64::INFINITY;
+    write_scenario(dir.path(), &report).unwrap();
+    let back = read_summary(&dir.path().join("summary.json")).unwrap();
+    assert!(back.metrics[0].peak.is_nan());
+    assert!(back.metrics[0].points[3][1].is_nan());
+    assert!(back.duration_s.is_nan(), "infinity is written as null");
+    assert_eq!(back.metrics[0].points[4], report.metrics[0].points[4]);
+}
+
+/// Renders both formats and checks the PNG decodes at the right size.
+fn renders(report: &ScenarioReport, what: &str) {
+    let svg = render_svg(report).unwrap_or_else(|e| panic!("{what}: {e}"));
+    check_xml(&svg);
+    let png = render_png(report).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (w, h, _) = decode_png(&png);
+    assert_eq!((w, h), image_size(report), "{what}");
+}
+
+#[test]
+fn degenerate_inputs_render_without_panic() {
+    let base = common::leaky_report(500);
+    let mut cases: Vec<(&str, ScenarioReport)> = Vec::new();
+
+    let mut r = base.clone();
+    r.metrics.clear();
+    cases.push(("no metrics", r));
+
+    let mut r = common::leaky_report(0);
+    r.metrics.iter_mut().for_each(|m| m.peak = f64::NAN);
+    cases.push(("0 points", r));
+
+    cases.push(("1 point", common::leaky_report(1)));
+    cases.push(("2 points", common::leaky_report(2)));
+
+    let mut r = base.clone();
+    r.metrics.iter_mut().for_each(|m| m.fit = None);
+    cases.push(("no fit", r));
+
+    let mut r = base.clone();
+    for m in &mut r.metrics {
+        for (i, p) in m.points.iter_mut().enumerate() {
+            p[1] = 1e300 * (1.0 + i as f64);
+        }
+        m.peak = f64::MAX;
+    }
+    cases.push(("huge values", r));
+
+    let mut r = base.clone();
+    for m in &mut r.metrics {
+        m.points[0] = [f64::NAN, 1.0];
+        m.points[1] = [2.0, f64::INFINITY];
+        m.points[2] = [f64::NEG_INFINITY, f64::NAN];
+        m.points[3] = [-f64::MAX, f64::MAX];
+    }
+    cases.push(("non-finite and extreme points", r));
+
+    let mut r = base.clone();
+    for m in &mut r.metrics {
+        m.points.iter_mut().for_each(|p| p[1] = 42.0);
+        if let Some(f) = m.fit.as_mut() {
+            f.slope = f64::INFINITY;
+            f.slope_lo = f64::NAN;
+        }
+    }
+    cases.push(("constant series, broken fit", r));
+
+    let mut r = base.clone();
+    r.sessions.push(SessionMarker {
+        x: 1e9,
+        label: "far away".into(),
+    });
+    r.sessions.push(SessionMarker {
+        x: f64::NAN,
+        label: String::new(),
+    });
+    for i in 0..30 {
+        r.sessions.push(SessionMarker {
+            x: 100.0 + i as f64,
+            label: format!("crowded session {i} with a rather long label"),
+        });
+    }
+    r.metrics[0].warmup_end_x = Some(1e12);
+    r.metrics[1].warmup_end_x = Some(-5.0);
+    cases.push(("sessions and warm-up out of range", r));
+
+    let mut r = base.clone();
+    r.scenario = "x".repeat(500);
+    r.headline = "é ü 漢字 🦀 ".repeat(60);
+    r.metrics[0].name = "n".repeat(300);
+    r.metrics[0].budgets[0].limit = f64::NAN;
+    r.metrics[0].unit = ValueUnit::Count;
+    r.x_unit = XAxis::Second;
+    cases.push(("long and unusual text, NaN budget", r));
+
+    let mut r = base.clone();
+    r.metrics = (0..12)
+        .map(|i| common::metric(&format!("m{i}"), 50, 1e6, 10.0, 1e3, 5, i + 1))
+        .collect();
+    cases.push(("many panels", r));
+
+    for (what, report) in &cases {
+        renders(report, what);
+    }
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let report = common::leaky_report(300);
+    assert_eq!(render_svg(&report).unwrap(), render_svg(&report).unwrap());
+    assert_eq!(render_png(&report).unwrap(), render_png(&report).unwrap());
+}
