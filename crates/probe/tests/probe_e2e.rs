@@ -26,11 +26,16 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 
 /// Re-run this test binary as `role`, with `write_fd` inherited as LEAKCHECK_FD.
 fn spawn_child(role: &str, write_fd: &OwnedFd) -> std::process::Child {
-    let fd = write_fd.as_raw_fd();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env("LEAKCHECK_FD", fd.to_string())
+        .env(ROLE, role);
+    spawn_with_fd(cmd, write_fd)
+}
+
+/// Spawn `cmd` with `write_fd` inherited and named in LEAKCHECK_FD.
+fn spawn_with_fd(mut cmd: Command, write_fd: &OwnedFd) -> std::process::Child {
+    let fd = write_fd.as_raw_fd();
+    cmd.env("LEAKCHECK_FD", fd.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: only async-signal-safe fcntl between fork and exec.
@@ -237,4 +242,56 @@ fn without_leakcheck_fd_the_probe_is_inert() {
     probe.end();
     assert_eq!(probe.last_mark_stats(), None);
     assert!(alloc::stats().is_ok());
+}
+
+/// The Python writer in the README really speaks the format (and its clock is ours).
+#[test]
+fn the_readme_python_writer_decodes() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```python\n")
+        .expect("a python block in the README")
+        + 10;
+    let script = &readme[start..start + readme[start..].find("```").unwrap()];
+    let (read, write) = pipe();
+    let before = leakcheck_probe::monotonic_ns();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script]);
+    let child = spawn_with_fd(cmd, &write);
+    drop(write);
+    let mut bytes = Vec::new();
+    File::from(read).read_to_end(&mut bytes).unwrap();
+    let pid = child.id();
+    check_success(&child.wait_with_output().unwrap());
+    let after = leakcheck_probe::monotonic_ns();
+
+    let mut d = Decoder::new();
+    let mut msgs = Vec::new();
+    d.feed(&bytes, &mut msgs);
+    d.finish(&mut msgs);
+    assert_eq!(d.stats().decoded, 102, "{:?}", d.stats());
+    assert_eq!(
+        msgs[0],
+        Message::Hello {
+            version: 1,
+            pid,
+            allocator: "python".into()
+        }
+    );
+    for (i, m) in msgs[1..101].iter().enumerate() {
+        match m {
+            Message::Mark {
+                iteration,
+                t_ns,
+                rss_bytes: Some(rss),
+                alloc: None,
+            } => {
+                assert_eq!(*iteration, i as u64);
+                assert!(before < *t_ns && *t_ns < after, "same monotonic clock");
+                assert!(*rss > 1 << 20);
+            }
+            other => panic!("expected a mark, got {other:?}"),
+        }
+    }
+    assert!(matches!(msgs[101], Message::End { .. }));
 }
