@@ -1,0 +1,115 @@
+//! Command-line arguments. Plain clap types; commands turn them into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Memory-profiling and leak-regression gate: runs a workload, samples its memory from
+/// inside and outside, fits growth slopes with confidence bounds and checks them against budgets.
+///
+/// Exit codes: 0 pass, 1 a memory budget failed (or the memory ceiling was crossed),
+/// 2 usage or config error, 3 the scenario did not complete (crash, signal, timeout, hang),
+/// 4 undecided (the run was too short or too noisy to tell).
+#[derive(Debug, Parser)]
+#[command(name = "leakcheck", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one scenario of the config, or any command given after `--`, and report on its memory.
+    Run(RunArgs),
+    /// Run the scenarios of the config as a CI leak gate and write the gate's reports.
+    Gate(GateArgs),
+    /// Re-analyse a samples.jsonl offline and re-render its report.
+    Report(ReportArgs),
+    /// List the scenarios of the config with their variants and budgets.
+    List(ListArgs),
+}
+
+/// Where the scenarios are described.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The scenario file.
+    #[arg(long, value_name = "FILE", default_value = "leakcheck.toml")]
+    pub config: PathBuf,
+}
+
+/// Budgets given on the command line, on top of (or instead of) the config's.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// A budget as METRIC.KIND=VALUE, e.g. `rss.slope=1MiB/s`, `alloc.allocated.growth=8MiB`
+    /// (kinds: slope, growth, peak, retained). Repeatable; replaces the config's budget of that
+    /// metric and kind.
+    #[arg(long = "budget", value_name = "METRIC.KIND=VALUE")]
+    pub budgets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario to run (see `leakcheck list`); omit it and give a command after `--` instead.
+    pub scenario: Option<String>,
+    /// Which variant of the scenario to run (e.g. leaky, fixed).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Number of iterations, passed to the scenario through its `iterations_arg`.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// Output folder; the scenario's files go to OUT/<name>/.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Name for an ad-hoc command's reports (default: the program's file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Kill the run when the process tree's RSS crosses this size (e.g. `2GiB`).
+    #[arg(long, value_name = "SIZE")]
+    pub ceiling: Option<String>,
+    /// Overall time limit (e.g. `90s`, `5min`).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Kill the run when no iteration is marked for this long (marking programs only).
+    #[arg(long, value_name = "DURATION")]
+    pub no_progress_timeout: Option<String>,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Any program to run and gate from the outside: `leakcheck run --budget rss.slope=1MiB/s -- python3 train.py`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Run only these scenarios (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Run this variant of every scenario instead of its default one (e.g. `leaky`, to check
+    /// that the gate catches the known bugs).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Output folder for the reports.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A samples.jsonl written by `leakcheck run` or `leakcheck gate`.
+    pub samples: PathBuf,
+    /// Where to write the report (default: the folder of the samples file).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+}

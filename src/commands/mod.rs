@@ -1,0 +1,192 @@
+//! The subcommands. `run` and `gate` share [`run_scenario`]: build, run, judge, report.
+
+pub mod gate;
+pub mod list;
+pub mod report;
+pub mod run;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use leakcheck_analysis::{Budget, BudgetKind};
+use leakcheck_report::{Overall, ScenarioReport};
+use leakcheck_runner::{ScenarioConfig, run_build, run_with, timeline::ALL_METRICS};
+
+use crate::error::{CliError, ExitStatus};
+use crate::evaluate::{JudgedBudget, Judging, RunFacts, evaluate};
+use crate::progress::Progress;
+
+/// One scenario's result: its report and its exit status.
+#[derive(Debug)]
+pub struct ScenarioResult {
+    pub report: ScenarioReport,
+    pub status: ExitStatus,
+}
+
+/// Which run of a scenario to make.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    pub config_path: &'a Path,
+    pub variant: Option<&'a str>,
+    pub iterations: Option<u64>,
+    pub out_root: &'a Path,
+}
+
+/// Build (when the scenario says how), run, judge and report one scenario.
+/// The judging and every sample are on disk before the verdict: a crash loses nothing.
+pub fn run_scenario(
+    scenario: &ScenarioConfig,
+    request: RunRequest<'_>,
+) -> Result<ScenarioResult, CliError> {
+    let dir = request.out_root.join(&scenario.name);
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    if let Some(build) = scenario.build_argv() {
+        eprintln!("[{}] building: {}", scenario.name, build.join(" "));
+        run_build(&build, &scenario.working_dir())?;
+    }
+    let mut spec = scenario.run_spec(
+        request.config_path,
+        request.variant,
+        request.iterations,
+        &dir,
+    )?;
+    spec.cancel = Some(interrupt_flag());
+    let judging = Judging {
+        scenario: scenario.name.clone(),
+        variant: scenario.variant(request.variant).map(str::to_string),
+        argv: spec.argv.clone(),
+        iterations: request.iterations.or(scenario.iterations),
+        budgets: scenario
+            .budgets
+            .iter()
+            .map(|b| JudgedBudget {
+                metric: b.metric.clone(),
+                key: b.key.clone(),
+                budget: b.budget.clone(),
+            })
+            .collect(),
+        warmup: scenario.warmup,
+        confidence: scenario.confidence,
+        ceiling: scenario.ceiling,
+    };
+    judging.save(&dir)?;
+
+    let mut progress = Progress::new(&scenario.name, judging.iterations);
+    let outcome = run_with(&spec, &mut |event| progress.on_event(event), &mut |_| None);
+    progress.finish();
+    let outcome = outcome?;
+
+    let samples_file = outcome
+        .samples_path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let evaluation = evaluate(
+        &judging,
+        &RunFacts {
+            timeline: &outcome.timeline,
+            termination: Some(outcome.termination),
+            stopped_early: outcome.stopped_early.clone(),
+            wall_s: outcome.wall_s,
+            samples_file,
+        },
+    );
+    leakcheck_report::write_scenario(&dir, &evaluation.report)?;
+    print_result(&evaluation.report, &dir);
+    Ok(ScenarioResult {
+        report: evaluation.report,
+        status: evaluation.status,
+    })
+}
+
+/// The verdict on stdout: one headline, one line per budget check, where the report is.
+pub fn print_result(report: &ScenarioReport, dir: &Path) {
+    let variant = report
+        .variant
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    println!(
+        "{}{variant}: {} — {}",
+        report.scenario,
+        report.verdict.word(),
+        report.headline
+    );
+    if report.verdict != Overall::Pass || !report.status.is_complete() {
+        println!("  run: {}", report.status.describe());
+    }
+    for metric in &report.metrics {
+        for check in &metric.budgets {
+            println!("  {:9} {}", check.outcome.word(), check.line);
+        }
+    }
+    println!("  report: {}", dir.join("summary.md").display());
+}
+
+/// Budgets given as `METRIC.KIND=VALUE` on the command line.
+pub fn parse_budget_args(args: &[String]) -> Result<Vec<JudgedBudget>, CliError> {
+    args.iter().map(|arg| parse_budget_arg(arg)).collect()
+}
+
+fn parse_budget_arg(arg: &str) -> Result<JudgedBudget, CliError> {
+    let usage = |problem: String| {
+        CliError::Usage(format!(
+            "invalid --budget {arg:?}: {problem}; expected METRIC.KIND=VALUE, e.g. rss.slope=1MiB/s \
+             (metrics: {}; kinds: slope, growth, peak, retained)",
+            ALL_METRICS.join(", ")
+        ))
+    };
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| usage("no `=`".to_string()))?;
+    let (metric, kind) = key
+        .trim()
+        .rsplit_once('.')
+        .ok_or_else(|| usage("no `.KIND` after the metric".to_string()))?;
+    if !ALL_METRICS.contains(&metric) {
+        return Err(usage(format!("unknown metric {metric:?}")));
+    }
+    let kind = BudgetKind::from_key(kind).ok_or_else(|| usage(format!("unknown kind {kind:?}")))?;
+    let budget = Budget::parse(key.trim(), kind, value.trim())
+        .map_err(|e| CliError::Usage(format!("--budget: {e}")))?;
+    Ok(JudgedBudget {
+        metric: metric.to_string(),
+        key: format!("--budget {}", key.trim()),
+        budget,
+    })
+}
+
+/// Replace the budgets of the same metric and kind, add the others.
+pub fn apply_budget_overrides(budgets: &mut Vec<JudgedBudget>, overrides: Vec<JudgedBudget>) {
+    for o in overrides {
+        budgets.retain(|b| !(b.metric == o.metric && b.budget.kind == o.budget.kind));
+        budgets.push(o);
+    }
+}
+
+/// Set by SIGINT/SIGTERM: the runner then stops the child's process group (which does not
+/// get the terminal's Ctrl-C itself) and leakcheck still writes the report of what it saw.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    extern "C" fn on_signal(_: libc::c_int) {
+        if let Some(flag) = INTERRUPTED.get() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+    INTERRUPTED
+        .get_or_init(|| {
+            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: the handler only loads a OnceLock and stores to an atomic: both
+            // async-signal-safe (no locks, no allocation).
+            unsafe {
+                libc::signal(libc::SIGINT, handler);
+                libc::signal(libc::SIGTERM, handler);
+            }
+            Arc::new(AtomicBool::new(false))
+        })
+        .clone()
+}

@@ -1,0 +1,73 @@
+//! End-to-end: every config mistake exits 2 and names the file, the key and the value.
+
+mod util;
+
+use util::{leakcheck, temp_config};
+
+fn assert_config_error(toml: &str, args: &[&str], expected: &[&str]) {
+    let dir = temp_config(toml);
+    let out = leakcheck(dir.path(), args);
+    out.assert_exit_code(2);
+    let text = out.all_output();
+    assert!(
+        text.contains("leakcheck.toml"),
+        "the file is not named:\n{text}"
+    );
+    for needle in expected {
+        assert!(text.contains(needle), "`{needle}` is not in:\n{text}");
+    }
+}
+
+const GOOD: &str = "[scenarios.demo]\ncommand = [\"true\"]\n";
+
+#[test]
+fn toml_syntax_error() {
+    assert_config_error(
+        "[scenarios.demo\ncommand = [\"true\"]\n",
+        &["gate"],
+        &["line"],
+    );
+}
+
+#[test]
+fn unknown_key_is_named_with_its_dotted_path() {
+    assert_config_error(
+        "[scenarios.demo]\ncommand = [\"true\"]\ntimout = \"5s\"\n",
+        &["gate"],
+        &["scenarios.demo.timout"],
+    );
+}
+
+#[test]
+fn bad_unit_names_key_and_value() {
+    assert_config_error(
+        "[scenarios.demo]\ncommand = [\"true\"]\n[scenarios.demo.budgets]\nrss = { slope = \"4 KB/iteration\" }\n",
+        &["gate"],
+        &["scenarios.demo.budgets.rss.slope", "4 KB/iteration"],
+    );
+}
+
+#[test]
+fn missing_command() {
+    assert_config_error(
+        "[scenarios.demo]\niterations = 10\n",
+        &["gate"],
+        &["scenarios.demo", "command"],
+    );
+}
+
+#[test]
+fn unknown_scenario_lists_the_known_ones() {
+    assert_config_error(GOOD, &["run", "nosuch"], &["nosuch", "demo"]);
+}
+
+#[test]
+fn bad_budget_on_the_command_line_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakcheck(
+        dir.path(),
+        &["run", "--budget", "rss.slope=fast", "--", "true"],
+    );
+    out.assert_exit_code(2);
+    assert!(out.all_output().contains("fast"), "{}", out.all_output());
+}

@@ -1,0 +1,48 @@
+//! End-to-end: the CI leak gate over the shipped scenarios (real workloads, real Zarr files,
+//! real training), fixed variants pass and leaky variants are caught.
+
+mod util;
+
+use util::{leakcheck, read, repo_root};
+
+#[test]
+fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
+    let root = repo_root();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+
+    let fixed = leakcheck(&root, &["gate", "--variant", "fixed", "--out", out]);
+    fixed.assert_exit_code(0);
+    for file in ["junit.xml", "summary.md", "index.html"] {
+        assert!(out_dir.path().join(file).exists(), "{file} missing");
+    }
+
+    let leaky_dir = tempfile::tempdir().unwrap();
+    let leaky_out = leaky_dir.path().to_str().unwrap();
+    let leaky = leakcheck(&root, &["gate", "--variant", "leaky", "--out", leaky_out]);
+    leaky.assert_exit_code(1);
+
+    // Every failing budget check is named in the summary with its numbers.
+    let summary = read(&leaky_dir.path().join("summary.md"));
+    for scenario in ["loader-loop", "retrain-sequential"] {
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&leaky_dir.path().join(scenario).join("summary.json")))
+                .unwrap();
+        let mut failing = 0;
+        for metric in json["metrics"].as_array().unwrap() {
+            for check in metric["budgets"].as_array().unwrap() {
+                if check["outcome"] == "fail" {
+                    failing += 1;
+                    let line = check["line"].as_str().unwrap();
+                    assert!(summary.contains(line), "summary lacks `{line}`:\n{summary}");
+                    assert!(line.contains("CI"), "no confidence interval in `{line}`");
+                    assert!(line.contains("budget"), "no budget in `{line}`");
+                }
+            }
+        }
+        assert!(
+            failing > 0,
+            "{scenario} leaky: no failing budget:\n{summary}"
+        );
+    }
+}

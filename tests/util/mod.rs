@@ -1,0 +1,83 @@
+//! Helpers shared by the end-to-end tests: run the real `leakcheck` binary, check its exit
+//! code (printing everything it said when it differs), and write throw-away configs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (where `leakcheck.toml` and `tests/fixtures` live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The marking Python workload used by the ad-hoc scenarios.
+pub fn marker_script() -> String {
+    repo_root()
+        .join("tests/fixtures/marker.py")
+        .display()
+        .to_string()
+}
+
+/// What one `leakcheck` invocation did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Panic with the full output unless the exit code is `expected`.
+    pub fn assert_exit_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "expected exit code {expected}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout and stderr together, for message checks.
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Run `leakcheck ARGS` in `cwd`.
+pub fn leakcheck(cwd: &Path, args: &[&str]) -> Outcome {
+    let output = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("spawn leakcheck");
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A temporary folder holding `leakcheck.toml` with the given text.
+pub fn temp_config(toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("leakcheck.toml"), toml).expect("write config");
+    dir
+}
+
+/// Read a file the run must have written, with a helpful panic when it did not.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The JSON lines of a samples file whose `type` is `kind`.
+pub fn records_of_type(samples: &Path, kind: &str) -> Vec<serde_json::Value> {
+    read(samples)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == kind)
+        .collect()
+}
