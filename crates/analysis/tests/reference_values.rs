@@ -26,7 +26,11 @@ fn cases() -> Vec<Value> {
 }
 
 fn vec(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_f64().unwrap())
+        .collect()
 }
 
 fn f(v: &Value, k: &str) -> f64 {
@@ -73,7 +77,12 @@ fn mann_kendall_matches_pymannkendall() {
         let m = mann_kendall(&x, &y, pairs.slope());
         close("S", name, m.s, f(r, "s"));
         close("Var(S)", name, m.var_s, f(r, "var_s"));
-        close("Var(S)·n/n*", name, m.var_s * m.correction, f(r, "var_s_hamed_rao"));
+        close(
+            "Var(S)·n/n*",
+            name,
+            m.var_s * m.correction,
+            f(r, "var_s_hamed_rao"),
+        );
         close("Z", name, m.z, f(r, "z"));
         close("p", name, m.p, f(r, "p"));
         let p_py = f(r, "p_pymannkendall");
