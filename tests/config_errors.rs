@@ -25,7 +25,7 @@ fn toml_syntax_error() {
     assert_config_error(
         "[scenarios.demo\ncommand = [\"true\"]\n",
         &["gate"],
-        &["line"],
+        &["leakcheck.toml:1:", "invalid TOML"],
     );
 }
 
