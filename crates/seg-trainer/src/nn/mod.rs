@@ -375,3 +375,114 @@ pub fn softmax_columns(z: &mut Array2<f32>) {
         col.mapv_inplace(|v| v / s);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loss_of(model: &Model, x: &Array2<f32>, y: &Array2<f32>, h: usize, w: usize) -> f32 {
+        let mut pool = BufferPool::new();
+        let tape = model.forward(x, h, w, &mut pool);
+        let mut p = Array2::zeros(y.raw_dim());
+        let mut d = Array2::zeros(y.raw_dim());
+        focal_dice(&tape.logits(), y, &LossConfig::default(), &mut p, &mut d).total
+    }
+
+    /// Backward through every layer against central differences of the whole network.
+    #[test]
+    fn model_gradient_matches_finite_differences() {
+        let (h, w) = (5, 4);
+        let cfg = ModelConfig {
+            in_channels: 3,
+            hidden: 4,
+            depth: 2,
+            classes: 3,
+        };
+        let model = Model::new(cfg, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = Array2::from_shape_fn((3, h * w), |_| rng.random_range(-1.0f32..1.0));
+        let mut y = Array2::<f32>::zeros((3, h * w));
+        for j in 0..h * w {
+            y[[rng.random_range(0..3), j]] = 1.0;
+        }
+        let mut pool = BufferPool::new();
+        let tape = model.forward(&x, h, w, &mut pool);
+        let mut p = pool.take(3, h * w);
+        let mut d = pool.take(3, h * w);
+        focal_dice(&tape.logits(), &y, &LossConfig::default(), &mut p, &mut d);
+        let mut grads = Grads::zeros_like(&model);
+        model.backward(&tape, d, &mut grads, &mut pool);
+        // Small enough that no ReLU flips, large enough for f32 loss differences.
+        let eps = 1e-3;
+        let mut checked = 0;
+        for li in 0..model.layers.len() {
+            for idx in [0, 5, 11] {
+                let (r, c) = (
+                    idx % model.layers[li].cout,
+                    idx % model.layers[li].weight.ncols(),
+                );
+                let mut plus = model.clone();
+                plus.layers[li].weight[[r, c]] += eps;
+                let mut minus = model.clone();
+                minus.layers[li].weight[[r, c]] -= eps;
+                let num =
+                    (loss_of(&plus, &x, &y, h, w) - loss_of(&minus, &x, &y, h, w)) / (2.0 * eps);
+                let ana = grads.layers[li].0[[r, c]];
+                assert!(
+                    (num - ana).abs() <= 2e-3 + 0.02 * ana.abs(),
+                    "layer {li} w[{r},{c}]: numeric {num} analytic {ana}"
+                );
+                checked += 1;
+            }
+            let mut plus = model.clone();
+            plus.layers[li].bias[0] += eps;
+            let mut minus = model.clone();
+            minus.layers[li].bias[0] -= eps;
+            let num = (loss_of(&plus, &x, &y, h, w) - loss_of(&minus, &x, &y, h, w)) / (2.0 * eps);
+            let ana = grads.layers[li].1[0];
+            assert!(
+                (num - ana).abs() <= 2e-3 + 0.02 * ana.abs(),
+                "layer {li} b[0]: numeric {num} analytic {ana}"
+            );
+        }
+        assert_eq!(checked, 9);
+    }
+
+    #[test]
+    fn im2col_col2im_are_adjoint() {
+        // <im2col(x), c> == <x, col2im(c)> for random x, c: the defining property of the adjoint.
+        let (ch, h, w, k) = (2, 4, 3, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x = Array2::from_shape_fn((ch, h * w), |_| rng.random_range(-1.0f32..1.0));
+        let c = Array2::from_shape_fn((ch * k * k, h * w), |_| rng.random_range(-1.0f32..1.0));
+        let mut cols = Array2::zeros((ch * k * k, h * w));
+        im2col(&x, h, w, k, &mut cols);
+        let mut back = Array2::zeros((ch, h * w));
+        col2im(&c, h, w, k, &mut back);
+        let lhs: f32 = (&cols * &c).sum();
+        let rhs: f32 = (&x * &back).sum();
+        assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+        // Centre tap of a 3x3 unfold is the input itself.
+        assert_eq!(cols.row(4), x.row(0));
+    }
+
+    #[test]
+    fn predict_into_matches_forward() {
+        let model = Model::new(ModelConfig::default(), 1);
+        let (h, w) = (6, 7);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let x = Array2::from_shape_fn((3, h * w), |_| rng.random_range(-1.0f32..1.0));
+        let mut pool = BufferPool::new();
+        let tape = model.forward(&x, h, w, &mut pool);
+        let want: Vec<u8> = tape
+            .logits()
+            .columns()
+            .into_iter()
+            .map(|c| argmax(c.iter().copied()) as u8)
+            .collect();
+        let mut ws = InferenceBuffers::new(&model, h, w);
+        let mut got = vec![0; h * w];
+        model.predict_into(&x, &mut ws, &mut got);
+        assert_eq!(got, want);
+    }
+}
