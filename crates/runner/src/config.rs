@@ -630,7 +630,12 @@ impl<'a> Ctx<'a> {
                 ..
             }) if bytes >= 1.0 => Ok(bytes.round() as u64),
             Ok(_) => Err(self.invalid(key, value, "a size above zero")),
-            Err(e) => Err(self.invalid(key, value, format!("{}; {SIZE_FORMS}", e.problem))),
+            Err(e) => Err(ConfigError::InvalidValue {
+                at: self.loc(value.span()),
+                key: key.to_owned(),
+                value: format!("{} ({})", show(value), e.problem),
+                expected: SIZE_FORMS.to_owned(),
+            }),
         }
     }
 
@@ -784,7 +789,7 @@ impl<'a> Ctx<'a> {
                     at: self.loc(v.span()),
                     key: key.clone(),
                     value: show(v),
-                    message: e.to_string(),
+                    message: format!("{}; expected {}", e.problem, e.expected),
                 })?;
                 out.push(MetricBudget {
                     metric: name.to_owned(),
