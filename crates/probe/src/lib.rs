@@ -30,3 +30,19 @@ pub fn monotonic_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
+
+#[cfg(test)]
+mod tests {
+    /// The runner moves samplers to a sampling thread; workloads share one `Probe`.
+    #[test]
+    fn thread_safety_contract() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::Probe>();
+        send::<crate::process::ProcessSampler>();
+        send::<crate::process::ProcessTree>();
+        send::<crate::gpu::GpuSampler>();
+        send::<crate::alloc::AllocSampler>();
+        send::<crate::wire::Decoder>();
+    }
+}

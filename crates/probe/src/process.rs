@@ -232,7 +232,7 @@ impl ProcessTree {
         self.handles.retain(|pid, _| live.contains(pid));
         for pid in pids {
             let is_root = pid == self.root;
-            let handle = match self.handles.entry(pid) {
+            let mut handle = match self.handles.entry(pid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => match ProcessMemory::open(pid) {
                     Ok(h) => v.insert(h),
@@ -243,8 +243,17 @@ impl ProcessTree {
             let rss = match handle.rss_bytes() {
                 Ok(rss) => rss,
                 Err(SampleError::Gone { .. }) if !is_root => {
+                    // Either it exited, or its pid now belongs to a new descendant
+                    // (our kept handle still points at the old one): reopen once.
                     self.handles.remove(&pid);
-                    continue;
+                    let Ok(mut fresh) = ProcessMemory::open(pid) else {
+                        continue;
+                    };
+                    let Ok(rss) = fresh.rss_bytes() else {
+                        continue;
+                    };
+                    handle = self.handles.entry(pid).or_insert(fresh);
+                    rss
                 }
                 Err(e) => return Err(e),
             };
