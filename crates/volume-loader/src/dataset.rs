@@ -215,10 +215,7 @@ impl Dataset {
             }
         });
         let aug = &self.config.augment;
-        let mut mirror = [false; 3];
-        for a in 0..3 {
-            mirror[a] = aug.mirror[a] && rng.random_bool(0.5);
-        }
+        let mirror = aug.mirror.map(|allowed| allowed && rng.random_bool(0.5));
         let [_, ny, nx] = self.config.patch_shape;
         let axes = if aug.transpose_yx && ny == nx && rng.random_bool(0.5) {
             [0, 2, 1]

@@ -12,6 +12,9 @@
 //! the intermediates of every read it served. [`ViewCache::ClearAfterRead`] drops the view
 //! after every read (even a failed one) and keeps the chunk store and its cache alive.
 
+/// Re-exported so callers name the same ndarray version as the batches.
+pub use ndarray;
+
 pub mod cache;
 pub mod dataset;
 pub mod error;
