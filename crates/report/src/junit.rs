@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 
-use crate::markdown::display_name;
 use crate::model::{GateEntry, Outcome, RunStatus};
 use crate::{Export, ReportError, units};
 
@@ -47,7 +46,10 @@ fn cases(entries: &[GateEntry]) -> Vec<Case> {
     let mut out = Vec::new();
     for e in entries {
         let r = &e.report;
-        let class = format!("leakcheck.{}", display_name(r));
+        let class = match &r.variant {
+            Some(v) => format!("leakcheck.{}.{v}", r.scenario),
+            None => format!("leakcheck.{}", r.scenario),
+        };
         let status = r.status.describe();
         let result = match &r.status {
             _ if r.status.is_complete() => CaseResult::Pass,

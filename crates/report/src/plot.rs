@@ -94,7 +94,10 @@ pub fn render_png(report: &ScenarioReport) -> Result<Vec<u8>, ReportError> {
         let mut enc = png::Encoder::new(out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        // Fast deflate + Paeth: ~2 ms and half the size of the default Sub
+        // filter; the default deflate level costs ~40 ms for ~40 % less.
         enc.set_compression(png::Compression::Fast);
+        enc.set_filter(png::FilterType::Paeth);
         let mut writer = enc.write_header()?;
         writer.write_image_data(&rgb)?;
         writer.finish()
@@ -470,7 +473,8 @@ fn draw_panel<DB: DrawingBackend>(
     let x_fmt = units::tick_formatter(xlo, xhi, 10, "");
     chart
         .configure_mesh()
-        .light_line_style(RGBColor(240, 240, 240))
+        .max_light_lines(2)
+        .light_line_style(RGBColor(243, 243, 243))
         .bold_line_style(RGBColor(215, 215, 215))
         .axis_style(RGBColor(120, 120, 120))
         .x_labels(10)

@@ -55,7 +55,11 @@ pub fn value(v: f64, unit: ValueUnit) -> String {
 
 /// A slope in the metric's unit per x unit: `36.2 KiB/iter`.
 pub fn rate(v: f64, unit: ValueUnit, x: XAxis) -> String {
-    format!("{}{}", value(v, unit), x.per())
+    if v.is_finite() {
+        format!("{}{}", value(v, unit), x.per())
+    } else {
+        "n/a".to_string()
+    }
 }
 
 /// A budget quantity: rates for slopes, plain values otherwise.

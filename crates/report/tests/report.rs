@@ -98,7 +98,10 @@ fn scenario_files_are_written_and_readable() {
     let badge = pixels.chunks(3).filter(|p| p == &[r, g, b]).count();
     assert!(badge > 500, "FAIL badge colour covers only {badge} pixels");
 
-    // JSON round-trips exactly.
+    // JSON: one point per line, and it round-trips exactly.
+    let json = fs::read_to_string(out.join("summary.json")).unwrap();
+    let first = report.metrics[0].points[0];
+    assert!(json.contains(&format!("\n        [{:?}, {:?}],\n", first[0], first[1])));
     let back = read_summary(&out.join("summary.json")).unwrap();
     assert!(back == report, "summary.json did not round-trip exactly");
 }
