@@ -67,10 +67,8 @@ impl Progress {
                 self.rss = rss.or(self.rss);
                 self.allocated = allocated.or(self.allocated);
             }
-            Event::Sample { rss_tree, .. } => {
-                if self.iteration.is_none() {
-                    self.rss = Some(*rss_tree);
-                }
+            Event::Sample { rss_tree, .. } if self.iteration.is_none() => {
+                self.rss = Some(*rss_tree);
             }
             Event::Warning(text) => self.println(&format!("warning: {text}")),
             Event::Note(text) => self.println(&format!("note: {text}")),
@@ -102,7 +100,7 @@ impl Progress {
         let due = self
             .last_plain
             .is_none_or(|t| t.elapsed() >= PLAIN_INTERVAL);
-        if due {
+        if due && !text.is_empty() {
             self.last_plain = Some(Instant::now());
             let iteration = match (self.iteration, self.total) {
                 (Some(i), Some(n)) => format!("iteration {}/{n}  ", i + 1),
