@@ -256,6 +256,8 @@ pub fn signal_name(signal: i32) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub samples_path: PathBuf,
+    /// Pid of the spawned child (its process group id too).
+    pub pid: u32,
     pub termination: Termination,
     pub timeline: Timeline,
     pub wall_s: f64,
@@ -477,6 +479,7 @@ pub fn run_with(
     }
     Ok(RunOutcome {
         samples_path,
+        pid,
         termination,
         timeline: watch.timeline,
         wall_s,

@@ -27,6 +27,7 @@
 
 use std::time::Duration;
 
+use leakcheck_analysis::series::XUnit;
 use leakcheck_probe::metrics;
 use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent};
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,22 @@ pub enum XAxis {
     Seconds,
 }
 
+impl XAxis {
+    /// The analysis crate's name for this axis (the unit of slopes and budgets).
+    pub fn unit(self) -> XUnit {
+        match self {
+            XAxis::Iteration => XUnit::Iteration,
+            XAxis::Seconds => XUnit::Second,
+        }
+    }
+}
+
+impl From<XAxis> for XUnit {
+    fn from(axis: XAxis) -> XUnit {
+        axis.unit()
+    }
+}
+
 /// Everything one run produced, merged on one time axis.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
@@ -223,6 +240,32 @@ impl Timeline {
     /// Highest `rss_tree` sampled (0 without samples).
     pub fn peak_rss_tree(&self) -> u64 {
         self.samples.iter().map(|s| s.rss_tree).max().unwrap_or(0)
+    }
+
+    /// Where sessions start on `axis`, strictly increasing (what
+    /// `leakcheck_analysis::analyze_metric` takes as `session_starts`).
+    ///
+    /// On the iteration axis a session that starts after mark `k` starts at
+    /// `k + 0.5` (its first mark is `k + 1`); one that starts before any mark at
+    /// half an iteration before the first mark. Starts that fall on the same x as
+    /// the previous one (a session without marks) are dropped.
+    pub fn session_starts(&self, axis: XAxis) -> Vec<f64> {
+        let first = self.marks.first().map_or(0.0, |m| m.iteration as f64);
+        let mut out: Vec<f64> = Vec::new();
+        for s in self
+            .sessions
+            .iter()
+            .filter(|s| s.event == SessionEvent::Start)
+        {
+            let x = match axis {
+                XAxis::Iteration => s.iteration.map_or(first - 0.5, |i| i as f64 + 0.5),
+                XAxis::Seconds => s.t_s,
+            };
+            if out.last().is_none_or(|&last| x > last) {
+                out.push(x);
+            }
+        }
+        out
     }
 
     /// The metrics this timeline has data for, in [`ALL_METRICS`] order.
@@ -386,6 +429,34 @@ mod tests {
             (vec![0.0, 1.0], vec![5.0, 6.0], XAxis::Seconds)
         );
         assert_eq!(tl.metrics(), ["rss", "rss.tree"]);
+    }
+
+    fn session(event: SessionEvent, id: u64, t_s: f64, iteration: Option<u64>) -> Record {
+        Record::Session(SessionRecord {
+            event,
+            id,
+            label: format!("s{id}"),
+            t_s,
+            iteration,
+        })
+    }
+
+    #[test]
+    fn session_starts_sit_between_marks_and_increase_strictly() {
+        let mut tl = Timeline::default();
+        for r in [
+            session(SessionEvent::Start, 1, 0.1, None),
+            mark(1, 0.2, None),
+            mark(2, 0.3, None),
+            session(SessionEvent::End, 1, 0.35, Some(2)),
+            session(SessionEvent::Start, 2, 0.4, Some(2)),
+            session(SessionEvent::Start, 3, 0.5, Some(2)),
+            mark(3, 0.6, None),
+        ] {
+            tl.apply(&r);
+        }
+        assert_eq!(tl.session_starts(XAxis::Iteration), [0.5, 2.5]);
+        assert_eq!(tl.session_starts(XAxis::Seconds), [0.1, 0.4, 0.5]);
     }
 
     #[test]

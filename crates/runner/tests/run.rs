@@ -432,3 +432,72 @@ for i in range(1, 2001):
         Some("alloc.allocated grows 1 MiB/iter")
     );
 }
+
+/// Set in the environment of this test binary re-executed as a Rust child.
+const PROBE_CHILD: &str = "LEAKCHECK_RUNNER_TEST_PROBE_CHILD";
+
+/// The child half of the next test: a Rust program marking with the real
+/// `leakcheck_probe::Probe`. A no-op when run as an ordinary test.
+#[test]
+fn probe_child() {
+    if std::env::var_os(PROBE_CHILD).is_none() {
+        return;
+    }
+    let probe = leakcheck_probe::Probe::from_env();
+    assert!(probe.is_active(), "LEAKCHECK_FD not usable in the child");
+    probe.session_start(1, "only");
+    let mut keep = Vec::new();
+    for i in 1..=100u64 {
+        keep.push(vec![1u8; 256 << 10]);
+        probe.mark(i);
+    }
+    probe.session_end(1, "only");
+    probe.note("rust child done");
+    probe.end();
+}
+
+#[test]
+fn marks_from_the_rust_probe_are_decoded() {
+    let dir = TempDir::new().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let argv = vec![
+        exe.to_string_lossy().into_owned(),
+        "--exact".to_owned(),
+        "probe_child".to_owned(),
+        "--nocapture".to_owned(),
+    ];
+    let mut spec = spec(&dir, argv);
+    spec.env.push((PROBE_CHILD.to_owned(), "1".to_owned()));
+    let (outcome, _) = run(&spec);
+    assert_eq!(
+        outcome.termination,
+        Termination::Exited { code: 0 },
+        "{}",
+        child_log(&dir)
+    );
+    let tl = &outcome.timeline;
+    let hello = tl.hello.as_ref().expect("hello from the probe");
+    assert_eq!(
+        hello.pid, outcome.pid,
+        "the probe runs in the spawned process itself"
+    );
+    assert_eq!(
+        read_run(&outcome.samples_path).unwrap().header.pid,
+        outcome.pid
+    );
+    assert_eq!(tl.marks.len(), 100);
+    assert_eq!(tl.sessions.len(), 2);
+    assert_eq!(tl.sessions[1].iteration, Some(100));
+    assert_eq!(tl.notes, ["rust child done"]);
+    assert!(tl.ended);
+    assert_eq!(tl.decode.malformed + tl.decode.truncated, 0);
+    // The probe measures its own RSS at each mark: 100 x 256 KiB kept shows up.
+    let (_, rss, axis) = tl.series("rss").unwrap();
+    assert_eq!(axis, XAxis::Iteration);
+    assert!(
+        rss[99] - rss[0] > 20.0 * f64::from(1 << 20),
+        "rss {} -> {}",
+        rss[0],
+        rss[99]
+    );
+}
