@@ -20,9 +20,13 @@ fn touching_64_mib_shows_in_rss_and_allocated_and_purge_returns_it() {
     let start = alloc::stats().expect("jemalloc stats (jemalloc is the global allocator here)");
     let rss_start = me.rss_bytes().unwrap();
 
-    // Allocate and touch every page (vec![1; n] writes each byte).
-    let size = 64 * MIB as usize;
-    let block = std::hint::black_box(vec![1u8; size]);
+    // Allocate and touch 64 MiB as 64 blocks of 1 MiB (vec![1; n] writes each byte).
+    // Blocks below jemalloc's 8 MiB oversize threshold come from the normal arena,
+    // whose freed pages stay resident (dirty, ~10 s decay) until purged: the case
+    // `purge()` exists for. (One 64 MiB block would be unmapped at once on free.)
+    let blocks: Vec<Vec<u8>> = (0..64)
+        .map(|_| std::hint::black_box(vec![1u8; MIB as usize]))
+        .collect();
     let held = alloc::stats().unwrap();
     let rss_held = me.rss_bytes().unwrap();
     println!(
@@ -39,16 +43,18 @@ fn touching_64_mib_shows_in_rss_and_allocated_and_purge_returns_it() {
         mib(rss_held),
         mib(rss_held.saturating_sub(rss_start))
     );
-    assert_eq!(
-        block.iter().step_by(4096).map(|&b| b as u64).sum::<u64>(),
-        size as u64 / 4096
-    );
+    let touched: u64 = blocks
+        .iter()
+        .flat_map(|b| b.iter().step_by(4096))
+        .map(|&b| b as u64)
+        .sum();
+    assert_eq!(touched, 64 * MIB / 4096);
     assert!(held.allocated >= start.allocated + 60 * MIB);
     assert!(rss_held >= rss_start + 60 * MIB);
     assert!(held.active >= held.allocated && held.resident >= held.active);
     assert!(held.mapped >= held.resident);
 
-    drop(block);
+    drop(blocks);
     let freed = alloc::stats().unwrap();
     println!(
         "freed: allocated {:.2} MiB (diff {:+} bytes), resident {:.2} MiB",
@@ -57,6 +63,11 @@ fn touching_64_mib_shows_in_rss_and_allocated_and_purge_returns_it() {
         mib(freed.resident)
     );
     assert!(freed.allocated.abs_diff(start.allocated) <= MIB);
+    // Freed but not returned: what RSS alone would mislabel as a leak.
+    assert!(
+        freed.resident >= start.resident + 32 * MIB,
+        "expected jemalloc to keep the freed pages dirty until purge"
+    );
 
     alloc::purge().unwrap();
     let purged = alloc::stats().unwrap();
