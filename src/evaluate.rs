@@ -351,7 +351,15 @@ fn mark_fragmentation(analyses: &mut [(String, Option<MetricAnalysis>, report::M
     };
     for (metric, analysis, metric_report) in analyses.iter_mut() {
         let resident_side = [metrics::RSS, metrics::RSS_TREE, metrics::ALLOC_RESIDENT];
-        if let (true, Some(a)) = (resident_side.contains(&metric.as_str()), analysis.as_ref())
+        let Some(a) = analysis.as_ref() else { continue };
+        // Theil–Sen looks through a step at a session boundary; when allocated memory is
+        // retained across sessions as well, the resident growth is that, not fragmentation.
+        let allocated_retains = matches!(
+            (a.retained, allocated.retained),
+            (Some(resident), Some(alloc)) if alloc > 0.1 * resident.abs()
+        );
+        if resident_side.contains(&metric.as_str())
+            && !allocated_retains
             && classify_fragmentation(a, &allocated) == Shape::Fragmentation
         {
             metric_report.shape = Shape::Fragmentation.to_string();
