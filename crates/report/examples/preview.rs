@@ -19,10 +19,33 @@ fn main() -> Result<(), ReportError> {
     let mut empty = common::leaky_report(0);
     empty.scenario = "empty".into();
     empty.verdict = Overall::Undecided;
+    // An ad-hoc command: time on x, the GPU series unavailable (no points).
+    let mut command = common::leaky_report(300);
+    command.scenario = "python3 train.py".into();
+    command.variant = None;
+    command.x_unit = XAxis::Second;
+    command.sessions.clear();
+    command.iterations = None;
+    for m in &mut command.metrics {
+        m.points.iter_mut().for_each(|p| p[0] *= 0.05);
+        m.warmup_end_x = m.warmup_end_x.map(|w| w * 0.05);
+        m.fit = None;
+        m.budgets.retain(|b| b.kind != BudgetKind::Slope);
+    }
+    let mut gpu = common::metric("gpu.process", 0, 0.0, 0.0, 0.0, 0, 1);
+    gpu.shape = "unavailable".into();
+    command.metrics.push(gpu);
+    command
+        .notes
+        .push("GPU: unavailable (libnvidia-ml.so.1 not found)".into());
+    let mut one = common::leaky_report(1);
+    one.scenario = "one-point".into();
     let entries: Vec<GateEntry> = [
         ("loader-loop-leaky", leaky),
         ("crashed", crashed),
         ("empty", empty),
+        ("command", command),
+        ("one-point", one),
     ]
     .into_iter()
     .map(|(dir, report)| GateEntry {

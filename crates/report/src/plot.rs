@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::ReportError;
-use crate::model::{BudgetKind, MetricReport, ScenarioReport, ValueUnit};
+use crate::model::{BudgetKind, MetricReport, ScenarioReport, ValueUnit, XAxis};
 use crate::typeset::Typeset;
 use crate::units;
 
@@ -148,12 +148,13 @@ fn draw<DB: DrawingBackend>(root: &Area<DB>, r: &ScenarioReport) -> Result<(), D
         ))?;
         return Ok(());
     }
+    let x_range = shared_x_range(r);
     for (panel, metric) in body
         .split_evenly((r.metrics.len(), 1))
         .iter()
         .zip(&r.metrics)
     {
-        draw_panel(panel, metric, r)?;
+        draw_panel(panel, metric, r, x_range)?;
     }
     Ok(())
 }
@@ -323,10 +324,39 @@ impl Legend {
     }
 }
 
+/// The x range shared by all panels (so they line up): every metric's
+/// data, the sessions and the warm-up cuts.
+fn shared_x_range(r: &ScenarioReport) -> (f64, f64) {
+    let xs = r
+        .metrics
+        .iter()
+        .flat_map(|m| {
+            m.points
+                .iter()
+                .filter(|p| p[1].is_finite())
+                .map(|p| p[0])
+                .chain(m.warmup_end_x)
+        })
+        .chain(r.sessions.iter().map(|s| s.x));
+    match min_max(xs) {
+        Some((a, b)) if b > a => (a, b),
+        Some((a, _)) => padded(a, a),
+        None => {
+            let d = if r.duration_s.is_finite() && r.duration_s > 0.0 {
+                r.duration_s
+            } else {
+                1.0
+            };
+            (0.0, d)
+        }
+    }
+}
+
 fn draw_panel<DB: DrawingBackend>(
     panel: &Area<DB>,
     m: &MetricReport,
     r: &ScenarioReport,
+    x_range: (f64, f64),
 ) -> Result<(), DrawErr> {
     let (pw, _) = panel.dim_in_pixel();
     let (plot_area, legend_area) = panel.split_horizontally(pw - LEGEND_W);
@@ -340,25 +370,7 @@ fn draw_panel<DB: DrawingBackend>(
     let skipped = m.points.len() - pts.len();
     let data_x = min_max(pts.iter().map(|p| p.0));
 
-    // x range: the data, the sessions and the warm-up cut.
-    let extra_x = r
-        .sessions
-        .iter()
-        .map(|s| s.x)
-        .chain(m.warmup_end_x)
-        .chain(data_x.iter().flat_map(|&(a, b)| [a, b]));
-    let (xlo, xhi) = match min_max(extra_x) {
-        Some((a, b)) if b > a => (a, b),
-        Some((a, _)) => padded(a, a),
-        None => {
-            let d = if r.duration_s.is_finite() && r.duration_s > 0.0 {
-                r.duration_s
-            } else {
-                1.0
-            };
-            (0.0, d)
-        }
-    };
+    let (xlo, xhi) = x_range;
 
     // The steady state the fit covers.
     let fit_from = m
@@ -498,7 +510,10 @@ fn draw_panel<DB: DrawingBackend>(
         )))?;
         legend.push(
             Swatch::Fill(shade),
-            format!("warm-up (cut at {})", x_fmt(&w)),
+            match r.x_unit {
+                XAxis::Iteration => format!("warm-up (cut at iteration {})", units::count(w)),
+                XAxis::Second => format!("warm-up (cut at {})", units::seconds(w)),
+            },
         );
     }
 
@@ -534,7 +549,8 @@ fn draw_panel<DB: DrawingBackend>(
             chart.draw_series(std::iter::once(Circle::new(pts[0], 3, DATA.filled())))?;
         }
     }
-    let mut samples = format!("{} ({} samples", m.name, pts.len());
+    let plural = if pts.len() == 1 { "" } else { "s" };
+    let mut samples = format!("{} ({} sample{plural}", m.name, pts.len());
     if skipped > 0 {
         samples.push_str(&format!(", {skipped} non-finite skipped"));
     }
@@ -604,14 +620,11 @@ fn draw_panel<DB: DrawingBackend>(
     if pts.is_empty() {
         let msg = "no samples";
         let style = font(18.0).color(&MUTED);
-        let (x0, y0) = chart.backend_coord(&(xlo, yhi));
-        let (x1, y1) = chart.backend_coord(&(xhi, ylo));
-        let (tw, _) = plot_area.estimate_text_size(msg, &style)?;
-        plot_area.draw(&Text::new(
-            msg,
-            ((x0 + x1 - tw as i32) / 2, (y0 + y1) / 2 - 9),
-            style,
-        ))?;
+        let (tw, th) = plot_area.estimate_text_size(msg, &style)?;
+        chart.plotting_area().draw(
+            &(EmptyElement::at(((xlo + xhi) / 2.0, (ylo + yhi) / 2.0))
+                + Text::new(msg, (-(tw as i32) / 2, -(th as i32) / 2), style)),
+        )?;
     }
     draw_legend(&legend_area, &legend)
 }

@@ -53,6 +53,17 @@ pub fn value(v: f64, unit: ValueUnit) -> String {
     }
 }
 
+/// A plain number: integers as such, else 3 significant digits.
+pub fn count(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.is_finite() {
+        sig3(v)
+    } else {
+        "n/a".to_string()
+    }
+}
+
 /// A slope in the metric's unit per x unit: `36.2 KiB/iter`.
 pub fn rate(v: f64, unit: ValueUnit, x: XAxis) -> String {
     if v.is_finite() {

@@ -119,7 +119,7 @@ fn svg_has_title_budget_and_one_path_per_series() {
         svg.contains("slope budget 4 KiB/iter (fail)"),
         "budget label"
     );
-    assert!(svg.contains("warm-up (cut at 50)"));
+    assert!(svg.contains("warm-up (cut at iteration 50)"));
     assert!(svg.contains("session 2 (4 samples)"));
     // One polyline per data series (legend swatches have 2 points).
     let series: Vec<usize> = svg

@@ -77,7 +77,11 @@ pub fn metric(
             y_center: my,
         }
     });
-    let peak = points.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+    let peak = points
+        .iter()
+        .map(|p| p[1])
+        .reduce(f64::max)
+        .unwrap_or(f64::NAN);
     MetricReport {
         name: name.to_string(),
         unit: ValueUnit::Bytes,
