@@ -15,8 +15,14 @@ fn spec(n: usize) -> SimSpec {
     SimSpec {
         n,
         leak_per_iter: 2.0 * KIB,
-        fill: Some(CacheFill { bytes: 8.0 * MIB, end_fraction: 0.2 }),
-        sawtooth: Some(Sawtooth { amplitude: 512.0 * KIB, period: 50 }),
+        fill: Some(CacheFill {
+            bytes: 8.0 * MIB,
+            end_fraction: 0.2,
+        }),
+        sawtooth: Some(Sawtooth {
+            amplitude: 512.0 * KIB,
+            period: 50,
+        }),
         ..SimSpec::acceptance()
     }
 }

@@ -129,10 +129,10 @@ pub struct MetricAnalysis {
     pub warmup: WarmUpCut,
     /// OLS after warm-up, Newey–West interval, every point.
     pub ols: SlopeEstimate,
-    /// Theil–Sen after warm-up with the Hamed–Rao-corrected Sen interval:
+    /// Theil–Sen after warm-up with the autocorrelation-corrected Sen interval:
     /// the slope the verdicts use.
     pub theil_sen: SlopeEstimate,
-    /// Mann–Kendall (Hamed–Rao) after warm-up.
+    /// Mann–Kendall (corrected variance) after warm-up.
     pub trend: MannKendall,
     /// Theil–Sen of the second half of the steady state (the "still
     /// growing?" check behind `Leak` vs `Saturating`); None when too short.
@@ -240,13 +240,17 @@ pub fn analyze_metric(
     Ok(a)
 }
 
-/// Theil–Sen slope, Mann–Kendall with the Hamed–Rao factor of the
+/// Theil–Sen slope, Mann–Kendall with the autocorrelation factor of the
 /// Sen-detrended series, and Sen's interval with Var(S) inflated by the same
 /// factor.
 fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
     let mut pairs = PairSlopes::new(x, y);
     let mk = mann_kendall(x, y, pairs.slope());
-    let est = pairs.estimate(conf, mk.correction, "theil-sen+sen(hamed-rao)");
+    let est = pairs.estimate(
+        conf,
+        mk.correction,
+        "theil-sen+sen(var(S)×max(hamed-rao, ar1))",
+    );
     (est, mk)
 }
 

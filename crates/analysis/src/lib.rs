@@ -6,8 +6,9 @@
 //!
 //! 1. **Warm-up**: MSER-5 generalised to a line (White 1997), see [`warmup`].
 //! 2. **Slope for verdicts**: Theil–Sen (Theil 1950, Sen 1968) with Sen's
-//!    rank interval whose Var(S) is inflated by the Hamed–Rao (1998)
-//!    autocorrelation factor of the Sen-detrended residuals. Why this one:
+//!    rank interval whose Var(S) is inflated by an autocorrelation factor of
+//!    the Sen-detrended residuals: the larger of Hamed–Rao (1998) and its
+//!    AR(1) extrapolation (see [`mann_kendall`] for why both). Why this one:
 //!    the median of pairwise slopes ignores allocator spikes and steps that
 //!    drag a least-squares line, the interval is analytic (no bootstrap, a
 //!    500-point series takes about a millisecond), and Sen's interval is the
@@ -15,7 +16,7 @@
 //!    test's variance for autocorrelation corrects the interval the same way.
 //! 3. **OLS** with a Newey–West (1987) HAC interval (Bartlett kernel, lag by
 //!    Andrews 1991) is reported alongside, as the classical cross-check.
-//! 4. **Trend**: Mann–Kendall with the Hamed–Rao correction.
+//! 4. **Trend**: Mann–Kendall with the same corrected variance.
 //! 5. **Shape**: `Leak` when the trend test and the Theil–Sen lower bound
 //!    both say "rising" and the second half alone still rises significantly
 //!    (not clearly below half the pace); `Saturating` when the second half is

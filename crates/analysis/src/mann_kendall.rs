@@ -1,32 +1,49 @@
-//! Mann–Kendall trend test with the Hamed–Rao variance correction.
+//! Mann–Kendall trend test with autocorrelation-corrected variance.
 //!
 //! Mann (1945), Kendall (1975): S = Σ_{i<j} sign(y_j - y_i), Var(S) with tie
 //! correction, Z with continuity correction, two-sided p. Positive
 //! autocorrelation inflates Var(S) and makes the plain test fire on noise, so
-//! Var(S) is multiplied by Hamed & Rao's (1998, J. Hydrology 204) factor
-//! `n/n* = 1 + 2/(n(n-1)(n-2)) Σ (n-k)(n-k-1)(n-k-2) ρ_k`, ρ_k the
-//! autocorrelation of the ranks of the Sen-detrended series, summed over the
-//! lags significant at 5 %. This is `pymannkendall.hamed_rao_modification_test`
-//! (alpha = 0.05, all lags) except that the factor applied is never below 1:
-//! negative autocorrelation is not allowed to narrow an interval.
+//! Var(S) is multiplied by a factor n/n*:
+//!
+//! * **Hamed–Rao** (1998, J. Hydrology 204): `1 + 2/(n(n-1)(n-2)) Σ
+//!   (n-k)(n-k-1)(n-k-2) ρ_k`, ρ_k the sample autocorrelation of the ranks of
+//!   the Sen-detrended series, summed over the lags significant at 5 %. This
+//!   is `pymannkendall.hamed_rao_modification_test` (alpha 0.05, all lags);
+//!   `z_hamed_rao`/`p_hamed_rao` reproduce it.
+//! * **AR(1) extrapolation**: the same sum with ρ_k = ρ̂^k, ρ̂ the lag-1 rank
+//!   autocorrelation corrected for its O(1/n) bias (Kendall 1954:
+//!   `ρ̂ = r₁ + (1 + 4r₁)/n`). The truncated, biased sample ACF makes the
+//!   Hamed–Rao factor too small in finite samples: on 500 points of AR(1)
+//!   noise with φ = 0.6 it averages 2.3 where about 3.8 is needed, and a
+//!   nominal 99 % Sen interval covered only 93 % of the time.
+//!
+//! The factor applied (`correction`, used by `z`, `p` and the Sen interval)
+//! is the largest of the two and 1: negative autocorrelation never narrows
+//! an interval, and the result is never narrower than Hamed–Rao's.
 
 use serde::{Deserialize, Serialize};
 
 use crate::normal;
 use crate::theil_sen::tie_term;
 
-/// The test's numbers. `p` is two-sided.
+/// The test's numbers. p-values are two-sided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MannKendall {
     pub s: f64,
     /// Var(S) for independent data (tie-corrected).
     pub var_s: f64,
     /// The Hamed–Rao factor n/n* as computed (may be < 1).
-    pub correction_raw: f64,
-    /// The factor applied to Var(S): `max(correction_raw, 1)`.
+    pub correction_hamed_rao: f64,
+    /// The AR(1)-extrapolated factor.
+    pub correction_ar1: f64,
+    /// The factor applied to Var(S): max(Hamed–Rao, AR(1), 1).
     pub correction: f64,
+    /// Z and p with the applied factor: the ones leakcheck uses.
     pub z: f64,
     pub p: f64,
+    /// Z and p with the plain Hamed–Rao factor (as pymannkendall).
+    pub z_hamed_rao: f64,
+    pub p_hamed_rao: f64,
     /// Kendall's tau-a: S / (n(n-1)/2).
     pub tau: f64,
     pub n: usize,
@@ -49,35 +66,44 @@ pub fn mann_kendall(x: &[f64], y: &[f64], detrend_slope: f64) -> MannKendall {
     }
     let s = s as f64;
     let var_s = ((nf * (nf - 1.0) * (2.0 * nf + 5.0) - tie_term(y)) / 18.0).max(0.0);
-    let correction_raw = hamed_rao_factor(x, y, detrend_slope);
-    let correction = correction_raw.max(1.0);
-    let v = var_s * correction;
-    let z = if v <= 0.0 || s == 0.0 {
+    let (hr, ar1) = factors(x, y, detrend_slope);
+    let correction = hr.max(ar1).max(1.0);
+    let (z, p) = z_p(s, var_s * correction);
+    let (z_hamed_rao, p_hamed_rao) = z_p(s, var_s * hr);
+    let pairs = nf * (nf - 1.0) / 2.0;
+    MannKendall {
+        s,
+        var_s,
+        correction_hamed_rao: hr,
+        correction_ar1: ar1,
+        correction,
+        z,
+        p,
+        z_hamed_rao,
+        p_hamed_rao,
+        tau: if pairs > 0.0 { s / pairs } else { 0.0 },
+        n,
+    }
+}
+
+/// Z with continuity correction and its two-sided p.
+fn z_p(s: f64, v: f64) -> (f64, f64) {
+    let z = if v <= 0.0 || s == 0.0 || !v.is_finite() {
         0.0
     } else if s > 0.0 {
         (s - 1.0) / v.sqrt()
     } else {
         (s + 1.0) / v.sqrt()
     };
-    let p = (2.0 * normal::sf(z.abs())).min(1.0);
-    let pairs = nf * (nf - 1.0) / 2.0;
-    MannKendall {
-        s,
-        var_s,
-        correction_raw,
-        correction,
-        z,
-        p,
-        tau: if pairs > 0.0 { s / pairs } else { 0.0 },
-        n,
-    }
+    (z, (2.0 * normal::sf(z.abs())).min(1.0))
 }
 
-/// Hamed–Rao n/n*; 1 when there are fewer than 3 points or the ranks are constant.
-fn hamed_rao_factor(x: &[f64], y: &[f64], slope: f64) -> f64 {
+/// (Hamed–Rao, AR(1)) factors; (1, 1) when there are fewer than 4 points or
+/// the ranks are constant.
+fn factors(x: &[f64], y: &[f64], slope: f64) -> (f64, f64) {
     let n = y.len();
-    if n < 3 {
-        return 1.0;
+    if n < 4 {
+        return (1.0, 1.0);
     }
     let detrended: Vec<f64> = x.iter().zip(y).map(|(&xi, &yi)| yi - slope * xi).collect();
     let r = ranks(&detrended);
@@ -86,23 +112,41 @@ fn hamed_rao_factor(x: &[f64], y: &[f64], slope: f64) -> f64 {
     let c: Vec<f64> = r.iter().map(|v| v - mean).collect();
     let c0: f64 = c.iter().map(|v| v * v).sum();
     if c0 <= 0.0 {
-        return 1.0;
+        return (1.0, 1.0);
     }
-    let bound = Z_975 / nf.sqrt();
-    let mut sni = 0.0;
-    for k in 1..n - 2 {
-        let rho = c[k..]
+    let acf = |k: usize| {
+        c[k..]
             .iter()
             .zip(&c[..n - k])
             .map(|(a, b)| a * b)
             .sum::<f64>()
-            / c0;
+            / c0
+    };
+    let weight = |k: usize| {
+        let m = (n - k) as f64;
+        m * (m - 1.0) * (m - 2.0)
+    };
+    let norm = 2.0 / (nf * (nf - 1.0) * (nf - 2.0));
+    let bound = Z_975 / nf.sqrt();
+    let r1 = acf(1);
+    let mut hr = 0.0;
+    for k in 1..n - 2 {
+        let rho = if k == 1 { r1 } else { acf(k) };
         if rho.abs() > bound {
-            let m = (n - k) as f64;
-            sni += m * (m - 1.0) * (m - 2.0) * rho;
+            hr += weight(k) * rho;
         }
     }
-    1.0 + 2.0 / (nf * (nf - 1.0) * (nf - 2.0)) * sni
+    let rho = (r1 + (1.0 + 4.0 * r1) / nf).clamp(0.0, 0.99);
+    let mut ar = 0.0;
+    let mut pk = rho;
+    for k in 1..n - 2 {
+        if pk < 1e-12 {
+            break;
+        }
+        ar += weight(k) * pk;
+        pk *= rho;
+    }
+    (1.0 + norm * hr, 1.0 + norm * ar)
 }
 
 /// Average ranks (1-based), as `scipy.stats.rankdata`.

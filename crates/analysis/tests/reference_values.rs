@@ -1,7 +1,8 @@
 //! Estimators against values computed independently in Python by
 //! `tests/reference/make_reference.py` (scipy `theilslopes`, statsmodels
 //! `OLS(...).fit(cov_type="HAC")`, pymannkendall `original_test` and
-//! `hamed_rao_modification_test`), stored in `tests/reference/reference.json`.
+//! `hamed_rao_modification_test`, numpy for the AR(1) variance factor), stored
+//! in `tests/reference/reference.json`.
 //! Everything must agree to 1e-6 relative.
 
 use leakcheck_analysis::{PairSlopes, mann_kendall, ols_hac, theil_sen};
@@ -78,26 +79,32 @@ fn mann_kendall_matches_pymannkendall() {
         close("S", name, m.s, f(r, "s"));
         close("Var(S)", name, m.var_s, f(r, "var_s"));
         close(
-            "Var(S)·n/n*",
+            "Var(S)·n/n* (Hamed–Rao)",
             name,
-            m.var_s * m.correction,
+            m.var_s * m.correction_hamed_rao,
             f(r, "var_s_hamed_rao"),
         );
-        close("Z", name, m.z, f(r, "z"));
-        close("p", name, m.p, f(r, "p"));
+        close("Z (Hamed–Rao)", name, m.z_hamed_rao, f(r, "z_hamed_rao"));
+        close("p (Hamed–Rao)", name, m.p_hamed_rao, f(r, "p_hamed_rao"));
         let p_py = f(r, "p_pymannkendall");
         if p_py > 1e-9 {
-            // pymannkendall computes 1 - cdf, which is exact enough here.
-            close("p (pymannkendall)", name, m.p, p_py);
+            // pymannkendall computes 1 - cdf, exact enough only away from 0.
+            close("p (pymannkendall)", name, m.p_hamed_rao, p_py);
         }
+        // The AR(1)-extrapolated factor and the applied Z and p, recomputed
+        // in numpy by the script.
+        close("AR(1) factor", name, m.correction_ar1, f(r, "factor_ar1"));
+        close("applied factor", name, m.correction, f(r, "factor"));
+        close("Z", name, m.z, f(r, "z"));
+        close("p", name, m.p, f(r, "p"));
     }
 }
 
 #[test]
-fn sen_interval_with_hamed_rao_variance_matches_python() {
+fn sen_interval_with_corrected_variance_matches_python() {
     for c in cases() {
         let (name, x, y) = (c["name"].as_str().unwrap(), vec(&c["x"]), vec(&c["y"]));
-        let r = &c["theil_sen_hamed_rao"];
+        let r = &c["theil_sen_corrected"];
         let mut pairs = PairSlopes::new(&x, &y);
         let m = mann_kendall(&x, &y, pairs.slope());
         close("factor", name, m.correction, f(r, "factor"));

@@ -83,23 +83,38 @@ def main():
         orig = mk.original_test(y)
         hr = mk.hamed_rao_modification_test(y, alpha=0.05)
         factor = hr.var_s / orig.var_s
-        assert factor > 1.0, (name, factor)  # the Rust side clamps the factor at 1
+        # The AR(1)-extrapolated factor (leakcheck's addition, see
+        # src/mann_kendall.rs): rho = r1 + (1 + 4 r1)/n from the lag-1
+        # autocorrelation of the ranks of the Sen-detrended series.
+        detr = y - np.arange(n) * hr.slope
+        ranks = stats.rankdata(detr)
+        c = ranks - ranks.mean()
+        r1 = float(np.dot(c[1:], c[:-1]) / np.dot(c, c))
+        rho = min(max(r1 + (1 + 4 * r1) / n, 0.0), 0.99)
+        k = np.arange(1, n - 2)
+        w = (n - k) * (n - k - 1.0) * (n - k - 2.0)
+        ar1 = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * float(np.sum(w * rho ** k))
+        applied = max(factor, ar1, 1.0)
+        s_ = float(hr.s)
+        z = (s_ - np.sign(s_)) / np.sqrt(orig.var_s * applied) if s_ != 0 else 0.0
         # p from the survival function: 1 - cdf (pymannkendall) loses digits when tiny.
         case["mann_kendall"] = {
-            "s": float(hr.s), "var_s": float(orig.var_s), "var_s_hamed_rao": float(hr.var_s),
-            "z": float(hr.z), "p": float(2 * stats.norm.sf(abs(hr.z))),
+            "s": s_, "var_s": float(orig.var_s), "var_s_hamed_rao": float(hr.var_s),
+            "z_hamed_rao": float(hr.z), "p_hamed_rao": float(2 * stats.norm.sf(abs(hr.z))),
             "p_pymannkendall": float(hr.p), "z_plain": float(orig.z),
             "p_plain": float(2 * stats.norm.sf(abs(orig.z))), "sens_slope": float(hr.slope),
+            "factor_ar1": ar1, "factor": applied,
+            "z": float(z), "p": float(2 * stats.norm.sf(abs(z))),
         }
-        # Sen's interval with Var(S) multiplied by the Hamed-Rao factor
-        # (our extension: the inversion of the corrected test).
+        # Sen's interval with Var(S) multiplied by the applied factor
+        # (leakcheck's interval: the inversion of the corrected test).
         dx = x[:, None] - x
         dy = y[:, None] - y
         slopes = np.sort(dy[dx > 0] / dx[dx > 0])
         _, yrep = np.unique(y, return_counts=True)
         ties = float(sum(k * (k - 1) * (2 * k + 5) for k in yrep))
-        lo, hi = sen_interval(slopes, n, ties, 0.99, factor)
-        case["theil_sen_hamed_rao"] = {"confidence": 0.99, "factor": float(factor), "lo": lo, "hi": hi}
+        lo, hi = sen_interval(slopes, n, ties, 0.99, applied)
+        case["theil_sen_corrected"] = {"confidence": 0.99, "factor": applied, "lo": lo, "hi": hi}
         cases.append(case)
     json.dump({
         "generator": "crates/analysis/tests/reference/make_reference.py",
