@@ -26,6 +26,27 @@ impl RgbImage {
     pub fn byte_size(&self) -> usize {
         self.data.capacity()
     }
+
+    /// Non-empty, and `data` holds exactly `width * height` RGB pixels.
+    pub fn check(&self) -> Result<(), Problem> {
+        if self.width == 0 || self.height == 0 {
+            return Err(Problem::EmptyImage {
+                width: self.width,
+                height: self.height,
+            });
+        }
+        let expected = self
+            .width
+            .checked_mul(self.height)
+            .and_then(|p| p.checked_mul(3));
+        if expected != Some(self.data.len()) {
+            return Err(Problem::ImageSize {
+                expected: expected.unwrap_or(usize::MAX),
+                found: self.data.len(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The region one annotation covers, in the pixel grid of its image.
@@ -219,25 +240,7 @@ pub fn validate(sample: &AnnotatedSample, classes: &ClassSet) -> Result<(), Anno
         problem,
     };
     let img = &sample.image;
-    if img.width == 0 || img.height == 0 {
-        return Err(err(
-            None,
-            Problem::EmptyImage {
-                width: img.width,
-                height: img.height,
-            },
-        ));
-    }
-    let expected = img.pixels() * 3;
-    if img.data.len() != expected {
-        return Err(err(
-            None,
-            Problem::ImageSize {
-                expected,
-                found: img.data.len(),
-            },
-        ));
-    }
+    img.check().map_err(|p| err(None, p))?;
     let pixels = img.pixels() as u64;
     for (i, a) in sample.annotations.iter().enumerate() {
         if classes.channel(&a.class).is_none() {

@@ -19,7 +19,9 @@ pub mod generate;
 pub mod nn;
 pub mod service;
 
-pub use annotation::{AnnotatedSample, Annotation, AnnotationError, ClassSet, RgbImage, Shape};
+pub use annotation::{
+    AnnotatedSample, Annotation, AnnotationError, ClassSet, Problem, RgbImage, Shape,
+};
 pub use service::{
     CleanupPolicy, MemoryMeter, Progress, ServiceConfig, SessionObserver, SessionReport, Status,
     TrainError, TrainingService,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::annotation::{AnnotatedSample, AnnotationError, ClassSet, RgbImage, validate};
+use crate::annotation::{AnnotatedSample, AnnotationError, ClassSet, Problem, RgbImage, validate};
 use crate::dataset::{DatasetCache, network_input};
 use crate::nn::{
     Adam, BufferPool, DiceCounts, Grads, InferenceBuffers, LossConfig, Model, ModelConfig,
@@ -208,11 +208,12 @@ impl InferenceModel {
     }
 
     /// Per-pixel class of `image` at the serving resolution (`size * size` labels, row-major).
-    pub fn predict(&mut self, image: &RgbImage) -> Vec<u8> {
+    pub fn predict(&mut self, image: &RgbImage) -> Result<Vec<u8>, Problem> {
+        image.check()?;
         let x = network_input(image, self.size);
         let mut labels = vec![0u8; self.size * self.size];
         self.model.predict_into(&x, &mut self.buffers, &mut labels);
-        labels
+        Ok(labels)
     }
 
     pub fn byte_size(&self) -> usize {
@@ -413,8 +414,9 @@ impl TrainingService {
         b
     }
 
-    /// Predict with the latest completed session's cached inference model.
-    pub fn predict(&mut self, image: &RgbImage) -> Option<Vec<u8>> {
+    /// Predict with the latest completed session's cached inference model; `None` before
+    /// any session completed.
+    pub fn predict(&mut self, image: &RgbImage) -> Option<Result<Vec<u8>, Problem>> {
         let s = self
             .sessions
             .iter_mut()
@@ -590,6 +592,7 @@ impl TrainingService {
         // The service caches a serving model and warms it on a validation image.
         let mut inf = InferenceModel::new(st.model.clone(), self.config.serving_size);
         if let Some(&i) = st.dataset.val.first().or(st.dataset.train.first()) {
+            // Validated at session start, so this cannot fail.
             let _ = inf.predict(&samples[i].image);
         }
         st.inference = Some(inf);

@@ -65,7 +65,7 @@ fn check(policy: CleanupPolicy, kind: &str) {
     let r1 = svc.start(&samples).unwrap();
     let model1 = svc.latest_completed().unwrap().model.clone();
     let probe_image = generate::sample(3, 99, 128).image;
-    let pred1 = svc.predict(&probe_image).unwrap();
+    let pred1 = svc.predict(&probe_image).unwrap().unwrap();
 
     let (bad, want) = bad_fourth(kind);
     samples.push(bad);
@@ -89,7 +89,19 @@ fn check(policy: CleanupPolicy, kind: &str) {
     assert_eq!(s1.id, 1);
     assert_eq!(s1.report.as_ref(), Some(&r1));
     assert_eq!(s1.model, model1);
-    assert_eq!(svc.predict(&probe_image).unwrap(), pred1);
+    assert_eq!(svc.predict(&probe_image).unwrap().unwrap(), pred1);
+
+    // A malformed image is an error from predict, not a panic.
+    let broken = seg_trainer::RgbImage {
+        width: 4,
+        height: 4,
+        data: vec![0; 47],
+    };
+    let e = svc.predict(&broken).unwrap().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "image data has 47 bytes: expected 48 (width * height * 3)"
+    );
 
     // And the service still works: fix the sample, train again.
     samples[3] = generate::sample(3, 3, 128);

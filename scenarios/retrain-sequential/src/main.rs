@@ -59,13 +59,13 @@ struct Cli {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Side of the generated (full-resolution) square images, in pixels.
-    #[arg(long, default_value_t = 1536, value_parser = clap::value_parser!(u64).range(8..=8192))]
+    #[arg(long, default_value_t = 1536, value_parser = clap::value_parser!(u64).range(8..=4096))]
     image_size: u64,
     /// Side of the training resolution the samples are resized to, in pixels.
-    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u64).range(4..=1024))]
+    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u64).range(4..=512))]
     train_size: u64,
     /// Side of the cached inference model's serving resolution, in pixels.
-    #[arg(long, default_value_t = 384, value_parser = clap::value_parser!(u64).range(8..=8192))]
+    #[arg(long, default_value_t = 384, value_parser = clap::value_parser!(u64).range(8..=1024))]
     serving_size: u64,
 }
 
@@ -204,6 +204,16 @@ fn run(cli: Cli) -> ExitCode {
                     r.steps,
                     r.val_dice.map_or("n/a".into(), |d| format!("{d:.3}")),
                     r.peak_rss_bytes.map_or("n/a".into(), fmt_bytes),
+                );
+                let b = r.state_bytes;
+                println!(
+                    "session {k} state: {} (model {}, optimizer {}, dataset cache {}, inference model {}, pool {})",
+                    fmt_bytes(b.total() as u64),
+                    b.model,
+                    b.optimizer,
+                    b.dataset_cache,
+                    b.inference,
+                    b.pool
                 );
             }
             Err(e) => {
