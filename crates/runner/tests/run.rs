@@ -263,12 +263,12 @@ time.sleep(30)
 #[test]
 fn worker_processes_grow_the_tree_while_the_parent_stays_flat() {
     let dir = TempDir::new().unwrap();
-    // A data-loader shape: the parent only waits; 3 workers each keep 8 MiB every 100 ms.
+    // A data-loader shape: the parent only waits; 3 workers each keep 4 MiB every 100 ms.
     let worker = r#"
 import time
 keep = []
 for _ in range(20):
-    keep.append(b"\x01" * (8 << 20))
+    keep.append(b"\x01" * (4 << 20))
     time.sleep(0.1)
 time.sleep(0.5)
 "#;
@@ -278,6 +278,7 @@ time.sleep(0.5)
     let argv = vec!["python3".to_owned(), "-c".to_owned(), parent];
     let mut spec = spec(&dir, argv);
     spec.rss_interval = Duration::from_millis(20);
+    spec.with_pss = true;
     let (outcome, _) = run(&spec);
     assert_eq!(
         outcome.termination,
@@ -301,9 +302,9 @@ time.sleep(0.5)
         v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
     };
     let mib = f64::from(1 << 20);
-    // 3 workers x 160 MiB; the tree must show most of it, the root almost none.
+    // 3 workers x 80 MiB; the tree must show most of it, the root almost none.
     assert!(
-        span(&tree) > 300.0 * mib,
+        span(&tree) > 150.0 * mib,
         "tree grew {} MiB",
         span(&tree) / mib
     );
@@ -312,6 +313,15 @@ time.sleep(0.5)
         "root moved {} MiB",
         span(&root) / mib
     );
+
+    // PSS is sampled too, at most once a second, and tracks the tree.
+    let (_, pss, _) = tl.series("pss.tree").unwrap();
+    assert!(
+        pss.len() >= 2 && pss.len() < tree.len() / 10,
+        "{} pss samples",
+        pss.len()
+    );
+    assert!(span(&pss) > 50.0 * mib, "pss grew {} MiB", span(&pss) / mib);
 }
 
 #[test]
