@@ -336,6 +336,12 @@ impl TrainingService {
                 config.epochs, config.batch_size, config.train_size, config.serving_size
             )));
         }
+        if config.classes.names().is_empty() || config.classes.channels() > 256 {
+            return Err(TrainError::Config(format!(
+                "{} foreground classes: expected 1 to 255 (labels are bytes)",
+                config.classes.names().len()
+            )));
+        }
         if config.model.classes != config.classes.channels() || config.model.in_channels != 3 {
             return Err(TrainError::Config(format!(
                 "model has {} input and {} output channels: expected 3 and {} (classes plus background)",
