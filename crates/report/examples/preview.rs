@@ -38,6 +38,29 @@ fn main() -> Result<(), ReportError> {
     command
         .notes
         .push("GPU: unavailable (libnvidia-ml.so.1 not found)".into());
+    // Killed at the memory ceiling.
+    let mib = 1024.0 * 1024.0;
+    let mut ceiling = common::crashed_report();
+    ceiling.scenario = "ceiling".into();
+    ceiling.metrics = vec![common::metric(
+        "rss.tree",
+        200,
+        100.0 * mib,
+        1.6 * mib,
+        2.0 * mib,
+        10,
+        5,
+    )];
+    let peak = ceiling.metrics[0].peak;
+    ceiling.status = RunStatus::CeilingExceeded {
+        ceiling_bytes: 400.0 * mib,
+        peak_bytes: peak,
+        last_iteration: Some(199),
+    };
+    ceiling.ceiling_bytes = Some(400.0 * mib);
+    ceiling.ceiling_metric = Some("rss.tree".into());
+    ceiling.peak_bytes = Some(peak);
+    ceiling.headline = format!("killed at the 400 MiB ceiling, peak {}", units::bytes(peak));
     let mut one = common::leaky_report(1);
     one.scenario = "one-point".into();
     let entries: Vec<GateEntry> = [
@@ -46,6 +69,7 @@ fn main() -> Result<(), ReportError> {
         ("empty", empty),
         ("command", command),
         ("one-point", one),
+        ("ceiling", ceiling),
     ]
     .into_iter()
     .map(|(dir, report)| GateEntry {

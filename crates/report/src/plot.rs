@@ -543,6 +543,18 @@ fn draw_panel<DB: DrawingBackend>(
         }
     }
 
+    // The fit under the data, so a tight fit does not hide the samples.
+    let mut fit_legend = None;
+    if let Some((f, line)) = &fit {
+        if let Some(seg) = line.clip(fit_from, fit_to, ylo, yhi) {
+            chart.draw_series(LineSeries::new(seg, FIT.stroke_width(2)))?;
+        }
+        fit_legend = Some((
+            Swatch::Line(FIT, 2),
+            format!("fit {}", units::rate(f.slope, unit, r.x_unit)),
+        ));
+    }
+
     if !pts.is_empty() {
         chart.draw_series(LineSeries::new(pts.iter().copied(), DATA.stroke_width(1)))?;
         if pts.len() == 1 {
@@ -557,15 +569,7 @@ fn draw_panel<DB: DrawingBackend>(
     samples.push(')');
     legend.push(Swatch::Line(DATA, 2), samples);
 
-    if let Some((f, line)) = &fit {
-        if let Some(seg) = line.clip(fit_from, fit_to, ylo, yhi) {
-            chart.draw_series(LineSeries::new(seg, FIT.stroke_width(2)))?;
-        }
-        legend.push(
-            Swatch::Line(FIT, 2),
-            format!("fit {}", units::rate(f.slope, unit, r.x_unit)),
-        );
-    }
+    legend.rows.extend(fit_legend);
 
     // Slope budgets: the budget's slope through the fit's start point.
     for b in m.budgets.iter().filter(|b| b.kind == BudgetKind::Slope) {
