@@ -511,6 +511,18 @@ fn validate(spec: &RunSpec) -> Result<(), RunError> {
     if let Some(d) = spec.no_progress_timeout {
         positive("no_progress_timeout", d)?;
     }
+    // Else a missing cwd surfaces as "cannot start <program>: not found", naming the wrong thing.
+    if let Some(cwd) = &spec.cwd
+        && !cwd.is_dir()
+    {
+        return Err(RunError::Io {
+            path: cwd.clone(),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                "the working directory of the run does not exist or is not a directory",
+            ),
+        });
+    }
     Ok(())
 }
 

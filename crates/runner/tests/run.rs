@@ -376,6 +376,16 @@ fn a_program_that_cannot_start_is_a_spawn_error_with_exit_code_2() {
 }
 
 #[test]
+fn a_missing_working_directory_is_named_in_the_error() {
+    let dir = TempDir::new().unwrap();
+    let mut spec = spec(&dir, vec!["true".to_owned()]);
+    spec.cwd = Some(dir.path().join("no-such-dir"));
+    let err = leakcheck_runner::run(&spec, &mut |_| {}).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("no-such-dir"), "{err}");
+}
+
+#[test]
 fn a_truncated_samples_file_still_reads_back() {
     let dir = TempDir::new().unwrap();
     let script = "for i in range(1, 21):\n    mark(i)\n";
