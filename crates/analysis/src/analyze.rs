@@ -249,7 +249,7 @@ fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
     let est = pairs.estimate(
         conf,
         mk.correction,
-        "theil-sen+sen(var(S)×max(hamed-rao, ar1))",
+        "theil-sen+sen(var(S)×max(hamed-rao, leading-run))",
     );
     (est, mk)
 }

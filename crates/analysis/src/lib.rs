@@ -7,8 +7,8 @@
 //! 1. **Warm-up**: MSER-5 generalised to a line (White 1997), see [`warmup`].
 //! 2. **Slope for verdicts**: Theil–Sen (Theil 1950, Sen 1968) with Sen's
 //!    rank interval whose Var(S) is inflated by an autocorrelation factor of
-//!    the Sen-detrended residuals: the larger of Hamed–Rao (1998) and its
-//!    AR(1) extrapolation (see [`mann_kendall`] for why both). Why this one:
+//!    the Sen-detrended residuals: the larger of Hamed–Rao (1998) and the
+//!    same sum over the leading run of significant lags plus a geometric tail (see [`mann_kendall`] for why both). Why this one:
 //!    the median of pairwise slopes ignores allocator spikes and steps that
 //!    drag a least-squares line, the interval is analytic (no bootstrap, a
 //!    500-point series takes about a millisecond), and Sen's interval is the

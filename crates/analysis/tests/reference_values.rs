@@ -91,9 +91,14 @@ fn mann_kendall_matches_pymannkendall() {
             // pymannkendall computes 1 - cdf, exact enough only away from 0.
             close("p (pymannkendall)", name, m.p_hamed_rao, p_py);
         }
-        // The AR(1)-extrapolated factor and the applied Z and p, recomputed
+        // The leading-run + tail factor and the applied Z and p, recomputed
         // in numpy by the script.
-        close("AR(1) factor", name, m.correction_ar1, f(r, "factor_ar1"));
+        close(
+            "leading-run factor",
+            name,
+            m.correction_lead,
+            f(r, "factor_lead"),
+        );
         close("applied factor", name, m.correction, f(r, "factor"));
         close("Z", name, m.z, f(r, "z"));
         close("p", name, m.p, f(r, "p"));

@@ -83,17 +83,26 @@ def main():
         orig = mk.original_test(y)
         hr = mk.hamed_rao_modification_test(y, alpha=0.05)
         factor = hr.var_s / orig.var_s
-        # The AR(1)-extrapolated factor (leakcheck's addition, see
-        # src/mann_kendall.rs): rho = r1 + (1 + 4 r1)/n from the lag-1
-        # autocorrelation of the ranks of the Sen-detrended series.
+        # The leading-run + tail factor (leakcheck's addition, see
+        # src/mann_kendall.rs): significant positive lags from lag 1 until the
+        # first that is not, then a geometric tail at the run's last ratio.
         detr = y - np.arange(n) * hr.slope
         ranks = stats.rankdata(detr)
         c = ranks - ranks.mean()
-        r1 = float(np.dot(c[1:], c[:-1]) / np.dot(c, c))
-        rho = min(max(r1 + (1 + 4 * r1) / n, 0.0), 0.99)
-        k = np.arange(1, n - 2)
-        w = (n - k) * (n - k - 1.0) * (n - k - 2.0)
-        ar1 = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * float(np.sum(w * rho ** k))
+        acf = np.array([np.dot(c[k:], c[:n - k]) / np.dot(c, c) for k in range(1, n - 2)])
+        bound = stats.norm.ppf(0.975) / np.sqrt(n)
+        w = lambda k: (n - k) * (n - k - 1.0) * (n - k - 2.0)
+        run = 0
+        while run < len(acf) and acf[run] > bound:
+            run += 1
+        lead = sum(w(k) * acf[k - 1] for k in range(1, run + 1))
+        if run > 0:
+            last = acf[run - 1]
+            before = acf[run - 2] if run >= 2 else 1.0
+            ratio = min(max(last / before, 0.0), 0.95)
+            for k in range(run + 1, n - 2):
+                lead += w(k) * last * ratio ** (k - run)
+        ar1 = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * lead
         applied = max(factor, ar1, 1.0)
         s_ = float(hr.s)
         z = (s_ - np.sign(s_)) / np.sqrt(orig.var_s * applied) if s_ != 0 else 0.0
@@ -103,7 +112,7 @@ def main():
             "z_hamed_rao": float(hr.z), "p_hamed_rao": float(2 * stats.norm.sf(abs(hr.z))),
             "p_pymannkendall": float(hr.p), "z_plain": float(orig.z),
             "p_plain": float(2 * stats.norm.sf(abs(orig.z))), "sens_slope": float(hr.slope),
-            "factor_ar1": ar1, "factor": applied,
+            "factor_lead": ar1, "factor": applied,
             "z": float(z), "p": float(2 * stats.norm.sf(abs(z))),
         }
         # Sen's interval with Var(S) multiplied by the applied factor
