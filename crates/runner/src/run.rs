@@ -738,8 +738,9 @@ fn sampler_loop(
     stop: &Receiver<()>,
 ) {
     let mut tree = leakcheck_probe::process::ProcessTree::new(pid);
-    let gpu = crate::gpu::Gpu::open();
-    let _ = tx.send(Input::GpuStatus(gpu.status()));
+    // NVML is loaded after the first tree sample: its init can take a while on a
+    // machine with a driver, and the start of the run matters most.
+    let mut gpu: Option<crate::gpu::Gpu> = None;
     let mut warned = false;
     let mut pids: Vec<u32> = vec![pid];
     let now = Instant::now();
@@ -784,6 +785,11 @@ fn sampler_loop(
                 next_rss = now + rss_interval;
             }
         }
+        let gpu = gpu.get_or_insert_with(|| {
+            let gpu = crate::gpu::Gpu::open();
+            let _ = tx.send(Input::GpuStatus(gpu.status()));
+            gpu
+        });
         if gpu.available() && now >= next_gpu {
             let (process, device) = gpu.sample(&pids);
             let t_s = since(monotonic_ns(), spawn_ns);
