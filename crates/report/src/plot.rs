@@ -710,12 +710,15 @@ fn draw_sessions<DB: DrawingBackend>(
         } else {
             4
         };
+        // At most three rows so labels never bury the data; a label with
+        // no room keeps its line but is left out.
         let row = match rows.iter().position(|&end| end + 4 < px + dx) {
             Some(i) => i,
-            None => {
+            None if rows.len() < 3 => {
                 rows.push(i32::MIN);
                 rows.len() - 1
             }
+            None => continue,
         };
         rows[row] = px + dx + tw;
         let dy = 4 + row as i32 * (th + 6);

@@ -5,6 +5,19 @@ use crate::model::{BudgetKind, ValueUnit, XAxis};
 
 const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
+const SI: [&str; 6] = ["", "k", "M", "G", "T", "P"];
+
+/// Index into [`SI`] that keeps `|v|` in `[1, 1000)` where possible.
+fn si_index(v: f64) -> usize {
+    let mut i = 0;
+    let mut a = v.abs();
+    while a >= 1000.0 && i + 1 < SI.len() {
+        a /= 1000.0;
+        i += 1;
+    }
+    i
+}
+
 /// Index into [`UNITS`] that keeps `|v|` in `[1, 1024)` where possible.
 fn unit_index(v: f64) -> usize {
     let mut i = 0;
@@ -48,7 +61,14 @@ pub fn bytes(v: f64) -> String {
 pub fn value(v: f64, unit: ValueUnit) -> String {
     match unit {
         ValueUnit::Bytes => bytes(v),
-        ValueUnit::Count if v.is_finite() => sig3(v),
+        ValueUnit::Count if v.is_finite() => {
+            let i = si_index(v);
+            if i == 0 {
+                count(v)
+            } else {
+                format!("{} {}", sig3(v / 1000f64.powi(i as i32)), SI[i])
+            }
+        }
         ValueUnit::Count => "n/a".to_string(),
     }
 }
@@ -104,7 +124,10 @@ pub fn axis_scale(lo: f64, hi: f64, unit: ValueUnit) -> (f64, &'static str) {
             let i = unit_index(lo.abs().max(hi.abs()));
             (1024f64.powi(i as i32), UNITS[i])
         }
-        ValueUnit::Count => (1.0, ""),
+        ValueUnit::Count => {
+            let i = si_index(lo.abs().max(hi.abs()));
+            (1000f64.powi(i as i32), SI[i])
+        }
     }
 }
 
@@ -159,7 +182,10 @@ mod tests {
         let mib = 1024.0 * 1024.0;
         assert_eq!(axis_scale(0.0, 3.0 * mib, ValueUnit::Bytes), (mib, "MiB"));
         assert_eq!(axis_scale(-2.0 * mib, 1.0, ValueUnit::Bytes), (mib, "MiB"));
-        assert_eq!(axis_scale(0.0, 3.0 * mib, ValueUnit::Count), (1.0, ""));
+        assert_eq!(axis_scale(0.0, 999.0, ValueUnit::Count), (1.0, ""));
+        assert_eq!(axis_scale(0.0, 1.9e8, ValueUnit::Count), (1e6, "M"));
+        assert_eq!(value(1.9e8, ValueUnit::Count), "190 M");
+        assert_eq!(value(42.0, ValueUnit::Count), "42");
         let f = tick_formatter(0.0, 3.0, 7, "MiB");
         assert_eq!(f(&1.5), "1.5 MiB");
         assert_eq!(f(&-0.0001), "0.0 MiB");
