@@ -302,7 +302,9 @@ impl Iterator for Batches {
             self.next_threaded()
         };
         self.next += 1;
-        if !self.config.persistent_workers && self.next.is_multiple_of(self.config.batches_per_epoch) {
+        if !self.config.persistent_workers
+            && self.next.is_multiple_of(self.config.batches_per_epoch)
+        {
             // Epoch end: per-epoch workers exit (their last batch was just consumed).
             self.shutdown();
             self.inline = None;

@@ -16,7 +16,7 @@ compile_error!(
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[cfg(feature = "dhat-heap")]
+#[cfg(all(feature = "dhat-heap", not(feature = "jemalloc")))]
 #[global_allocator]
 static GLOBAL: dhat::Alloc = dhat::Alloc;
 
