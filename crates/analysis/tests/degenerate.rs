@@ -178,8 +178,9 @@ proptest! {
             x.push(acc);
         }
         let opts = AnalysisOptions { confidence: conf, warmup: warm, ..AnalysisOptions::default() };
-        if let Ok(series) = Series::new(x, ys[..n].to_vec()) {
-            if let Ok(a) = analyze_metric("p", &series, &starts, &budgets(), &opts) {
+        if let Ok(series) = Series::new(x, ys[..n].to_vec())
+            && let Ok(a) = analyze_metric("p", &series, &starts, &budgets(), &opts)
+        {
                 prop_assert_eq!(a.verdicts.len(), 4);
                 for v in &a.verdicts {
                     prop_assert!(v.estimate.is_finite() && v.lo.is_finite() && v.hi.is_finite());
@@ -189,7 +190,7 @@ proptest! {
                 prop_assert!(a.theil_sen.lo <= a.theil_sen.hi);
                 prop_assert!(a.trend.p >= 0.0 && a.trend.p <= 1.0);
                 prop_assert!(serde_json::to_string(&a).is_ok());
-            }
+
         }
     }
 }
