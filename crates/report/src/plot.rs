@@ -556,7 +556,11 @@ fn draw_panel<DB: DrawingBackend>(
     }
 
     if !pts.is_empty() {
-        chart.draw_series(LineSeries::new(pts.iter().copied(), DATA.stroke_width(1)))?;
+        let (px_lo, _) = chart.backend_coord(&(xlo, yhi));
+        let (px_hi, _) = chart.backend_coord(&(xhi, yhi));
+        let columns = (px_hi - px_lo).max(1) as usize;
+        let drawn = decimate(&pts, xlo, xhi, columns);
+        chart.draw_series(LineSeries::new(drawn, DATA.stroke_width(1)))?;
         if pts.len() == 1 {
             chart.draw_series(std::iter::once(Circle::new(pts[0], 3, DATA.filled())))?;
         }
@@ -631,6 +635,47 @@ fn draw_panel<DB: DrawingBackend>(
         )?;
     }
     draw_legend(&legend_area, &legend)
+}
+
+/// M4 decimation: with far more points than pixel columns, keep per column
+/// only the first, last, lowest and highest point. The drawn line is then
+/// pixel-identical in shape (every spike survives) while long runs stay
+/// small in the SVG and fast in the PNG.
+fn decimate(pts: &[(f64, f64)], xlo: f64, xhi: f64, columns: usize) -> Vec<(f64, f64)> {
+    if pts.len() <= 4 * columns || xhi <= xlo {
+        return pts.to_vec();
+    }
+    let column = |x: f64| (((x - xlo) / (xhi - xlo) * columns as f64) as usize).min(columns - 1);
+    let mut out = Vec::with_capacity(4 * columns + 4);
+    let mut start = 0;
+    while start < pts.len() {
+        let c = column(pts[start].0);
+        let mut end = start + 1;
+        while end < pts.len() && column(pts[end].0) == c {
+            end += 1;
+        }
+        let run = &pts[start..end];
+        let (mut lo, mut hi) = (0, 0);
+        for (i, p) in run.iter().enumerate() {
+            if p.1 < run[lo].1 {
+                lo = i;
+            }
+            if p.1 > run[hi].1 {
+                hi = i;
+            }
+        }
+        let mut keep = [0, lo, hi, run.len() - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for i in keep {
+            if i != last {
+                out.push(run[i]);
+                last = i;
+            }
+        }
+        start = end;
+    }
+    out
 }
 
 /// Bow-tie of lines with slopes `lo..hi` through the fit's centre, over

@@ -488,6 +488,39 @@ fn degenerate_inputs_render_without_panic() {
 }
 
 #[test]
+fn long_runs_are_decimated_to_the_pixel_columns() {
+    // 100k samples with one spike: the polyline shrinks to a few points per
+    // pixel column and the spike survives.
+    let mut report = common::leaky_report(100_000);
+    report.metrics.truncate(1);
+    let m = &mut report.metrics[0];
+    m.points[54_321][1] = 500.0 * MIB;
+    m.peak = 500.0 * MIB;
+    let svg = render_svg(&report).unwrap();
+    let series: Vec<&str> = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| p.contains("stroke=\"#1F77B4\""))
+        .map(|p| {
+            let pts = &p[p.find("points=\"").unwrap() + 8..];
+            &pts[..pts.find('"').unwrap()]
+        })
+        .filter(|pts| pts.split_whitespace().count() > 2)
+        .collect();
+    assert_eq!(series.len(), 1);
+    let n = series[0].split_whitespace().count();
+    assert!(n <= 4 * 1280 && n > 1000, "{n} points drawn");
+    // The spike is the smallest y pixel in the series.
+    let min_y = series[0]
+        .split_whitespace()
+        .map(|p| p.split(',').nth(1).unwrap().parse::<i32>().unwrap())
+        .min()
+        .unwrap();
+    assert!(min_y < 200, "spike drawn near the top, got y = {min_y}");
+    assert!(svg.contains("(100000 samples)"));
+}
+
+#[test]
 fn rendering_is_deterministic() {
     let report = common::leaky_report(300);
     assert_eq!(render_svg(&report).unwrap(), render_svg(&report).unwrap());
