@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use leakcheck_analysis::budget::SIZE_FORMS;
 use leakcheck_analysis::warmup::WARMUP_FORMS;
-use leakcheck_analysis::{Budget, BudgetKind, Quantity, WarmUp};
+use leakcheck_analysis::{Budget, BudgetKind, WarmUp};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -312,6 +312,18 @@ impl Config {
             for (key, value) in ordered(table) {
                 let name = key.get_ref().as_ref();
                 let path = join("scenarios", name);
+                // The name becomes a directory under reports/: keep it a plain file name.
+                let plain = name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !plain || name.is_empty() || name.starts_with('.') {
+                    return Err(ConfigError::InvalidValue {
+                        at: ctx.loc(key.span()),
+                        key: path,
+                        value: format!("{name:?}"),
+                        expected: "a scenario name of letters, digits, '-', '_' and '.' (it names its report directory), not starting with '.'".to_owned(),
+                    });
+                }
                 scenarios.push(ctx.scenario(name, &path, value, &defaults, &base_dir)?);
             }
         }
@@ -624,11 +636,9 @@ impl<'a> Ctx<'a> {
             DeValue::Integer(i) => i.as_str().to_owned(),
             _ => return Err(self.invalid(key, value, SIZE_FORMS)),
         };
+        // A peak budget is always a plain size (rates are refused for it).
         match Budget::parse(key, BudgetKind::Peak, &text) {
-            Ok(Budget {
-                limit: Quantity::Bytes { bytes },
-                ..
-            }) if bytes >= 1.0 => Ok(bytes.round() as u64),
+            Ok(budget) if budget.limit.bytes() >= 1.0 => Ok(budget.limit.bytes().round() as u64),
             Ok(_) => Err(self.invalid(key, value, "a size above zero")),
             Err(e) => Err(ConfigError::InvalidValue {
                 at: self.loc(value.span()),

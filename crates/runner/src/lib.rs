@@ -2,7 +2,7 @@
 //! and samples into one [`Timeline`], streams that to `samples.jsonl`, and stops the
 //! child on timeouts, hangs and memory ceilings. Also loads `leakcheck.toml`.
 //!
-//! * [`run`]: spawn, watch and stop one command ([`RunSpec`] -> [`RunOutcome`]).
+//! * [`run()`]: spawn, watch and stop one command ([`RunSpec`] -> [`RunOutcome`]).
 //! * [`timeline`]: the merged [`Timeline`], its series, and the `samples.jsonl` format.
 //! * [`read_samples`]: rebuild a [`Timeline`] from `samples.jsonl` offline.
 //! * [`config`]: `leakcheck.toml` ([`load_config`]), scenarios and their budgets.

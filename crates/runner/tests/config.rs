@@ -296,6 +296,15 @@ fn unknown_scenarios_and_variants_list_the_known_ones() {
 }
 
 #[test]
+fn scenario_names_must_be_plain_directory_names() {
+    let msg = error("[scenarios.\"../escape\"]\ncommand = [\"x\"]\n");
+    assert_mentions(
+        &msg,
+        &[&format!("{FILE}:1:12"), "\"../escape\"", "report directory"],
+    );
+}
+
+#[test]
 fn a_missing_file_names_the_path() {
     let err = leakcheck_runner::config::load_config(Path::new("/nonexistent/leakcheck.toml"))
         .unwrap_err();
