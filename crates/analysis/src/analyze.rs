@@ -483,7 +483,7 @@ fn verdict(
                 }
             };
         }
-        (BudgetKind::Growth, Quantity::Bytes { bytes: limit }) => {
+        (BudgetKind::Growth, Quantity::Bytes(limit)) => {
             (v.estimate, v.lo, v.hi) = (a.growth, a.growth_lo, a.growth_hi);
             v.outcome = if enough {
                 judge(a.growth_lo, a.growth_hi, limit)
@@ -502,7 +502,7 @@ fn verdict(
                 Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
             };
         }
-        (BudgetKind::Peak, Quantity::Bytes { bytes: limit }) => {
+        (BudgetKind::Peak, Quantity::Bytes(limit)) => {
             (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
             v.outcome = judge(a.peak, a.peak, limit);
             let word = if v.outcome == Outcome::Pass {
@@ -521,7 +521,7 @@ fn verdict(
                 format_bytes(limit)
             );
         }
-        (BudgetKind::Retained, Quantity::Bytes { bytes: limit }) => match a.retained {
+        (BudgetKind::Retained, Quantity::Bytes(limit)) => match a.retained {
             Some(r) => {
                 (v.estimate, v.lo, v.hi) = (r, r, r);
                 v.outcome = judge(r, r, limit);

@@ -49,18 +49,22 @@ impl BudgetKind {
     }
 }
 
-/// A size or a rate.
+/// A size or a rate (JSON: `{"bytes": 1024.0}` or `{"rate": {"bytes": 1024.0, "per": "iteration"}}`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "type")]
+#[serde(rename_all = "lowercase")]
 pub enum Quantity {
-    Bytes { bytes: f64 },
-    Rate { bytes: f64, per: XUnit },
+    Bytes(f64),
+    /// Bytes per x unit; minutes are stored per second.
+    Rate {
+        bytes: f64,
+        per: XUnit,
+    },
 }
 
 impl Quantity {
     pub fn bytes(&self) -> f64 {
         match *self {
-            Quantity::Bytes { bytes } | Quantity::Rate { bytes, .. } => bytes,
+            Quantity::Bytes(bytes) | Quantity::Rate { bytes, .. } => bytes,
         }
     }
 }
@@ -68,7 +72,7 @@ impl Quantity {
 impl std::fmt::Display for Quantity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Quantity::Bytes { bytes } => f.write_str(&format_bytes(bytes)),
+            Quantity::Bytes(bytes) => f.write_str(&format_bytes(bytes)),
             Quantity::Rate { bytes, per } => f.write_str(&format_rate(bytes, per)),
         }
     }
@@ -159,7 +163,7 @@ impl Budget {
                     kind.as_str()
                 )));
             }
-            (_, None) => Quantity::Bytes { bytes },
+            (_, None) => Quantity::Bytes(bytes),
         };
         Ok(Budget { kind, limit })
     }

@@ -85,7 +85,10 @@ impl std::fmt::Display for WarmUp {
         match self {
             WarmUp::Auto => write!(f, "auto"),
             WarmUp::Count(c) => write!(f, "{c}"),
-            WarmUp::Fraction(p) => write!(f, "{}%", p * 100.0),
+            WarmUp::Fraction(p) => {
+                let s = format!("{:.6}", p * 100.0);
+                write!(f, "{}%", s.trim_end_matches('0').trim_end_matches('.'))
+            }
             WarmUp::UntilX(x) => write!(f, "x<{x}"),
         }
     }

@@ -8,7 +8,7 @@ use leakcheck_analysis::{
 
 fn bytes(key: &str, v: &str) -> f64 {
     match Budget::parse(key, BudgetKind::Peak, v).unwrap().limit {
-        Quantity::Bytes { bytes } => bytes,
+        Quantity::Bytes(bytes) => bytes,
         q => panic!("{q:?}"),
     }
 }

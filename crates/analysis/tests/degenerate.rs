@@ -181,16 +181,15 @@ proptest! {
         if let Ok(series) = Series::new(x, ys[..n].to_vec())
             && let Ok(a) = analyze_metric("p", &series, &starts, &budgets(), &opts)
         {
-                prop_assert_eq!(a.verdicts.len(), 4);
-                for v in &a.verdicts {
-                    prop_assert!(v.estimate.is_finite() && v.lo.is_finite() && v.hi.is_finite());
-                    prop_assert!(v.lo <= v.hi, "{} > {}", v.lo, v.hi);
-                    prop_assert!(!v.line.is_empty());
-                }
-                prop_assert!(a.theil_sen.lo <= a.theil_sen.hi);
-                prop_assert!(a.trend.p >= 0.0 && a.trend.p <= 1.0);
-                prop_assert!(serde_json::to_string(&a).is_ok());
-
+            prop_assert_eq!(a.verdicts.len(), 4);
+            for v in &a.verdicts {
+                prop_assert!(v.estimate.is_finite() && v.lo.is_finite() && v.hi.is_finite());
+                prop_assert!(v.lo <= v.hi, "{} > {}", v.lo, v.hi);
+                prop_assert!(!v.line.is_empty());
+            }
+            prop_assert!(a.theil_sen.lo <= a.theil_sen.hi);
+            prop_assert!(a.trend.p >= 0.0 && a.trend.p <= 1.0);
+            prop_assert!(serde_json::to_string(&a).is_ok());
         }
     }
 }
