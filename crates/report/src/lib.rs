@@ -23,7 +23,7 @@ pub use json::SummaryJson;
 pub use junit::{JunitXml, junit_xml};
 pub use markdown::{GateMarkdown, ScenarioMarkdown, gate_markdown, scenario_markdown};
 pub use model::*;
-pub use plot::{PlotPng, PlotSvg, image_size, render_png, render_svg};
+pub use plot::{MAX_PANELS, PlotPng, PlotSvg, image_size, render_png, render_svg};
 
 /// Everything that can go wrong writing or reading reports; each variant
 /// names the file concerned.

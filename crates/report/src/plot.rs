@@ -26,6 +26,9 @@ pub const WIDTH: u32 = 1280;
 const TITLE_H: u32 = 96;
 const PANEL_H: u32 = 360;
 const LEGEND_W: u32 = 300;
+/// More panels than this are not drawn (the image would reach gigabytes);
+/// the title says how many were left out.
+pub const MAX_PANELS: usize = 24;
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -57,7 +60,7 @@ fn ensure_font() -> Result<ab_glyph::FontRef<'static>, ReportError> {
 
 /// Pixel size of the images for this report.
 pub fn image_size(report: &ScenarioReport) -> (u32, u32) {
-    let panels = report.metrics.len().max(1) as u32;
+    let panels = report.metrics.len().clamp(1, MAX_PANELS) as u32;
     (WIDTH, TITLE_H + PANEL_H * panels)
 }
 
@@ -150,7 +153,7 @@ fn draw<DB: DrawingBackend>(root: &Area<DB>, r: &ScenarioReport) -> Result<(), D
     }
     let x_range = shared_x_range(r);
     for (panel, metric) in body
-        .split_evenly((r.metrics.len(), 1))
+        .split_evenly((r.metrics.len().min(MAX_PANELS), 1))
         .iter()
         .zip(&r.metrics)
     {
@@ -228,6 +231,12 @@ fn draw_title<DB: DrawingBackend>(area: &Area<DB>, r: &ScenarioReport) -> Result
         run.push(format!("{n} iterations"));
     }
     run.push(units::seconds(r.duration_s));
+    if r.metrics.len() > MAX_PANELS {
+        run.push(format!(
+            "{} more metrics not drawn",
+            r.metrics.len() - MAX_PANELS
+        ));
+    }
     let status_style = font(14.0).color(&MUTED);
     let status = fit_text(area, &run.join("  ·  "), &status_style, max_w)?;
     area.draw(&Text::new(status, (20, 77), status_style))?;

@@ -482,6 +482,13 @@ fn degenerate_inputs_render_without_panic() {
         .collect();
     cases.push(("many panels", r));
 
+    let mut r = base.clone();
+    r.metrics = (0..1000)
+        .map(|i| common::metric(&format!("m{i}"), 3, 1e6, 10.0, 1e3, 0, i + 1))
+        .collect();
+    assert_eq!(image_size(&r), (1280, 96 + 360 * 24), "capped at 24 panels");
+    cases.push(("1000 metrics", r));
+
     for (what, report) in &cases {
         renders(report, what);
     }
