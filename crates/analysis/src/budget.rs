@@ -214,11 +214,19 @@ pub fn format_rate(b: f64, per: XUnit) -> String {
     format!("{}/{}", format_bytes(b), per.suffix())
 }
 
-/// Two values in the unit of the larger: `40.9–41.8 KiB` (or `-3 to 7 KiB`).
+/// Two values in the unit of the larger: `40.9–41.8 KiB` (or `-3 to 7 KiB`),
+/// with up to two extra digits when three would print them equal.
 pub fn format_bytes_range(lo: f64, hi: f64) -> String {
     let (_, unit) = scale(lo.abs().max(hi.abs()));
     let div = unit_divisor(unit);
-    let (a, b) = (sig3_signed(lo / div), sig3_signed(hi / div));
+    let mut pair = (String::new(), String::new());
+    for digits in 3..=5 {
+        pair = (sig_signed(lo / div, digits), sig_signed(hi / div, digits));
+        if pair.0 != pair.1 {
+            break;
+        }
+    }
+    let (a, b) = pair;
     if lo < 0.0 || hi < 0.0 {
         format!("{a} to {b} {unit}")
     } else {
@@ -243,8 +251,8 @@ fn unit_divisor(unit: &str) -> f64 {
     1024f64.powi(i as i32)
 }
 
-fn sig3_signed(v: f64) -> String {
-    let s = sig3(v.abs());
+fn sig_signed(v: f64, digits: i32) -> String {
+    let s = sig(v.abs(), digits);
     if v < 0.0 && s != "0" {
         format!("-{s}")
     } else {
@@ -254,13 +262,18 @@ fn sig3_signed(v: f64) -> String {
 
 /// Three significant digits, trailing zeros trimmed.
 fn sig3(v: f64) -> String {
+    sig(v, 3)
+}
+
+/// `digits` significant digits, trailing zeros trimmed.
+fn sig(v: f64, digits: i32) -> String {
     if !v.is_finite() {
         return format!("{v}");
     }
     if v == 0.0 {
         return "0".into();
     }
-    let digits = (2 - v.log10().floor() as i32).clamp(0, 9) as usize;
+    let digits = (digits - 1 - v.log10().floor() as i32).clamp(0, 9) as usize;
     let s = format!("{v:.digits$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -123,6 +123,7 @@ fn leak_verdict_line_reads_like_the_issue() {
     )
     .unwrap();
     let v = &a.verdicts[0];
+    eprintln!("{}", v.line);
     assert_eq!(v.outcome, Outcome::Fail);
     assert_eq!(a.shape, Shape::Leak);
     assert!(
