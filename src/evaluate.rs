@@ -161,7 +161,7 @@ pub fn evaluate(judging: &Judging, facts: &RunFacts<'_>) -> Evaluation {
         headline,
         x_unit: x_axis,
         duration_s: facts.wall_s,
-        iterations: timeline.last_iteration().map(|i| i + 1),
+        iterations: (!timeline.marks.is_empty()).then_some(timeline.marks.len() as u64),
         metrics,
         sessions: session_markers(timeline, x_axis),
         notes: timeline.notes.clone(),
@@ -169,7 +169,7 @@ pub fn evaluate(judging: &Judging, facts: &RunFacts<'_>) -> Evaluation {
         ceiling_metric: judging.ceiling.map(|_| metrics::RSS_TREE.to_string()),
         peak_bytes: (timeline.peak_rss_tree() > 0).then(|| timeline.peak_rss_tree() as f64),
         samples_file: facts.samples_file.clone(),
-        decode_warnings: decode_warnings(timeline),
+        decode_warnings: timeline.warnings.clone(),
     };
     Evaluation {
         report,
@@ -219,10 +219,7 @@ fn judge_metric(
     };
     metric_report.points = x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect();
     metric_report.peak = y.iter().copied().fold(f64::NAN, f64::max);
-    let x_unit = match axis {
-        XAxis::Iteration => XUnit::Iteration,
-        XAxis::Seconds => XUnit::Second,
-    };
+    let x_unit = XUnit::from(axis);
 
     // A rate per iteration cannot judge a per-second series (or the other way round).
     let mut mismatch = false;
@@ -250,7 +247,7 @@ fn judge_metric(
         x_unit,
         ..AnalysisOptions::default()
     };
-    let starts = session_starts(timeline, axis);
+    let starts = timeline.session_starts(axis);
     let plain: Vec<Budget> = applicable.iter().map(|b| b.budget.clone()).collect();
     let analysis = Series::new(x, y)
         .and_then(|series| analyze_metric(metric, &series, &starts, &plain, &options));
@@ -367,22 +364,6 @@ fn mark_fragmentation(analyses: &mut [(String, Option<MetricAnalysis>, report::M
     }
 }
 
-/// Where sessions start, on the series' x axis: the iteration after the last mark
-/// before the session began, or its time.
-fn session_starts(timeline: &Timeline, axis: XAxis) -> Vec<f64> {
-    let mut starts: Vec<f64> = timeline
-        .sessions
-        .iter()
-        .filter(|s| s.event == SessionEvent::Start)
-        .map(|s| match axis {
-            XAxis::Iteration => s.iteration.map_or(0.0, |i| i as f64 + 1.0),
-            XAxis::Seconds => s.t_s,
-        })
-        .collect();
-    starts.dedup();
-    starts
-}
-
 fn session_markers(timeline: &Timeline, axis: report::XAxis) -> Vec<report::SessionMarker> {
     let runner_axis = match axis {
         report::XAxis::Iteration => XAxis::Iteration,
@@ -393,7 +374,8 @@ fn session_markers(timeline: &Timeline, axis: report::XAxis) -> Vec<report::Sess
         .iter()
         .filter(|s| s.event == SessionEvent::Start)
         .map(|s| s.label.clone());
-    session_starts(timeline, runner_axis)
+    timeline
+        .session_starts(runner_axis)
         .into_iter()
         .zip(labels)
         .map(|(x, label)| report::SessionMarker { x, label })
@@ -494,22 +476,4 @@ fn headline(
         }
         report::Overall::Pass => format!("all {} budget checks within limits", checks.len()),
     }
-}
-
-fn decode_warnings(timeline: &Timeline) -> Vec<String> {
-    let d = &timeline.decode;
-    let mut out = timeline.warnings.clone();
-    let counted = [
-        (d.malformed, "malformed"),
-        (d.oversized, "oversized"),
-        (d.invalid_utf8, "non-UTF-8"),
-        (d.truncated, "truncated"),
-        (d.unknown_types, "of unknown type"),
-    ];
-    for (count, what) in counted {
-        if count > 0 {
-            out.push(format!("{count} probe line(s) {what} were skipped"));
-        }
-    }
-    out
 }
