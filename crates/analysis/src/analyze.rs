@@ -190,18 +190,14 @@ pub fn analyze_metric(
     let ols = ols_hac(px, py, conf, None);
     let m = bx.len();
     let late = (m >= 2 * opts.min_points).then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf).0);
-    // Did the whole series (warm-up included) rise significantly?
-    let rose_overall = cut > 0 && {
-        let (fx, fy) = bin_means(x, y, opts.max_pairwise_points);
-        robust_fit(&fx, &fy, conf).0.lo > 0.0
-    };
+    let rose_in_warmup = cut > 0 && warmup_rise(x, y, cut, &theil_sen);
     let enough = n - cut >= opts.min_points;
     let shape = classify(
         enough,
         &theil_sen,
         &trend,
         late.as_ref(),
-        rose_overall,
+        rose_in_warmup,
         1.0 - conf,
     );
 
@@ -254,6 +250,24 @@ fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
     (est, mk)
 }
 
+/// Did the series climb to its steady state? The steady-state line at the
+/// cut must sit above the median of the first (up to 5) samples by more than
+/// 4 robust standard deviations (1.4826·MAD) of the steady state's residuals.
+fn warmup_rise(x: &[f64], y: &[f64], cut: usize, fit: &SlopeEstimate) -> bool {
+    let start = median_of(&y[..cut.min(5)]);
+    let line = |xi: f64| fit.intercept + fit.slope * xi;
+    let resid: Vec<f64> = x[cut..]
+        .iter()
+        .zip(&y[cut..])
+        .map(|(&xi, &yi)| yi - line(xi))
+        .collect();
+    let mid = median_of(&resid);
+    let dev: Vec<f64> = resid.iter().map(|r| (r - mid).abs()).collect();
+    let sd = 1.4826 * median_of(&dev);
+    let rise = line(x[cut]) + mid - start;
+    rise > 0.0 && rise > 4.0 * sd
+}
+
 fn check_options(o: &AnalysisOptions) -> Result<(), AnalysisError> {
     let bad = |name, value: String, expected| {
         Err(AnalysisError::InvalidOption {
@@ -294,7 +308,7 @@ fn classify(
     ts: &SlopeEstimate,
     mk: &MannKendall,
     late: Option<&SlopeEstimate>,
-    rose_overall: bool,
+    rose_in_warmup: bool,
     alpha: f64,
 ) -> Shape {
     if !enough {
@@ -312,7 +326,7 @@ fn classify(
             Some(_) => Shape::Inconclusive,
             None => Shape::Leak,
         },
-        (false, false) if rose_overall => Shape::Saturating,
+        (false, false) if rose_in_warmup => Shape::Saturating,
         (false, false) => Shape::Flat,
         _ => Shape::Inconclusive,
     }

@@ -20,7 +20,8 @@
 //! 5. **Shape**: `Leak` when the trend test and the Theil–Sen lower bound
 //!    both say "rising" and the second half alone still rises significantly
 //!    (not clearly below half the pace); `Saturating` when the second half is
-//!    clearly slower, or when only the warm-up rose; `Flat` when nothing
+//!    clearly slower, or when only the warm-up rose (by more than 4 robust
+//!    sd of the steady-state residuals); `Flat` when nothing
 //!    rises; `Inconclusive` when the tests disagree, the second half does not
 //!    confirm, or there are too few points; `Fragmentation` needs two metrics
 //!    ([`classify_fragmentation`]).

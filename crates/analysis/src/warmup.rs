@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// How many leading samples to drop before fitting.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum WarmUp {
     /// The MSER-5 line cut described in the module docs.
     Auto,

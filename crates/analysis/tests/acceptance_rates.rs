@@ -57,10 +57,19 @@ fn cache_fill_in_first_fifth_passes_and_is_never_a_leak() {
     });
     let leaks = count(&runs, |a| a.shape == Shape::Leak);
     let fails = count(&runs, |a| a.verdicts[0].outcome == Outcome::Fail);
-    eprintln!("cache fill: {ok}/100 pass or saturating, {leaks} shaped leak, {fails} fail");
+    let shapes: Vec<String> = [Shape::Flat, Shape::Saturating, Shape::Inconclusive]
+        .iter()
+        .map(|s| format!("{s} {}", count(&runs, |a| a.shape == *s)))
+        .collect();
+    eprintln!(
+        "cache fill: {ok}/100 pass or saturating, {leaks} shaped leak, {fails} fail; shapes: {}",
+        shapes.join(", ")
+    );
     assert!(ok >= 99, "only {ok}/100 passed or were Saturating");
     assert_eq!(leaks, 0, "a cache fill was shaped Leak");
     assert_eq!(fails, 0, "a cache fill failed the slope budget");
+    let saturating = count(&runs, |a| a.shape == Shape::Saturating);
+    assert!(saturating >= 95, "only {saturating}/100 shaped Saturating");
 }
 
 #[test]
@@ -73,8 +82,22 @@ fn flat_mean_sawtooth_passes() {
         ..SimSpec::acceptance()
     });
     let passes = count(&runs, |a| a.verdicts[0].outcome == Outcome::Pass);
-    eprintln!("sawtooth: {passes}/100 pass");
+    let leaks = count(&runs, |a| a.shape == Shape::Leak);
+    eprintln!("sawtooth: {passes}/100 pass, {leaks} shaped leak");
     assert!(passes >= 99, "only {passes}/100 seeds passed");
+}
+
+/// Plain AR(1) noise, no leak: flat, never a leak.
+#[test]
+fn noise_alone_is_flat() {
+    let runs = run(SimSpec::acceptance());
+    let flat = count(&runs, |a| a.shape == Shape::Flat);
+    let leaks = count(&runs, |a| a.shape == Shape::Leak);
+    let passes = count(&runs, |a| a.verdicts[0].outcome == Outcome::Pass);
+    eprintln!("noise: {flat}/100 flat, {leaks} leak, {passes} pass");
+    assert!(flat >= 95, "only {flat}/100 flat");
+    assert_eq!(leaks, 0);
+    assert_eq!(passes, 100);
 }
 
 /// Calibration: the nominal 99 % Theil–Sen interval must cover the true
