@@ -57,9 +57,11 @@ pub struct MannKendall {
 const Z_975: f64 = 1.959_963_984_540_054;
 
 /// Runs the test on `y` (ordered by `x`); `detrend_slope` is the Theil–Sen
-/// slope per x unit used to detrend before ranking.
+/// slope per x unit used to detrend before ranking. Extra values in the
+/// longer of `x` and `y` are ignored.
 pub fn mann_kendall(x: &[f64], y: &[f64], detrend_slope: f64) -> MannKendall {
-    let n = y.len();
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
     let nf = n as f64;
     let mut s = 0i64;
     for i in 0..n {

@@ -15,8 +15,10 @@ use crate::slope::SlopeEstimate;
 
 /// The OLS fit of `y` on `x` with a HAC interval. `maxlags: None` picks the
 /// lag as described in the module docs. Needs n >= 3 and x not constant.
+/// Extra values in the longer of `x` and `y` are ignored.
 pub fn ols_hac(x: &[f64], y: &[f64], confidence: f64, maxlags: Option<usize>) -> SlopeEstimate {
-    let n = x.len();
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
     let nf = n as f64;
     let mx = x.iter().sum::<f64>() / nf;
     let my = y.iter().sum::<f64>() / nf;

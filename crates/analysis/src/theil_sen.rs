@@ -26,8 +26,10 @@ pub struct PairSlopes {
 }
 
 impl PairSlopes {
+    /// Extra values in the longer of `x` and `y` are ignored.
     pub fn new(x: &[f64], y: &[f64]) -> PairSlopes {
-        let n = x.len();
+        let n = x.len().min(y.len());
+        let (x, y) = (&x[..n], &y[..n]);
         let mut slopes = Vec::with_capacity(n * n.saturating_sub(1) / 2);
         for i in 0..n {
             for j in i + 1..n {

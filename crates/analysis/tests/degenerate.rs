@@ -193,3 +193,18 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The estimators are public too: any slices, any lengths, no panic.
+    #[test]
+    fn estimators_never_panic(
+        x in prop::collection::vec(prop::num::f64::ANY, 0..40),
+        y in prop::collection::vec(prop::num::f64::ANY, 0..40),
+        conf in prop::num::f64::ANY,
+        lags in prop::option::of(0usize..100),
+    ) {
+        let _ = leakcheck_analysis::ols_hac(&x, &y, conf, lags);
+        let _ = leakcheck_analysis::theil_sen(&x, &y, conf);
+        let _ = leakcheck_analysis::mann_kendall(&x, &y, 1.0);
+    }
+}
