@@ -8,10 +8,11 @@
 //! 2. **Slope for verdicts**: Theil–Sen (Theil 1950, Sen 1968) with Sen's
 //!    rank interval whose Var(S) is inflated by an autocorrelation factor of
 //!    the Sen-detrended residuals: the larger of Hamed–Rao (1998) and the
-//!    same sum over the leading run of significant lags plus a geometric tail (see [`mann_kendall`] for why both). Why this one:
-//!    the median of pairwise slopes ignores allocator spikes and steps that
-//!    drag a least-squares line, the interval is analytic (no bootstrap, a
-//!    500-point series takes about a millisecond), and Sen's interval is the
+//!    same sum over the leading run of significant lags plus a geometric
+//!    tail (see [`mann_kendall`] for why both). Why this one: the median of
+//!    pairwise slopes ignores allocator spikes and steps that drag a
+//!    least-squares line, the interval is analytic (no bootstrap: a whole
+//!    500-point analysis takes about half a millisecond), and Sen's interval is the
 //!    inversion of the Mann–Kendall test on `y - βx`, so correcting that
 //!    test's variance for autocorrelation corrects the interval the same way.
 //! 3. **OLS** with a Newey–West (1987) HAC interval (Bartlett kernel, lag by
@@ -21,10 +22,10 @@
 //!    both say "rising" and the second half alone still rises significantly
 //!    (not clearly below half the pace); `Saturating` when the second half is
 //!    clearly slower, or when only the warm-up rose (by more than 4 robust
-//!    sd of the steady-state residuals); `Flat` when nothing
-//!    rises; `Inconclusive` when the tests disagree, the second half does not
-//!    confirm, or there are too few points; `Fragmentation` needs two metrics
-//!    ([`classify_fragmentation`]).
+//!    sd of the steady-state residuals); `Flat` when nothing rises;
+//!    `Inconclusive` when the tests disagree, the second half does not
+//!    confirm, or there are too few points; `Fragmentation` needs two
+//!    metrics ([`classify_fragmentation`]).
 //! 6. **Verdicts**: `Pass` when the upper bound ≤ budget, `Fail` when the
 //!    lower bound > budget, else `Undecided` with an estimate of how much
 //!    longer to run.

@@ -102,8 +102,8 @@ def main():
             ratio = min(max(last / before, 0.0), 0.95)
             for k in range(run + 1, n - 2):
                 lead += w(k) * last * ratio ** (k - run)
-        ar1 = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * lead
-        applied = max(factor, ar1, 1.0)
+        lead_factor = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * lead
+        applied = max(factor, lead_factor, 1.0)
         s_ = float(hr.s)
         z = (s_ - np.sign(s_)) / np.sqrt(orig.var_s * applied) if s_ != 0 else 0.0
         # p from the survival function: 1 - cdf (pymannkendall) loses digits when tiny.
@@ -112,7 +112,7 @@ def main():
             "z_hamed_rao": float(hr.z), "p_hamed_rao": float(2 * stats.norm.sf(abs(hr.z))),
             "p_pymannkendall": float(hr.p), "z_plain": float(orig.z),
             "p_plain": float(2 * stats.norm.sf(abs(orig.z))), "sens_slope": float(hr.slope),
-            "factor_lead": ar1, "factor": applied,
+            "factor_lead": lead_factor, "factor": applied,
             "z": float(z), "p": float(2 * stats.norm.sf(abs(z))),
         }
         # Sen's interval with Var(S) multiplied by the applied factor
