@@ -170,9 +170,15 @@ fn fixed_variant_stays_flat_after_warm_up() {
         last.abs_diff(at_warm_up) <= 16 << 20,
         "{last} vs {at_warm_up}"
     );
-    // Typical levels (medians of 50 marks) agree far more closely.
-    let drift = median(&alloc[alloc.len() - 50..]).abs_diff(median(&alloc[WARM_UP..WARM_UP + 50]));
-    assert!(drift <= 2 << 20, "median drift {drift} B");
+    // Typical levels (medians of 50 marks) do not grow. They may fall by a MiB or so:
+    // jemalloc counts objects parked in thread caches as allocated until its incremental
+    // cache GC flushes them.
+    let early = median(&alloc[WARM_UP..WARM_UP + 50]);
+    let late = median(&alloc[alloc.len() - 50..]);
+    assert!(
+        late <= early + (1 << 20),
+        "median grew from {early} B to {late} B"
+    );
     // (The least-squares slope is printed, not asserted: with ~2 MiB of in-flight noise per
     // mark its spread over 150 marks is several KiB/iter; the runner's gate uses a robust,
     // autocorrelation-aware bound for that.)
