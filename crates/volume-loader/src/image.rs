@@ -447,6 +447,9 @@ fn nearest(c: f64) -> i64 {
     (c + 0.5).floor() as i64
 }
 
+/// Largest bounding box a read may allocate (2^28 voxels: 1 GiB as f32).
+const MAX_BOX_VOXELS: usize = 1 << 28;
+
 /// Error when voxels `lo..hi` are not all inside the level.
 fn check_inside(node: &str, scale: &ScaleLevel, lo: [i64; 3], hi: [i64; 3]) -> Result<()> {
     if (0..3).all(|a| lo[a] >= 0 && hi[a] <= scale.shape[a] as i64) {
@@ -473,6 +476,15 @@ fn read_padded(
         check_inside(node, scale, lo, hi)?;
     }
     let dims = [0, 1, 2].map(|a| (hi[a] - lo[a]) as usize);
+    // A voxel size far coarser than every level needs a huge box: refuse, don't abort.
+    let voxels = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if voxels.is_none_or(|v| v > MAX_BOX_VOXELS) {
+        return Err(VolumeError::InvalidConfig {
+            what: "voxel size for this dataset",
+            value: format!("{node}/{} box {dims:?}", scale.name),
+            expected: "a voxel size at most a few times the coarsest level's (the box must stay under 2^28 voxels)",
+        });
+    }
     let mut padded = Array3::from_elem(dims, fill);
     let clipped: Vec<Range<u64>> = (0..3)
         .map(|a| {

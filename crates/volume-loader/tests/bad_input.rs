@@ -120,3 +120,18 @@ fn a_bad_cache_budget_in_the_environment_is_named() {
     );
     assert_eq!(volume_loader::cache::per_worker_share(110, 11), 10);
 }
+
+#[test]
+fn a_voxel_size_far_coarser_than_every_level_is_an_error_not_an_abort() {
+    let dir = generate(&small_config(24));
+    let mut image = open_image(
+        dir.path(),
+        "/raw",
+        spec(volume_loader::ImageKind::Raw, [32; 3], 1.0e6, true),
+        1 << 20,
+    );
+    let err = image
+        .read([0.0; 3], &volume_loader::Transform::IDENTITY)
+        .expect_err("a box of 32 x 62,500 voxels per axis");
+    assert!(err.to_string().contains("2^28 voxels"), "{err}");
+}
