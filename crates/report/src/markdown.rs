@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{GateEntry, MetricReport, Outcome, Overall, ScenarioReport};
+use crate::model::{BudgetKind, GateEntry, MetricReport, Outcome, Overall, ScenarioReport};
 use crate::{Export, ReportError, units};
 
 /// Escapes text for a markdown paragraph or table cell.
@@ -58,14 +58,16 @@ fn confidence_label(m: &MetricReport) -> String {
     }
 }
 
-/// The metric × budget table, with one row per metric without budgets.
+/// The metric × budget table: every metric's slope with its interval (budgeted or
+/// not, so a metric failing a peak or retained budget still shows how it grows),
+/// then one row per budget check.
 fn budget_table(out: &mut String, r: &ScenarioReport) {
     out.push_str("| metric | shape | check | estimate | interval | budget | outcome |\n");
     out.push_str("|---|---|---|---:|---|---:|---|\n");
     for m in &r.metrics {
         let name = md(&m.name);
         let shape = md(&m.shape);
-        if m.budgets.is_empty() {
+        if !m.budgets.iter().any(|b| b.kind == BudgetKind::Slope) {
             let (est, ci) = match &m.fit {
                 Some(f) => (
                     units::rate(f.slope, m.unit, r.x_unit),
@@ -85,14 +87,17 @@ fn budget_table(out: &mut String, r: &ScenarioReport) {
         }
         for b in &m.budgets {
             let v = |x| units::budget_value(x, b.kind, m.unit, r.x_unit);
+            // Peaks and retained levels are point values: no interval to show.
+            let interval = if b.lo < b.hi {
+                format!("{}: {} … {}", confidence_label(m), v(b.lo), v(b.hi))
+            } else {
+                "— (point value)".to_string()
+            };
             let _ = writeln!(
                 out,
-                "| {name} | {shape} | {} | {} | {}: {} … {} | {} | {} |",
+                "| {name} | {shape} | {} | {} | {interval} | {} | {} |",
                 b.kind.name(),
                 v(b.estimate),
-                confidence_label(m),
-                v(b.lo),
-                v(b.hi),
                 md(&b.limit_text),
                 outcome_mark(b.outcome)
             );
