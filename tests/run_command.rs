@@ -5,32 +5,33 @@ mod util;
 
 use util::{leakcheck, marker_script, read, records_of_type, temp_config};
 
-/// Keeps (or drops) a touched 1 MiB buffer every 10 ms for 3 s.
-fn one_mib_loop(keep: bool) -> String {
+/// Runs a Python loop that keeps (or drops) a touched 1 MiB buffer every 10 ms for 3 s,
+/// under a 1 MiB/s `rss` slope budget; the reports go to `<dir>/reports/<name>/`.
+fn run_one_mib_loop(keep: bool, name: &str) -> (tempfile::TempDir, util::Outcome) {
     let store = if keep { "kept.append(buf)" } else { "del buf" };
-    format!(
+    let script = format!(
         "import time\nkept = []\nend = time.time() + 3\nwhile time.time() < end:\n    buf = bytearray(b'x' * (1 << 20))\n    {store}\n    time.sleep(0.01)\n"
-    )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        "--name",
+        name,
+        "--budget",
+        "rss.slope=1MiB/s",
+        "--",
+        "python3",
+        "-c",
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(&script);
+    let out = leakcheck(dir.path(), &args);
+    (dir, out)
 }
 
 #[test]
 fn command_that_keeps_memory_fails_rss_slope_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = one_mib_loop(true);
-    let out = leakcheck(
-        dir.path(),
-        &[
-            "run",
-            "--name",
-            "keeps",
-            "--budget",
-            "rss.slope=1MiB/s",
-            "--",
-            "python3",
-            "-c",
-            &script,
-        ],
-    );
+    let (dir, out) = run_one_mib_loop(true, "keeps");
     out.assert_exit_code(1);
     let summary = read(&dir.path().join("reports/keeps/summary.md"));
     assert!(summary.contains("rss"), "{summary}");
@@ -39,22 +40,7 @@ fn command_that_keeps_memory_fails_rss_slope_budget() {
 
 #[test]
 fn command_that_frees_memory_passes_rss_slope_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = one_mib_loop(false);
-    let out = leakcheck(
-        dir.path(),
-        &[
-            "run",
-            "--name",
-            "frees",
-            "--budget",
-            "rss.slope=1MiB/s",
-            "--",
-            "python3",
-            "-c",
-            &script,
-        ],
-    );
+    let (dir, out) = run_one_mib_loop(false, "frees");
     out.assert_exit_code(0);
     for file in [
         "samples.jsonl",

@@ -411,6 +411,16 @@ fn percent(conf: f64) -> String {
 }
 
 /// Pass/Fail/Undecided from an interval against a limit.
+/// Comparison sign and closing word of a point-value verdict (peak, retained): a point
+/// value is never undecided, so it either passes or fails with `fail_word`.
+fn point_words(outcome: Outcome, fail_word: &'static str) -> (&'static str, &'static str) {
+    if outcome == Outcome::Pass {
+        ("≤", "ok")
+    } else {
+        (">", fail_word)
+    }
+}
+
 fn judge(lo: f64, hi: f64, limit: f64) -> Outcome {
     if hi <= limit {
         Outcome::Pass
@@ -519,16 +529,7 @@ fn verdict(
         (BudgetKind::Peak, Quantity::Bytes(limit)) => {
             (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
             v.outcome = judge(a.peak, a.peak, limit);
-            let word = if v.outcome == Outcome::Pass {
-                "≤"
-            } else {
-                ">"
-            };
-            let end = if v.outcome == Outcome::Pass {
-                "ok"
-            } else {
-                "over budget"
-            };
+            let (word, end) = point_words(v.outcome, "over budget");
             v.line = format!(
                 "{m} peaked at {} {word} budget {}: {end}",
                 format_bytes(a.peak),
@@ -539,16 +540,7 @@ fn verdict(
             Some(r) => {
                 (v.estimate, v.lo, v.hi) = (r, r, r);
                 v.outcome = judge(r, r, limit);
-                let word = if v.outcome == Outcome::Pass {
-                    "≤"
-                } else {
-                    ">"
-                };
-                let end = if v.outcome == Outcome::Pass {
-                    "ok"
-                } else {
-                    "leak across sessions"
-                };
+                let (word, end) = point_words(v.outcome, "leak across sessions");
                 v.line = format!(
                     "{m} retained {} over {} sessions {word} budget {}: {end}",
                     format_bytes(r),
