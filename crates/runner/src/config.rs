@@ -257,6 +257,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "ceiling",
     "pss",
 ];
+/// Keys only a scenario has; a scenario also takes every one of [`DEFAULT_KEYS`].
 const SCENARIO_KEYS: &[&str] = &[
     "description",
     "command",
@@ -268,15 +269,6 @@ const SCENARIO_KEYS: &[&str] = &[
     "env",
     "cwd",
     "budgets",
-    "timeout",
-    "no_progress_timeout",
-    "rss_interval",
-    "gpu_interval",
-    "grace",
-    "confidence",
-    "warmup",
-    "ceiling",
-    "pss",
 ];
 const BUDGET_KEYS: &[&str] = &["slope", "growth", "peak", "retained"];
 
@@ -704,7 +696,7 @@ impl<'a> Ctx<'a> {
         let mut s = ScenarioConfig::from_command(name, Vec::new(), defaults);
         s.base_dir = base_dir.to_owned();
         let mut has_command = false;
-        for (key, v) in self.entries(table, path, SCENARIO_KEYS)? {
+        for (key, v) in self.entries(table, path, &[SCENARIO_KEYS, DEFAULT_KEYS].concat())? {
             let k = join(path, key);
             match key {
                 "description" => s.description = Some(self.string(&k, v)?),
