@@ -69,9 +69,9 @@ pub fn run_scenario(
                 budget: b.budget.clone(),
             })
             .collect(),
-        warmup: scenario.warmup,
-        confidence: scenario.confidence,
-        ceiling: scenario.ceiling,
+        warmup: scenario.settings.warmup,
+        confidence: scenario.settings.confidence,
+        ceiling: scenario.settings.ceiling,
     };
     judging.save(&dir)?;
 

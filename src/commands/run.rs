@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use leakcheck_analysis::{Budget, BudgetKind};
-use leakcheck_runner::{Defaults, ScenarioConfig, load_config, units::parse_duration};
+use leakcheck_runner::{ScenarioConfig, Settings, load_config, units::parse_duration};
 
 use super::{RunRequest, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
@@ -32,13 +32,13 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
     };
 
     if let Some(text) = &args.ceiling {
-        scenario.ceiling = Some(parse_size("--ceiling", text)?);
+        scenario.settings.ceiling = Some(parse_size("--ceiling", text)?);
     }
     if let Some(text) = &args.timeout {
-        scenario.timeout = parse_duration_arg("--timeout", text)?;
+        scenario.settings.timeout = parse_duration_arg("--timeout", text)?;
     }
     if let Some(text) = &args.no_progress_timeout {
-        scenario.no_progress_timeout = parse_duration_arg("--no-progress-timeout", text)?;
+        scenario.settings.no_progress_timeout = parse_duration_arg("--no-progress-timeout", text)?;
     }
     for b in overrides {
         scenario
@@ -70,7 +70,7 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
     let defaults = if args.config.config.exists() {
         load_config(&args.config.config)?.defaults
     } else {
-        Defaults::default()
+        Settings::default()
     };
     let name = match &args.name {
         Some(name) => name.clone(),
@@ -85,7 +85,7 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
         )));
     }
     let mut scenario = ScenarioConfig::from_command(&name, args.command.clone(), &defaults);
-    scenario.no_progress_timeout = Duration::ZERO;
+    scenario.settings.no_progress_timeout = Duration::ZERO;
     Ok((scenario, args.config.config.clone()))
 }
 

@@ -64,14 +64,15 @@ use crate::units::{DURATION_UNITS, parse_duration};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    pub defaults: Defaults,
+    pub defaults: Settings,
     /// In file order.
     pub scenarios: Vec<ScenarioConfig>,
 }
 
-/// `[defaults]`: what a scenario does not set itself (also used for `leakcheck run -- CMD`).
+/// How a run is watched and judged: `[defaults]`, and each scenario's own copy of it
+/// with the scenario's overrides applied (also used for `leakcheck run -- CMD`).
 #[derive(Debug, Clone)]
-pub struct Defaults {
+pub struct Settings {
     pub timeout: Duration,
     /// `Duration::ZERO`: no hang detection.
     pub no_progress_timeout: Duration,
@@ -84,7 +85,7 @@ pub struct Defaults {
     pub pss: bool,
 }
 
-impl Default for Defaults {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(600),
@@ -122,17 +123,9 @@ pub struct ScenarioConfig {
     pub iterations: Option<u64>,
     /// Flag appended with the iteration count, e.g. `--iterations`.
     pub iterations_arg: Option<String>,
-    pub timeout: Duration,
-    /// `Duration::ZERO`: no hang detection.
-    pub no_progress_timeout: Duration,
-    /// Bytes of `rss.tree` above which the run is stopped.
-    pub ceiling: Option<u64>,
-    pub rss_interval: Duration,
-    pub gpu_interval: Duration,
-    pub grace: Duration,
-    pub pss: bool,
-    pub warmup: WarmUp,
-    pub confidence: f64,
+    /// Timeouts, ceiling (bytes of `rss.tree`), cadences and statistics: `[defaults]`
+    /// with this scenario's overrides.
+    pub settings: Settings,
     pub budgets: Vec<MetricBudget>,
     pub env: BTreeMap<String, String>,
     /// As written; relative to [`ScenarioConfig::base_dir`].
@@ -285,7 +278,7 @@ impl Config {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let mut defaults = Defaults::default();
+        let mut defaults = Settings::default();
         let mut scenario_table = None;
         for (key, value) in ctx.entries(doc.get_ref(), "", TOP_KEYS)? {
             match key {
@@ -341,7 +334,7 @@ impl Config {
 
 impl ScenarioConfig {
     /// A scenario for an ad-hoc command (`leakcheck run -- CMD`): the defaults, no budgets.
-    pub fn from_command(name: &str, command: Vec<String>, defaults: &Defaults) -> Self {
+    pub fn from_command(name: &str, command: Vec<String>, defaults: &Settings) -> Self {
         Self {
             name: name.to_owned(),
             description: None,
@@ -350,15 +343,7 @@ impl ScenarioConfig {
             default_variant: None,
             iterations: None,
             iterations_arg: None,
-            timeout: defaults.timeout,
-            no_progress_timeout: defaults.no_progress_timeout,
-            ceiling: defaults.ceiling,
-            rss_interval: defaults.rss_interval,
-            gpu_interval: defaults.gpu_interval,
-            grace: defaults.grace,
-            pss: defaults.pss,
-            warmup: defaults.warmup,
-            confidence: defaults.confidence,
+            settings: defaults.clone(),
             budgets: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
@@ -451,14 +436,15 @@ impl ScenarioConfig {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         spec.cwd = Some(self.working_dir());
-        spec.timeout = self.timeout;
+        let set = &self.settings;
+        spec.timeout = set.timeout;
         spec.no_progress_timeout =
-            (!self.no_progress_timeout.is_zero()).then_some(self.no_progress_timeout);
-        spec.ceiling = self.ceiling;
-        spec.rss_interval = self.rss_interval;
-        spec.gpu_interval = self.gpu_interval;
-        spec.grace = self.grace;
-        spec.with_pss = self.pss;
+            (!set.no_progress_timeout.is_zero()).then_some(set.no_progress_timeout);
+        spec.ceiling = set.ceiling;
+        spec.rss_interval = set.rss_interval;
+        spec.gpu_interval = set.gpu_interval;
+        spec.grace = set.grace;
+        spec.with_pss = set.pss;
         Ok(spec)
     }
 }
@@ -663,7 +649,7 @@ impl<'a> Ctx<'a> {
     /// Apply one of the [`DEFAULT_KEYS`] to `d`.
     fn set_default(
         &self,
-        d: &mut Defaults,
+        d: &mut Settings,
         path: &str,
         key: &str,
         value: &Value<'_>,
@@ -688,11 +674,10 @@ impl<'a> Ctx<'a> {
         name: &str,
         path: &str,
         value: &Value<'_>,
-        defaults: &Defaults,
+        defaults: &Settings,
         base_dir: &Path,
     ) -> Result<ScenarioConfig, ConfigError> {
         let table = self.table(path, value)?;
-        let mut d = defaults.clone();
         let mut s = ScenarioConfig::from_command(name, Vec::new(), defaults);
         s.base_dir = base_dir.to_owned();
         let mut has_command = false;
@@ -724,7 +709,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 "budgets" => s.budgets = self.budgets(&k, v)?,
-                _ => self.set_default(&mut d, &k, key, v)?,
+                _ => self.set_default(&mut s.settings, &k, key, v)?,
             }
         }
         if !has_command {
@@ -746,15 +731,6 @@ impl<'a> Ctx<'a> {
                 known: list_or_none(s.variants.keys().map(String::as_str)),
             });
         }
-        s.timeout = d.timeout;
-        s.no_progress_timeout = d.no_progress_timeout;
-        s.rss_interval = d.rss_interval;
-        s.gpu_interval = d.gpu_interval;
-        s.grace = d.grace;
-        s.confidence = d.confidence;
-        s.warmup = d.warmup;
-        s.ceiling = d.ceiling;
-        s.pss = d.pss;
         Ok(s)
     }
 

@@ -15,7 +15,7 @@ pub mod timeline;
 pub mod units;
 
 pub use config::{
-    Config, ConfigError, Defaults, Location, MetricBudget, ScenarioConfig, load_config,
+    Config, ConfigError, Location, MetricBudget, ScenarioConfig, Settings, load_config,
 };
 pub use run::{Event, RunError, RunOutcome, RunSpec, Termination, run, run_build, run_with};
 pub use samples::{RecordedRun, read_run, read_samples};

@@ -71,12 +71,12 @@ fn a_full_config_parses_with_defaults_applied() {
     let s = config.scenario("loader-loop").unwrap();
     assert_eq!(s.description.as_deref(), Some("the loader"));
     assert_eq!(s.iterations, Some(500));
-    assert_eq!(s.ceiling, Some(2 << 30));
-    assert_eq!(s.timeout, Duration::from_secs(120));
-    assert_eq!(s.no_progress_timeout, Duration::from_secs(30));
-    assert_eq!(s.rss_interval, Duration::from_millis(50));
-    assert_eq!(s.gpu_interval, Duration::from_secs(1));
-    assert_eq!(s.confidence, 0.99);
+    assert_eq!(s.settings.ceiling, Some(2 << 30));
+    assert_eq!(s.settings.timeout, Duration::from_secs(120));
+    assert_eq!(s.settings.no_progress_timeout, Duration::from_secs(30));
+    assert_eq!(s.settings.rss_interval, Duration::from_millis(50));
+    assert_eq!(s.settings.gpu_interval, Duration::from_secs(1));
+    assert_eq!(s.settings.confidence, 0.99);
     assert_eq!(s.env.get("RUST_LOG").map(String::as_str), Some("warn"));
     assert_eq!(s.variants["leaky"], ["--variant", "leaky"]);
     let keys: Vec<(&str, &str)> = s
@@ -131,9 +131,9 @@ fn a_full_config_parses_with_defaults_applied() {
     );
 
     let any = config.scenario("any").unwrap();
-    assert_eq!(any.timeout, Duration::from_secs(120));
-    assert_eq!(any.no_progress_timeout, Duration::ZERO);
-    assert!(any.pss);
+    assert_eq!(any.settings.timeout, Duration::from_secs(120));
+    assert_eq!(any.settings.no_progress_timeout, Duration::ZERO);
+    assert!(any.settings.pss);
     let spec = any.run_spec(file, None, None, Path::new("/out")).unwrap();
     assert_eq!(
         spec.no_progress_timeout, None,
