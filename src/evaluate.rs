@@ -14,7 +14,7 @@ use leakcheck_analysis::{
 use leakcheck_probe::metrics;
 use leakcheck_probe::wire::SessionEvent;
 use leakcheck_report as report;
-use leakcheck_runner::{Termination, Timeline, XAxis, timeline::ALL_METRICS};
+use leakcheck_runner::{MetricBudget, Termination, Timeline, XAxis, timeline::ALL_METRICS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, ExitStatus};
@@ -30,15 +30,6 @@ const ALWAYS_SHOWN: [&str; 4] = [
     metrics::GPU_PROCESS,
 ];
 
-/// One budget on one metric, with the key it came from (for messages).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JudgedBudget {
-    pub metric: String,
-    /// Dotted config key or `--budget` argument.
-    pub key: String,
-    pub budget: Budget,
-}
-
 /// Everything besides the samples that a verdict depends on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Judging {
@@ -46,7 +37,7 @@ pub struct Judging {
     pub variant: Option<String>,
     pub argv: Vec<String>,
     pub iterations: Option<u64>,
-    pub budgets: Vec<JudgedBudget>,
+    pub budgets: Vec<MetricBudget>,
     pub warmup: WarmUp,
     pub confidence: f64,
     pub ceiling: Option<u64>,
@@ -116,7 +107,7 @@ pub fn evaluate(judging: &Judging, facts: &RunFacts<'_>) -> Evaluation {
     let mut usage_problem = false;
     let mut analyses: Vec<(String, Option<MetricAnalysis>, report::MetricReport)> = Vec::new();
     for metric in metrics_to_show(judging, timeline) {
-        let budgets: Vec<&JudgedBudget> = judging
+        let budgets: Vec<&MetricBudget> = judging
             .budgets
             .iter()
             .filter(|b| b.metric == metric)
@@ -197,7 +188,7 @@ fn metrics_to_show(judging: &Judging, timeline: &Timeline) -> Vec<String> {
 /// apply to this series at all (a per-iteration rate on a per-second series).
 fn judge_metric(
     metric: &str,
-    budgets: &[&JudgedBudget],
+    budgets: &[&MetricBudget],
     judging: &Judging,
     timeline: &Timeline,
 ) -> (Option<MetricAnalysis>, report::MetricReport, bool) {
@@ -323,7 +314,7 @@ fn budget_check(v: &leakcheck_analysis::Verdict) -> report::BudgetCheck {
     }
 }
 
-fn undecided(b: &JudgedBudget, reason: &str) -> report::BudgetCheck {
+fn undecided(b: &MetricBudget, reason: &str) -> report::BudgetCheck {
     report::BudgetCheck {
         kind: budget_kind(b.budget.kind),
         limit: b.budget.limit.bytes(),

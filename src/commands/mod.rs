@@ -11,10 +11,10 @@ use std::sync::{Arc, OnceLock};
 
 use leakcheck_analysis::{Budget, BudgetKind};
 use leakcheck_report::{Overall, ScenarioReport};
-use leakcheck_runner::{ScenarioConfig, run_build, run_with, timeline::ALL_METRICS};
+use leakcheck_runner::{MetricBudget, ScenarioConfig, run_build, run_with, timeline::ALL_METRICS};
 
 use crate::error::{CliError, ExitStatus};
-use crate::evaluate::{JudgedBudget, Judging, RunFacts, evaluate};
+use crate::evaluate::{Judging, RunFacts, evaluate};
 use crate::progress::Progress;
 
 /// One scenario's result: its report and its exit status.
@@ -60,15 +60,7 @@ pub fn run_scenario(
         variant: scenario.variant(request.variant).map(str::to_string),
         argv: spec.argv.clone(),
         iterations: request.iterations.or(scenario.iterations),
-        budgets: scenario
-            .budgets
-            .iter()
-            .map(|b| JudgedBudget {
-                metric: b.metric.clone(),
-                key: b.key.clone(),
-                budget: b.budget.clone(),
-            })
-            .collect(),
+        budgets: scenario.budgets.clone(),
         warmup: scenario.settings.warmup,
         confidence: scenario.settings.confidence,
         ceiling: scenario.settings.ceiling,
@@ -128,11 +120,11 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
 }
 
 /// Budgets given as `METRIC.KIND=VALUE` on the command line.
-pub fn parse_budget_args(args: &[String]) -> Result<Vec<JudgedBudget>, CliError> {
+pub fn parse_budget_args(args: &[String]) -> Result<Vec<MetricBudget>, CliError> {
     args.iter().map(|arg| parse_budget_arg(arg)).collect()
 }
 
-fn parse_budget_arg(arg: &str) -> Result<JudgedBudget, CliError> {
+fn parse_budget_arg(arg: &str) -> Result<MetricBudget, CliError> {
     let usage = |problem: String| {
         CliError::Usage(format!(
             "invalid --budget {arg:?}: {problem}; expected METRIC.KIND=VALUE, e.g. rss.slope=1MiB/s \
@@ -153,7 +145,7 @@ fn parse_budget_arg(arg: &str) -> Result<JudgedBudget, CliError> {
     let kind = BudgetKind::from_key(kind).ok_or_else(|| usage(format!("unknown kind {kind:?}")))?;
     let budget = Budget::parse(key.trim(), kind, value.trim())
         .map_err(|e| CliError::Usage(format!("--budget: {e}")))?;
-    Ok(JudgedBudget {
+    Ok(MetricBudget {
         metric: metric.to_string(),
         key: format!("--budget {}", key.trim()),
         budget,
@@ -161,7 +153,7 @@ fn parse_budget_arg(arg: &str) -> Result<JudgedBudget, CliError> {
 }
 
 /// Replace the budgets of the same metric and kind, add the others.
-pub fn apply_budget_overrides(budgets: &mut Vec<JudgedBudget>, overrides: Vec<JudgedBudget>) {
+pub fn apply_budget_overrides(budgets: &mut Vec<MetricBudget>, overrides: Vec<MetricBudget>) {
     for o in overrides {
         budgets.retain(|b| !(b.metric == o.metric && b.budget.kind == o.budget.kind));
         budgets.push(o);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use leakcheck_analysis::{Budget, BudgetKind};
 use leakcheck_runner::{ScenarioConfig, Settings, load_config, units::parse_duration};
 
-use super::{RunRequest, parse_budget_args, run_scenario};
+use super::{RunRequest, apply_budget_overrides, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
 use crate::error::{CliError, ExitStatus};
 
@@ -40,16 +40,7 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
     if let Some(text) = &args.no_progress_timeout {
         scenario.settings.no_progress_timeout = parse_duration_arg("--no-progress-timeout", text)?;
     }
-    for b in overrides {
-        scenario
-            .budgets
-            .retain(|s| !(s.metric == b.metric && s.budget.kind == b.budget.kind));
-        scenario.budgets.push(leakcheck_runner::MetricBudget {
-            metric: b.metric,
-            budget: b.budget,
-            key: b.key,
-        });
-    }
+    apply_budget_overrides(&mut scenario.budgets, overrides);
 
     let result = run_scenario(
         &scenario,

@@ -102,7 +102,7 @@ impl Default for Settings {
 }
 
 /// A budget on one metric, with the key it came from (for messages).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MetricBudget {
     pub metric: String,
     pub budget: Budget,
