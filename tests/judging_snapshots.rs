@@ -1,0 +1,100 @@
+//! Snapshot tests of judging: four real runs recorded into `tests/fixtures/<name>/`
+//! (`samples.jsonl` and the `judging.json` written beside it) are re-judged offline by
+//! `leakcheck report`, and the `summary.json` and `summary.md` it writes must equal the
+//! committed `expected/` files byte for byte.
+//!
+//! The fixtures were recorded, and their expected summaries written, before the judging
+//! moved out of the CLI into `leakcheck-judge`, so these tests pin today's verdicts
+//! against refactoring. A deliberate change of behaviour shows as a diff of `expected/`
+//! in the commit that makes it: run with `LEAKCHECK_BLESS=1` to rewrite them, then
+//! review the diff.
+//!
+//! | fixture | recorded with |
+//! | --- | --- |
+//! | `loader-leaky` | `leakcheck run loader-loop --variant leaky` |
+//! | `retrain-fixed` | `leakcheck run retrain-sequential --variant fixed` |
+//! | `python-adhoc` | `leakcheck run --name python-adhoc --budget rss.slope=1MiB/s --budget rss.tree.slope=1MiB/s -- python3 tests/fixtures/python-adhoc/grow.py` |
+//! | `crashed` | `leakcheck run --name crashed --budget rss.slope=64KiB/iter -- python3 tests/fixtures/marker.py --iterations 400 --abort-at 300 --leak-bytes 4096` |
+
+mod util;
+
+use util::{leakcheck, read, repo_root};
+
+/// Files compared against `expected/`.
+const COMPARED: [&str; 2] = ["summary.json", "summary.md"];
+
+fn check_fixture(name: &str, expected_exit: i32) {
+    let fixture = repo_root().join("tests/fixtures").join(name);
+    let out = tempfile::tempdir().expect("temp dir");
+    let samples = fixture.join("samples.jsonl");
+    leakcheck(
+        &repo_root(),
+        &[
+            "report",
+            samples.to_str().expect("utf-8 path"),
+            "--out",
+            out.path().to_str().expect("utf-8 path"),
+        ],
+    )
+    .assert_exit_code(expected_exit);
+
+    let bless = std::env::var_os("LEAKCHECK_BLESS").is_some();
+    for file in COMPARED {
+        let actual = read(&out.path().join(file));
+        let expected_path = fixture.join("expected").join(file);
+        if bless {
+            std::fs::write(&expected_path, &actual).expect("bless the expected file");
+            continue;
+        }
+        let expected = read(&expected_path);
+        if actual != expected {
+            panic!(
+                "{name}/{file} differs from {}:\n{}\n(re-record with LEAKCHECK_BLESS=1 if the change is deliberate)",
+                expected_path.display(),
+                first_difference(&expected, &actual)
+            );
+        }
+    }
+}
+
+/// The first differing line of two texts, with its number, for a readable failure.
+fn first_difference(expected: &str, actual: &str) -> String {
+    let (mut e, mut a) = (expected.lines(), actual.lines());
+    for number in 1.. {
+        match (e.next(), a.next()) {
+            (None, None) => break,
+            (x, y) if x == y => continue,
+            (x, y) => {
+                let cut = |l: Option<&str>| -> String {
+                    l.map_or("<end of file>".into(), |l| l.chars().take(400).collect())
+                };
+                return format!(
+                    "line {number}:\n  expected: {}\n  actual:   {}",
+                    cut(x),
+                    cut(y)
+                );
+            }
+        }
+    }
+    "the texts differ only in line endings".to_string()
+}
+
+#[test]
+fn leaky_loader_rejudged_offline_matches_its_snapshot() {
+    check_fixture("loader-leaky", 1);
+}
+
+#[test]
+fn fixed_retrain_rejudged_offline_matches_its_snapshot() {
+    check_fixture("retrain-fixed", 0);
+}
+
+#[test]
+fn adhoc_python_run_judged_per_second_matches_its_snapshot() {
+    check_fixture("python-adhoc", 1);
+}
+
+#[test]
+fn crashed_run_rejudged_offline_matches_its_snapshot() {
+    check_fixture("crashed", 3);
+}
