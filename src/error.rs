@@ -1,9 +1,11 @@
-//! The CLI's one error type and the documented exit codes.
+//! The CLI's one error type and the documented exit codes. The libraries return typed
+//! errors and verdicts; the one table from them to exit codes is here
+//! ([`CliError::exit_status`], [`ExitStatus::of_verdict`]).
 
-use std::path::PathBuf;
+use leakcheck_report::Overall;
 
 /// Process exit codes, as documented in `leakcheck --help` and the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     Pass = 0,
     /// A memory budget failed, or the memory ceiling was crossed.
@@ -19,7 +21,7 @@ pub enum ExitStatus {
 impl ExitStatus {
     /// Severity order used when several scenarios or checks are combined: a proven leak
     /// outranks an incomplete run (the data already shows it), which outranks undecided.
-    pub fn severity(self) -> u8 {
+    fn severity(self) -> u8 {
         match self {
             ExitStatus::Pass => 0,
             ExitStatus::Undecided => 1,
@@ -37,6 +39,22 @@ impl ExitStatus {
             self
         }
     }
+
+    /// The exit code of a judged run; a budget that cannot apply to its series at all is
+    /// a usage error whatever the data said.
+    pub fn of_verdict(verdict: Overall, misconfigured: bool) -> ExitStatus {
+        let status = match verdict {
+            Overall::Pass => ExitStatus::Pass,
+            Overall::Fail => ExitStatus::BudgetFailed,
+            Overall::Incomplete => ExitStatus::Incomplete,
+            Overall::Undecided => ExitStatus::Undecided,
+        };
+        if misconfigured {
+            status.worst(ExitStatus::Usage)
+        } else {
+            status
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,22 +64,32 @@ pub enum CliError {
     #[error(transparent)]
     Run(#[from] leakcheck_runner::RunError),
     #[error(transparent)]
+    Records(#[from] leakcheck_records::RecordsError),
+    #[error(transparent)]
+    Judging(#[from] leakcheck_judge::JudgingError),
+    #[error(transparent)]
     Report(#[from] leakcheck_report::ReportError),
     #[error("{0}")]
     Usage(String),
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{}`: {source}", path.display())]
     Io {
-        path: PathBuf,
+        path: std::path::PathBuf,
         source: std::io::Error,
     },
 }
 
 impl CliError {
+    /// The one table from library errors to exit codes.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            CliError::Config(_) | CliError::Usage(_) => ExitStatus::Usage,
-            CliError::Run(e) if e.exit_code() == 2 => ExitStatus::Usage,
-            CliError::Run(_) | CliError::Report(_) | CliError::Io { .. } => ExitStatus::Incomplete,
+            // What the user gave is wrong: the command, a setting, a path, a file.
+            CliError::Config(_) | CliError::Usage(_) | CliError::Run(_) | CliError::Records(_) => {
+                ExitStatus::Usage
+            }
+            // The run happened but its files could not be written.
+            CliError::Judging(_) | CliError::Report(_) | CliError::Io { .. } => {
+                ExitStatus::Incomplete
+            }
         }
     }
 }

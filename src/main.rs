@@ -1,10 +1,10 @@
-//! `leakcheck`: the command-line front end. It owns clap, exit codes and terminal output;
-//! the work itself lives in `leakcheck-runner`, `leakcheck-analysis` and `leakcheck-report`.
+//! `leakcheck`: the command-line front end. It parses arguments, calls the libraries
+//! (`leakcheck-runner` to run, `leakcheck-judge` to judge, `leakcheck-report` to write),
+//! prints, and maps the result to an exit code: nothing else.
 
 mod cli;
 mod commands;
 mod error;
-mod evaluate;
 mod progress;
 
 use clap::Parser;

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use leakcheck_analysis::format_bytes;
 use leakcheck_runner::Event;
+use leakcheck_vocab::fmt;
 
 /// How often plain-text progress lines are printed.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -80,10 +80,10 @@ impl Progress {
     fn status_text(&self) -> String {
         let mut parts = Vec::new();
         if let Some(rss) = self.rss {
-            parts.push(format!("rss {}", format_bytes(rss as f64)));
+            parts.push(format!("rss {}", fmt::bytes(rss as f64)));
         }
         if let Some(allocated) = self.allocated {
-            parts.push(format!("allocated {}", format_bytes(allocated as f64)));
+            parts.push(format!("allocated {}", fmt::bytes(allocated as f64)));
         }
         parts.join("  ")
     }

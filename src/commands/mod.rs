@@ -6,15 +6,15 @@ pub mod report;
 pub mod run;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use leakcheck_analysis::{Budget, BudgetKind};
+use leakcheck_judge::{Judging, MetricBudget, RunFacts, judge};
 use leakcheck_report::{Overall, ScenarioReport};
-use leakcheck_runner::{MetricBudget, ScenarioConfig, run_build, run_with, timeline::ALL_METRICS};
+use leakcheck_runner::config::parse_budget_flag;
+use leakcheck_runner::{ScenarioConfig, run_build, run_with};
 
 use crate::error::{CliError, ExitStatus};
-use crate::evaluate::{Judging, RunFacts, evaluate};
 use crate::progress::Progress;
 
 /// One scenario's result: its report and its exit status.
@@ -77,7 +77,7 @@ pub fn run_scenario(
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let evaluation = evaluate(
+    let judgement = judge(
         &judging,
         &RunFacts {
             timeline: &outcome.timeline,
@@ -87,11 +87,11 @@ pub fn run_scenario(
             samples_file,
         },
     );
-    leakcheck_report::write_scenario(&dir, &evaluation.report)?;
-    print_result(&evaluation.report, &dir);
+    leakcheck_report::write_scenario(&dir, &judgement.report)?;
+    print_result(&judgement.report, &dir);
     Ok(ScenarioResult {
-        report: evaluation.report,
-        status: evaluation.status,
+        status: ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured),
+        report: judgement.report,
     })
 }
 
@@ -121,64 +121,25 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
 
 /// Budgets given as `METRIC.KIND=VALUE` on the command line.
 pub fn parse_budget_args(args: &[String]) -> Result<Vec<MetricBudget>, CliError> {
-    args.iter().map(|arg| parse_budget_arg(arg)).collect()
-}
-
-fn parse_budget_arg(arg: &str) -> Result<MetricBudget, CliError> {
-    let usage = |problem: String| {
-        CliError::Usage(format!(
-            "invalid --budget {arg:?}: {problem}; expected METRIC.KIND=VALUE, e.g. rss.slope=1MiB/s \
-             (metrics: {}; kinds: slope, growth, peak, retained)",
-            ALL_METRICS.join(", ")
-        ))
-    };
-    let (key, value) = arg
-        .split_once('=')
-        .ok_or_else(|| usage("no `=`".to_string()))?;
-    let (metric, kind) = key
-        .trim()
-        .rsplit_once('.')
-        .ok_or_else(|| usage("no `.KIND` after the metric".to_string()))?;
-    if !ALL_METRICS.contains(&metric) {
-        return Err(usage(format!("unknown metric {metric:?}")));
-    }
-    let kind = BudgetKind::from_key(kind).ok_or_else(|| usage(format!("unknown kind {kind:?}")))?;
-    let budget = Budget::parse(key.trim(), kind, value.trim())
-        .map_err(|e| CliError::Usage(format!("--budget: {e}")))?;
-    Ok(MetricBudget {
-        metric: metric.to_string(),
-        key: format!("--budget {}", key.trim()),
-        budget,
-    })
-}
-
-/// Replace the budgets of the same metric and kind, add the others.
-pub fn apply_budget_overrides(budgets: &mut Vec<MetricBudget>, overrides: Vec<MetricBudget>) {
-    for o in overrides {
-        budgets.retain(|b| !(b.metric == o.metric && b.budget.kind == o.budget.kind));
-        budgets.push(o);
-    }
+    Ok(args
+        .iter()
+        .map(|arg| parse_budget_flag(arg))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Set by SIGINT/SIGTERM: the runner then stops the child's process group (which does not
 /// get the terminal's Ctrl-C itself) and leakcheck still writes the report of what it saw.
 pub fn interrupt_flag() -> Arc<AtomicBool> {
     static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    extern "C" fn on_signal(_: libc::c_int) {
-        if let Some(flag) = INTERRUPTED.get() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    }
     INTERRUPTED
         .get_or_init(|| {
-            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            // SAFETY: the handler only loads a OnceLock and stores to an atomic: both
-            // async-signal-safe (no locks, no allocation).
-            unsafe {
-                libc::signal(libc::SIGINT, handler);
-                libc::signal(libc::SIGTERM, handler);
+            let flag = Arc::new(AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&flag)) {
+                    eprintln!("warning: cannot handle signal {signal}: {e}");
+                }
             }
-            Arc::new(AtomicBool::new(false))
+            flag
         })
         .clone()
 }

@@ -1,11 +1,11 @@
 //! `leakcheck report SAMPLES`: re-judge a recorded run offline and re-render its report.
 
-use leakcheck_runner::read_run;
+use leakcheck_judge::{Judging, RunFacts, judge};
+use leakcheck_records::read_run;
 
-use super::{apply_budget_overrides, parse_budget_args, print_result};
+use super::{parse_budget_args, print_result};
 use crate::cli::ReportArgs;
 use crate::error::{CliError, ExitStatus};
-use crate::evaluate::{Judging, RunFacts, evaluate};
 
 pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
@@ -29,10 +29,10 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
             Judging::from_header(&recorded.header)
         }
     };
-    apply_budget_overrides(&mut judging.budgets, overrides);
+    judging.override_budgets(overrides);
     let out = args.out.unwrap_or_else(|| samples_dir.clone());
 
-    let evaluation = evaluate(
+    let judgement = judge(
         &judging,
         &RunFacts {
             timeline: &recorded.timeline,
@@ -46,7 +46,10 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
                 .unwrap_or_default(),
         },
     );
-    leakcheck_report::write_scenario(&out, &evaluation.report)?;
-    print_result(&evaluation.report, &out);
-    Ok(evaluation.status)
+    leakcheck_report::write_scenario(&out, &judgement.report)?;
+    print_result(&judgement.report, &out);
+    Ok(ExitStatus::of_verdict(
+        judgement.verdict,
+        judgement.misconfigured,
+    ))
 }

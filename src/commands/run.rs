@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use leakcheck_analysis::{Budget, BudgetKind};
-use leakcheck_runner::{ScenarioConfig, Settings, load_config, units::parse_duration};
+use leakcheck_judge::apply_budget_overrides;
+use leakcheck_runner::config::{parse_duration_flag, parse_size_flag};
+use leakcheck_runner::{ScenarioConfig, Settings, load_config};
 
-use super::{RunRequest, apply_budget_overrides, parse_budget_args, run_scenario};
+use super::{RunRequest, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
 use crate::error::{CliError, ExitStatus};
 
@@ -32,13 +33,13 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
     };
 
     if let Some(text) = &args.ceiling {
-        scenario.settings.ceiling = Some(parse_size("--ceiling", text)?);
+        scenario.settings.ceiling = Some(parse_size_flag("--ceiling", text)?);
     }
     if let Some(text) = &args.timeout {
-        scenario.settings.timeout = parse_duration_arg("--timeout", text)?;
+        scenario.settings.timeout = parse_duration_flag("--timeout", text)?;
     }
     if let Some(text) = &args.no_progress_timeout {
-        scenario.settings.no_progress_timeout = parse_duration_arg("--no-progress-timeout", text)?;
+        scenario.settings.no_progress_timeout = parse_duration_flag("--no-progress-timeout", text)?;
     }
     apply_budget_overrides(&mut scenario.budgets, overrides);
 
@@ -78,18 +79,4 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
     let mut scenario = ScenarioConfig::from_command(&name, args.command.clone(), &defaults);
     scenario.settings.no_progress_timeout = Duration::ZERO;
     Ok((scenario, args.config.config.clone()))
-}
-
-fn parse_size(flag: &str, text: &str) -> Result<u64, CliError> {
-    let budget =
-        Budget::parse(flag, BudgetKind::Peak, text).map_err(|e| CliError::Usage(e.to_string()))?;
-    Ok(budget.limit.bytes() as u64)
-}
-
-fn parse_duration_arg(flag: &str, text: &str) -> Result<Duration, CliError> {
-    parse_duration(text).ok_or_else(|| {
-        CliError::Usage(format!(
-            "invalid {flag} {text:?}: expected a duration like \"500ms\", \"30s\", \"2min\" or \"1h\""
-        ))
-    })
 }

@@ -4,13 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
-use crate::budget::{Budget, BudgetKind, Quantity, format_bytes, format_bytes_range, format_rate};
+use crate::budget::{Budget, BudgetKind, Quantity};
 use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
 use crate::series::{Series, XUnit, bin_means};
 use crate::slope::SlopeEstimate;
 use crate::theil_sen::{PairSlopes, median_of};
 use crate::warmup::{WarmUp, WarmUpCut, auto_cut};
+pub use leakcheck_vocab::{CheckReason, Outcome};
 
 /// Knobs of [`analyze_metric`]. `Default` is 99 % confidence, automatic
 /// warm-up, x in iterations.
@@ -87,17 +88,6 @@ pub struct SessionStats {
     pub retained: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The upper bound is within budget.
-    Pass,
-    /// The lower bound is above budget.
-    Fail,
-    /// The interval straddles the budget (or there is too little data).
-    Undecided,
-}
-
 /// The judgement of one budget, with the numbers behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -114,9 +104,8 @@ pub struct Verdict {
     /// units (iterations, or seconds when x is seconds), assuming the
     /// estimate holds and the interval narrows as span^(-3/2).
     pub more_iterations: Option<u64>,
-    /// One human line, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
-    /// 40.9–41.8 KiB/iter) > budget 1 KiB/iter: leak`.
-    pub line: String,
+    /// Why it came out so, besides the interval (the report words it).
+    pub reason: CheckReason,
 }
 
 /// Everything the report shows about one metric.
@@ -231,7 +220,7 @@ pub fn analyze_metric(
     check_finite(&a)?;
     a.verdicts = budgets
         .iter()
-        .map(|b| verdict(&a, b, enough, span, conf))
+        .map(|b| verdict(&a, b, enough, span))
         .collect::<Result<_, _>>()?;
     Ok(a)
 }
@@ -335,7 +324,10 @@ fn classify(
 /// The two-metric class: resident (or RSS) grows while `allocated` does not.
 /// Returns `Fragmentation` when the resident metric is `Leak`/`Saturating`
 /// and allocated is `Flat` or grows at under a tenth of resident's lower
-/// bound; otherwise the resident metric's own shape.
+/// bound, unless allocated memory is also retained across sessions (more than
+/// a tenth of what resident retains: Theil–Sen looks through a step at a
+/// session boundary, so resident growth that allocated memory retains is that
+/// retention, not fragmentation); otherwise the resident metric's own shape.
 pub fn classify_fragmentation(
     resident_or_rss: &MetricAnalysis,
     allocated: &MetricAnalysis,
@@ -345,7 +337,11 @@ pub fn classify_fragmentation(
     let alloc_quiet = allocated.shape == Shape::Flat
         || (allocated.shape != Shape::Inconclusive
             && allocated.theil_sen.hi < 0.1 * r.theil_sen.lo);
-    if grows && alloc_quiet {
+    let alloc_retains = matches!(
+        (r.retained, allocated.retained),
+        (Some(resident), Some(alloc)) if alloc > 0.1 * resident.abs()
+    );
+    if grows && alloc_quiet && !alloc_retains {
         Shape::Fragmentation
     } else {
         r.shape
@@ -405,22 +401,6 @@ fn check_finite(a: &MetricAnalysis) -> Result<(), AnalysisError> {
     }
 }
 
-fn percent(conf: f64) -> String {
-    let s = format!("{:.2}", conf * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// Pass/Fail/Undecided from an interval against a limit.
-/// Comparison sign and closing word of a point-value verdict (peak, retained): a point
-/// value is never undecided, so it either passes or fails with `fail_word`.
-fn point_words(outcome: Outcome, fail_word: &'static str) -> (&'static str, &'static str) {
-    if outcome == Outcome::Pass {
-        ("≤", "ok")
-    } else {
-        (">", fail_word)
-    }
-}
-
 fn judge(lo: f64, hi: f64, limit: f64) -> Outcome {
     if hi <= limit {
         Outcome::Pass
@@ -431,15 +411,15 @@ fn judge(lo: f64, hi: f64, limit: f64) -> Outcome {
     }
 }
 
+/// Judges one budget on the interval of its quantity. Slope and growth need
+/// `enough` points after warm-up; peak and retained are point values, so
+/// they always decide (retained needs two sessions).
 fn verdict(
     a: &MetricAnalysis,
     budget: &Budget,
     enough: bool,
     span: f64,
-    conf: f64,
 ) -> Result<Verdict, AnalysisError> {
-    let m = &a.metric;
-    let pc = percent(conf);
     let ts = &a.theil_sen;
     let wrong_quantity = |expected| AnalysisError::InvalidOption {
         name: "budget",
@@ -454,106 +434,46 @@ fn verdict(
         hi: 0.0,
         sensitivity: a.sensitivity,
         more_iterations: None,
-        line: String::new(),
+        reason: CheckReason::Decided,
     };
-    match (budget.kind, budget.limit) {
-        (BudgetKind::Slope, Quantity::Rate { bytes: limit, per }) => {
-            if per != a.x_unit {
-                return Err(AnalysisError::UnitMismatch {
-                    budget: budget.limit.to_string(),
-                    budget_unit: per,
-                    series_unit: a.x_unit,
-                });
+    let interval = |v: &mut Verdict, (est, lo, hi): (f64, f64, f64), limit: f64| {
+        (v.estimate, v.lo, v.hi) = (est, lo, hi);
+        if enough {
+            v.outcome = judge(lo, hi, limit);
+            if v.outcome == Outcome::Undecided {
+                v.reason = CheckReason::Straddles;
             }
-            (v.estimate, v.lo, v.hi) = (ts.slope, ts.lo, ts.hi);
-            v.outcome = if enough {
-                judge(ts.lo, ts.hi, limit)
-            } else {
-                Outcome::Undecided
-            };
-            let unit = a.x_unit.suffix();
-            let head = format!(
-                "{m} {} {} ({pc}% CI {}/{unit})",
-                if ts.slope >= 0.0 { "grows" } else { "changes" },
-                format_rate(ts.slope, a.x_unit),
-                format_bytes_range(ts.lo, ts.hi),
-            );
-            let lim = format_rate(limit, a.x_unit);
-            v.line = match v.outcome {
-                Outcome::Fail => format!("{head} > budget {lim}: {}", a.shape),
-                Outcome::Pass => format!(
-                    "{head} ≤ budget {lim}: ok (sensitivity ±{})",
-                    format_rate(a.sensitivity, a.x_unit)
-                ),
-                Outcome::Undecided if !enough => {
-                    format!(
-                        "{head} vs budget {lim}: undecided, only {} points after warm-up",
-                        a.n - a.warmup.index
-                    )
-                }
-                Outcome::Undecided => {
-                    v.more_iterations = more_needed(ts.slope, ts.lo, ts.hi, limit, span);
-                    match v.more_iterations {
-                        Some(k) => format!(
-                            "{head} straddles budget {lim}: undecided, about {k} more {} would decide",
-                            if a.x_unit == XUnit::Iteration {
-                                "iterations"
-                            } else {
-                                "seconds"
-                            }
-                        ),
-                        None => format!("{head} straddles budget {lim}: undecided"),
-                    }
-                }
+        } else {
+            v.reason = CheckReason::TooFewPoints {
+                points: a.n - a.warmup.index,
             };
         }
+    };
+    match (budget.kind, budget.limit) {
+        (BudgetKind::Slope, Quantity::Rate { per, .. }) if per != a.x_unit => {
+            v.estimate = ts.slope;
+            (v.lo, v.hi) = (ts.lo, ts.hi);
+            v.reason = CheckReason::UnitMismatch { series: a.x_unit };
+        }
+        (BudgetKind::Slope, Quantity::Rate { bytes: limit, .. }) => {
+            interval(&mut v, (ts.slope, ts.lo, ts.hi), limit);
+            if v.reason == CheckReason::Straddles {
+                v.more_iterations = more_needed(ts.slope, ts.lo, ts.hi, limit, span);
+            }
+        }
         (BudgetKind::Growth, Quantity::Bytes(limit)) => {
-            (v.estimate, v.lo, v.hi) = (a.growth, a.growth_lo, a.growth_hi);
-            v.outcome = if enough {
-                judge(a.growth_lo, a.growth_hi, limit)
-            } else {
-                Outcome::Undecided
-            };
-            let head = format!(
-                "{m} grew {} after warm-up ({pc}% CI {})",
-                format_bytes(a.growth),
-                format_bytes_range(a.growth_lo, a.growth_hi)
-            );
-            let lim = format_bytes(limit);
-            v.line = match v.outcome {
-                Outcome::Fail => format!("{head} > budget {lim}: {}", a.shape),
-                Outcome::Pass => format!("{head} ≤ budget {lim}: ok"),
-                Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
-            };
+            interval(&mut v, (a.growth, a.growth_lo, a.growth_hi), limit);
         }
         (BudgetKind::Peak, Quantity::Bytes(limit)) => {
             (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
             v.outcome = judge(a.peak, a.peak, limit);
-            let (word, end) = point_words(v.outcome, "over budget");
-            v.line = format!(
-                "{m} peaked at {} {word} budget {}: {end}",
-                format_bytes(a.peak),
-                format_bytes(limit)
-            );
         }
         (BudgetKind::Retained, Quantity::Bytes(limit)) => match a.retained {
             Some(r) => {
                 (v.estimate, v.lo, v.hi) = (r, r, r);
                 v.outcome = judge(r, r, limit);
-                let (word, end) = point_words(v.outcome, "leak across sessions");
-                v.line = format!(
-                    "{m} retained {} over {} sessions {word} budget {}: {end}",
-                    format_bytes(r),
-                    a.sessions.len(),
-                    format_bytes(limit)
-                );
             }
-            None => {
-                v.line = format!(
-                    "{m} has no session boundaries (or one session): retained budget {} undecided",
-                    format_bytes(limit)
-                );
-            }
+            None => v.reason = CheckReason::NoSessions,
         },
         (BudgetKind::Slope, _) => return Err(wrong_quantity("a rate for a slope budget")),
         (_, _) => {

@@ -1,7 +1,5 @@
 //! The one error type of the analysis (budget parsing has its own, see `budget`).
 
-use crate::series::XUnit;
-
 /// Why a series or an analysis request was refused. Messages are lowercase,
 /// quote the bad value and say what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,14 +32,6 @@ pub enum AnalysisError {
         name: &'static str,
         value: String,
         expected: &'static str,
-    },
-    #[error(
-        "budget {budget} is a rate per {budget_unit} but the series x counts {series_unit}s: give the budget per {series_unit}"
-    )]
-    UnitMismatch {
-        budget: String,
-        budget_unit: XUnit,
-        series_unit: XUnit,
     },
     #[error(
         "session start {value} (#{index}) is not finite or not increasing: expected increasing x values"

@@ -28,7 +28,8 @@
 //!    metrics ([`classify_fragmentation`]).
 //! 6. **Verdicts**: `Pass` when the upper bound ≤ budget, `Fail` when the
 //!    lower bound > budget, else `Undecided` with an estimate of how much
-//!    longer to run.
+//!    longer to run. Verdicts are numbers and a structured
+//!    [`CheckReason`]; `leakcheck-report` words them.
 //!
 //! Long series (more than [`AnalysisOptions::max_pairwise_points`], 1024 by
 //! default) are averaged into that many consecutive bins before the O(n²)
@@ -42,18 +43,17 @@ pub mod mann_kendall;
 pub mod normal;
 pub mod ols;
 pub mod series;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod slope;
 pub mod theil_sen;
 pub mod warmup;
 
 pub use analyze::{
-    AnalysisOptions, MetricAnalysis, Outcome, SessionStats, Shape, Verdict, analyze_metric,
-    classify_fragmentation,
+    AnalysisOptions, CheckReason, MetricAnalysis, Outcome, SessionStats, Shape, Verdict,
+    analyze_metric, classify_fragmentation,
 };
-pub use budget::{
-    Budget, BudgetError, BudgetKind, Quantity, format_bytes, format_bytes_range, format_rate,
-};
+pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
 pub use error::AnalysisError;
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use ols::ols_hac;

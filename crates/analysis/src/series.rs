@@ -4,32 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 
-/// What x counts. Rates (slopes, budgets) are bytes per one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum XUnit {
-    Iteration,
-    Second,
-}
-
-impl XUnit {
-    /// The short suffix used in rates: `iter` or `s`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            XUnit::Iteration => "iter",
-            XUnit::Second => "s",
-        }
-    }
-}
-
-impl std::fmt::Display for XUnit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            XUnit::Iteration => "iteration",
-            XUnit::Second => "second",
-        })
-    }
-}
+pub use leakcheck_vocab::XUnit;
 
 /// Magnitudes above this are refused: memory beyond an exabyte or x beyond
 /// 3e10 years is a unit bug upstream, and the bound keeps every sum and

@@ -169,7 +169,6 @@ fn long_time_based_series_is_binned_and_judged() {
     .unwrap();
     assert!(a.theil_sen.points <= 1024 && a.theil_sen.points > 512);
     assert_eq!(a.ols.points, n - a.warmup.index);
-    eprintln!("{}", a.verdicts[0].line);
     assert_eq!(a.verdicts[0].outcome, Outcome::Fail);
     let a = analyze_metric(
         "rss",
@@ -179,6 +178,5 @@ fn long_time_based_series_is_binned_and_judged() {
         &opts,
     )
     .unwrap();
-    eprintln!("{}", a.verdicts[0].line);
     assert_eq!(a.verdicts[0].outcome, Outcome::Pass);
 }

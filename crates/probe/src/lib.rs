@@ -2,13 +2,17 @@
 //!
 //! * [`process`]: RSS and friends of any pid, and of whole process trees, via procfs.
 //! * [`alloc`]: jemalloc statistics of the current process (feature `jemalloc`).
-//! * [`gpu`]: device and per-process GPU memory via NVML, `Unavailable` when it cannot load.
+//! * `gpu` (feature `nvml`, on by default): device and per-process GPU memory via NVML,
+//!   `Unavailable` when it cannot load.
 //! * [`mark`]: the [`Probe`] a workload uses to mark iterations and sessions.
 //! * [`wire`]: the v1 JSON Lines wire format, encoder and decoder.
 //!
-//! Every sampler implements [`Sampler`], so the runner can combine them.
+//! Every sampler also implements [`Sampler`], one uniform way to read any of them (the
+//! probe's tests and benches use it); the runner calls the concrete samplers, whose typed
+//! results (per-process RSS, PSS, GPU per pid) it needs.
 
 pub mod alloc;
+#[cfg(feature = "nvml")]
 pub mod gpu;
 pub mod mark;
 pub mod metrics;
@@ -41,6 +45,7 @@ mod tests {
         send_sync::<crate::Probe>();
         send::<crate::process::ProcessSampler>();
         send::<crate::process::ProcessTree>();
+        #[cfg(feature = "nvml")]
         send::<crate::gpu::GpuSampler>();
         send::<crate::alloc::AllocSampler>();
         send::<crate::wire::Decoder>();

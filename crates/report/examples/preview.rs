@@ -23,7 +23,7 @@ fn main() -> Result<(), ReportError> {
     let mut command = common::leaky_report(300);
     command.scenario = "python3 train.py".into();
     command.variant = None;
-    command.x_unit = XAxis::Second;
+    command.x_unit = XUnit::Second;
     command.sessions.clear();
     command.iterations = None;
     for m in &mut command.metrics {
@@ -52,15 +52,21 @@ fn main() -> Result<(), ReportError> {
         5,
     )];
     let peak = ceiling.metrics[0].peak;
-    ceiling.status = RunStatus::CeilingExceeded {
-        ceiling_bytes: 400.0 * mib,
-        peak_bytes: peak,
+    ceiling.status = RunEnding {
+        termination: Some(Termination::CeilingExceeded {
+            ceiling: 400 << 20,
+            peak: peak as u64,
+        }),
         last_iteration: Some(199),
+        message: None,
     };
     ceiling.ceiling_bytes = Some(400.0 * mib);
     ceiling.ceiling_metric = Some("rss.tree".into());
     ceiling.peak_bytes = Some(peak);
-    ceiling.headline = format!("killed at the 400 MiB ceiling, peak {}", units::bytes(peak));
+    ceiling.headline = format!(
+        "killed at the 400 MiB ceiling, peak {}",
+        leakcheck_vocab::fmt::bytes(peak)
+    );
     let mut one = common::leaky_report(1);
     one.scenario = "one-point".into();
     let entries: Vec<GateEntry> = [

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use crate::junit::xml as esc;
 use crate::markdown::{display_name, url_path, verdict_counts};
 use crate::model::{GateEntry, Outcome};
-use crate::{Export, ReportError, units};
+use leakcheck_vocab::fmt;
+
+use crate::{Export, ReportError};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1320px;padding:0 1rem;color:#212121}\
 h1{font-size:1.5rem}\
@@ -69,7 +71,7 @@ pub fn index_html(entries: &[GateEntry]) -> String {
         if let Some(n) = r.iterations {
             let _ = write!(out, " · {n} iterations");
         }
-        let _ = writeln!(out, " · {}</p>", esc(&units::seconds(r.duration_s)));
+        let _ = writeln!(out, " · {}</p>", esc(&fmt::seconds(r.duration_s)));
         let budgets: Vec<_> = r
             .metrics
             .iter()
@@ -78,7 +80,7 @@ pub fn index_html(entries: &[GateEntry]) -> String {
         if !budgets.is_empty() {
             out.push_str("<table>\n<tr><th>metric</th><th>check</th><th>estimate</th><th>interval</th><th>budget</th><th>outcome</th></tr>\n");
             for (m, b) in budgets {
-                let v = |x| esc(&units::budget_value(x, b.kind, m.unit, r.x_unit));
+                let v = |x| esc(&fmt::budget_value(x, b.kind, m.unit, r.x_unit));
                 let class = match b.outcome {
                     Outcome::Pass => "pass",
                     Outcome::Fail => "fail",
@@ -88,7 +90,7 @@ pub fn index_html(entries: &[GateEntry]) -> String {
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} … {}</td><td>{}</td><td class=\"{class}\" title=\"{}\">{}</td></tr>",
                     esc(&m.name),
-                    b.kind.name(),
+                    b.kind.as_str(),
                     v(b.estimate),
                     v(b.lo),
                     v(b.hi),

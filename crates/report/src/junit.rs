@@ -6,8 +6,10 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{GateEntry, Outcome, RunStatus};
-use crate::{Export, ReportError, units};
+use crate::model::{GateEntry, Outcome};
+use leakcheck_vocab::fmt;
+
+use crate::{Export, ReportError};
 
 /// Escapes text for XML content and attribute values; characters XML 1.0
 /// forbids even escaped become U+FFFD.
@@ -51,13 +53,15 @@ fn cases(entries: &[GateEntry]) -> Vec<Case> {
             None => format!("leakcheck.{}", r.scenario),
         };
         let status = r.status.describe();
-        let result = match &r.status {
-            _ if r.status.is_complete() => CaseResult::Pass,
-            RunStatus::CeilingExceeded { .. } => CaseResult::Failure {
+        let result = if r.status.is_complete() {
+            CaseResult::Pass
+        } else if r.status.ceiling_crossed() {
+            CaseResult::Failure {
                 kind: "ceiling",
                 message: status,
-            },
-            _ => CaseResult::Error { message: status },
+            }
+        } else {
+            CaseResult::Error { message: status }
         };
         out.push(Case {
             class: class.clone(),
@@ -86,9 +90,9 @@ fn cases(entries: &[GateEntry]) -> Vec<Case> {
                     name: format!(
                         "{} {} <= {} (estimate {})",
                         m.name,
-                        b.kind.name(),
+                        b.kind.as_str(),
                         b.limit_text,
-                        units::budget_value(b.estimate, b.kind, m.unit, r.x_unit)
+                        fmt::budget_value(b.estimate, b.kind, m.unit, r.x_unit)
                     ),
                     time: 0.0,
                     result,

@@ -1,9 +1,11 @@
 //! Report writers: `summary.json`, `summary.md`, `memory.svg`/`memory.png`
 //! per scenario; `junit.xml`, `summary.md` and `index.html` per gate run.
 //!
-//! The crate owns a plain view model ([`model`]) that the CLI fills from the
-//! analysis, so the report stays independent of how the numbers were made.
-//! Each format is one module behind the [`Export`] trait.
+//! The crate owns a plain view model ([`model`]) that `leakcheck-judge` fills from the
+//! analysis, so the report stays independent of how the numbers were made, and the
+//! wording of every check line and headline ([`words`]): this is the one place numbers
+//! become sentences (numbers themselves are written by `leakcheck_vocab::fmt`). Each
+//! format is one module behind the [`Export`] trait.
 
 mod export;
 mod html;
@@ -13,7 +15,7 @@ mod markdown;
 pub mod model;
 mod plot;
 mod typeset;
-pub mod units;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 
@@ -91,7 +93,8 @@ pub fn write_gate(
     Ok(written)
 }
 
-/// Reads a `summary.json` back (for `leakcheck report` re-rendering).
+/// Reads a `summary.json` back, checking its schema version (the reader of the schema
+/// [`write_scenario`] writes; its round trip is tested).
 pub fn read_summary(path: &Path) -> Result<ScenarioReport, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
         path: path.to_path_buf(),

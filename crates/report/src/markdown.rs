@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use crate::model::{BudgetKind, GateEntry, MetricReport, Outcome, Overall, ScenarioReport};
-use crate::{Export, ReportError, units};
+use leakcheck_vocab::fmt;
+
+use crate::{Export, ReportError};
 
 /// Escapes text for a markdown paragraph or table cell.
 pub(crate) fn md(text: &str) -> String {
@@ -70,12 +72,12 @@ fn budget_table(out: &mut String, r: &ScenarioReport) {
         if !m.budgets.iter().any(|b| b.kind == BudgetKind::Slope) {
             let (est, ci) = match &m.fit {
                 Some(f) => (
-                    units::rate(f.slope, m.unit, r.x_unit),
+                    fmt::rate(f.slope, m.unit, r.x_unit),
                     format!(
                         "{}: {} … {}",
                         confidence_label(m),
-                        units::rate(f.slope_lo, m.unit, r.x_unit),
-                        units::rate(f.slope_hi, m.unit, r.x_unit)
+                        fmt::rate(f.slope_lo, m.unit, r.x_unit),
+                        fmt::rate(f.slope_hi, m.unit, r.x_unit)
                     ),
                 ),
                 None => ("—".to_string(), "—".to_string()),
@@ -86,7 +88,7 @@ fn budget_table(out: &mut String, r: &ScenarioReport) {
             );
         }
         for b in &m.budgets {
-            let v = |x| units::budget_value(x, b.kind, m.unit, r.x_unit);
+            let v = |x| fmt::budget_value(x, b.kind, m.unit, r.x_unit);
             // Peaks and retained levels are point values: no interval to show.
             let interval = if b.lo < b.hi {
                 format!("{}: {} … {}", confidence_label(m), v(b.lo), v(b.hi))
@@ -96,7 +98,7 @@ fn budget_table(out: &mut String, r: &ScenarioReport) {
             let _ = writeln!(
                 out,
                 "| {name} | {shape} | {} | {} | {interval} | {} | {} |",
-                b.kind.name(),
+                b.kind.as_str(),
                 v(b.estimate),
                 md(&b.limit_text),
                 outcome_mark(b.outcome)
@@ -121,15 +123,11 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
     if let Some(n) = r.iterations {
         facts.push(format!("{n} iterations"));
     }
-    facts.push(units::seconds(r.duration_s));
+    facts.push(fmt::seconds(r.duration_s));
     if let (Some(c), Some(p)) = (r.ceiling_bytes, r.peak_bytes) {
-        facts.push(format!(
-            "ceiling {}, peak {}",
-            units::bytes(c),
-            units::bytes(p)
-        ));
+        facts.push(format!("ceiling {}, peak {}", fmt::bytes(c), fmt::bytes(p)));
     } else if let Some(c) = r.ceiling_bytes {
-        facts.push(format!("ceiling {}", units::bytes(c)));
+        facts.push(format!("ceiling {}", fmt::bytes(c)));
     }
     let _ = writeln!(out, "{}\n", facts.join(" · "));
     if !r.command.is_empty() {

@@ -1,4 +1,4 @@
-//! The report's view model: plain data, filled by the CLI from the analysis.
+//! The report's view model: plain data, filled by `leakcheck-judge` from the analysis.
 //!
 //! It is also the `summary.json` schema, so every change to a field is a
 //! schema change: bump [`SCHEMA_VERSION`] when a field changes meaning or is
@@ -8,10 +8,13 @@
 //! `serde_json` when they are NaN; the reader maps `null` back to NaN so a
 //! report with a missing number still re-reads instead of failing.
 
+pub use leakcheck_vocab::{BudgetKind, Outcome, RunEnding, Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Version of the `summary.json` layout written by this crate.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the `summary.json` layout written by this crate. 2: `status` is the shared
+/// [`RunEnding`] (`termination`, `last_iteration`, `message`) instead of a report-only
+/// enum with its own wording.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one scenario run produced, as the reports show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,13 +30,13 @@ pub struct ScenarioReport {
     #[serde(default)]
     pub command: Vec<String>,
     /// How the run ended.
-    pub status: RunStatus,
+    pub status: RunEnding,
     /// The overall verdict of the scenario.
     pub verdict: Overall,
     /// One sentence that explains the verdict (shown in titles and tables).
     pub headline: String,
     /// What the x coordinate of every point means.
-    pub x_unit: XAxis,
+    pub x_unit: XUnit,
     /// Wall time of the run, seconds.
     #[serde(deserialize_with = "f64_or_nan")]
     pub duration_s: f64,
@@ -64,122 +67,6 @@ pub struct ScenarioReport {
     /// Problems met while decoding the probe stream (never fatal).
     #[serde(default)]
     pub decode_warnings: Vec<String>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RunStatus {
-    /// The child exited by itself.
-    Completed { exit_code: i32 },
-    /// The child died: a non-zero exit, a signal, or a spawn error.
-    Failed {
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        message: String,
-        last_iteration: Option<u64>,
-    },
-    /// Killed at the overall timeout.
-    TimedOut {
-        #[serde(deserialize_with = "f64_or_nan")]
-        after_s: f64,
-        last_iteration: Option<u64>,
-    },
-    /// Killed because no mark arrived for `no_progress_s`.
-    Hung {
-        #[serde(deserialize_with = "f64_or_nan")]
-        no_progress_s: f64,
-        last_iteration: Option<u64>,
-    },
-    /// Killed because the memory ceiling was crossed.
-    CeilingExceeded {
-        #[serde(deserialize_with = "f64_or_nan")]
-        ceiling_bytes: f64,
-        #[serde(deserialize_with = "f64_or_nan")]
-        peak_bytes: f64,
-        last_iteration: Option<u64>,
-    },
-    /// The runner stopped the child on purpose (e.g. a leak already certain).
-    StoppedEarly { reason: String },
-}
-
-impl RunStatus {
-    /// True when the run produced a trustworthy series: it exited 0 or was
-    /// stopped on purpose. Everything else is a run that did not complete.
-    pub fn is_complete(&self) -> bool {
-        matches!(
-            self,
-            RunStatus::Completed { exit_code: 0 } | RunStatus::StoppedEarly { .. }
-        )
-    }
-
-    /// One human line: how the run ended and where.
-    pub fn describe(&self) -> String {
-        fn at(it: &Option<u64>) -> String {
-            match it {
-                Some(i) => format!(" after iteration {i}"),
-                None => " before the first iteration mark".to_string(),
-            }
-        }
-        match self {
-            RunStatus::Completed { exit_code: 0 } => "completed (exit code 0)".to_string(),
-            RunStatus::Completed { exit_code } => format!("exited with code {exit_code}"),
-            RunStatus::Failed {
-                exit_code,
-                signal,
-                message,
-                last_iteration,
-            } => {
-                let place = match last_iteration {
-                    Some(i) => format!("crashed at iteration {i}"),
-                    None => "crashed before the first iteration mark".to_string(),
-                };
-                let mut why = Vec::new();
-                if let Some(s) = signal {
-                    why.push(format!("signal {s}"));
-                }
-                if let Some(c) = exit_code {
-                    why.push(format!("exit code {c}"));
-                }
-                let mut out = place;
-                if !why.is_empty() {
-                    out.push_str(&format!(" ({})", why.join(", ")));
-                }
-                if !message.is_empty() {
-                    out.push_str(": ");
-                    out.push_str(message);
-                }
-                out
-            }
-            RunStatus::TimedOut {
-                after_s,
-                last_iteration,
-            } => format!(
-                "timed out: killed after {}{}",
-                crate::units::seconds(*after_s),
-                at(last_iteration)
-            ),
-            RunStatus::Hung {
-                no_progress_s,
-                last_iteration,
-            } => format!(
-                "hung: no progress for {}{}",
-                crate::units::seconds(*no_progress_s),
-                at(last_iteration)
-            ),
-            RunStatus::CeilingExceeded {
-                ceiling_bytes,
-                peak_bytes,
-                last_iteration,
-            } => format!(
-                "ceiling {} exceeded, peak {}: killed{}",
-                crate::units::bytes(*ceiling_bytes),
-                crate::units::bytes(*peak_bytes),
-                at(last_iteration)
-            ),
-            RunStatus::StoppedEarly { reason } => format!("stopped early: {reason}"),
-        }
-    }
 }
 
 /// The verdict of a whole scenario.
@@ -216,68 +103,6 @@ impl Overall {
             Overall::Incomplete => (0x6a, 0x1b, 0x9a),
         }
     }
-}
-
-/// Outcome of one budget check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The upper confidence bound is within budget.
-    Pass,
-    /// The lower confidence bound is above the budget.
-    Fail,
-    /// The interval straddles the budget.
-    Undecided,
-}
-
-impl Outcome {
-    /// Lower-case word for tables.
-    pub fn word(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Undecided => "undecided",
-        }
-    }
-}
-
-/// Unit of the x coordinate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum XAxis {
-    /// x is the iteration number (scenarios that mark).
-    Iteration,
-    /// x is seconds since start (commands that never mark).
-    Second,
-}
-
-impl XAxis {
-    /// Axis caption.
-    pub fn caption(self) -> &'static str {
-        match self {
-            XAxis::Iteration => "iteration",
-            XAxis::Second => "time (s)",
-        }
-    }
-
-    /// Suffix of a slope in this unit, e.g. `/iter`.
-    pub fn per(self) -> &'static str {
-        match self {
-            XAxis::Iteration => "/iter",
-            XAxis::Second => "/s",
-        }
-    }
-}
-
-/// What the y values of a metric are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ValueUnit {
-    /// Bytes: shown as KiB/MiB/GiB.
-    #[default]
-    Bytes,
-    /// A plain count (handles, objects, ...).
-    Count,
 }
 
 /// A session boundary (start of session `label`).
@@ -339,32 +164,6 @@ pub struct FitLine {
     pub x_center: f64,
     #[serde(deserialize_with = "f64_or_nan")]
     pub y_center: f64,
-}
-
-/// Which quantity a budget limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BudgetKind {
-    /// Growth rate, bytes per `x_unit`.
-    Slope,
-    /// Total growth over the steady state, bytes.
-    Growth,
-    /// Highest value, bytes.
-    Peak,
-    /// Memory kept from one session into the next, bytes.
-    Retained,
-}
-
-impl BudgetKind {
-    /// Lower-case name used in tables and test names.
-    pub fn name(self) -> &'static str {
-        match self {
-            BudgetKind::Slope => "slope",
-            BudgetKind::Growth => "growth",
-            BudgetKind::Peak => "peak",
-            BudgetKind::Retained => "retained",
-        }
-    }
 }
 
 /// One budget and how the metric fared against it.

@@ -1,24 +1,31 @@
 //! leakcheck-runner: spawns a scenario, samples it from outside, merges its marks
 //! and samples into one [`Timeline`], streams that to `samples.jsonl`, and stops the
-//! child on timeouts, hangs and memory ceilings. Also loads `leakcheck.toml`.
+//! child on timeouts, hangs, memory ceilings, cancellation and an early-stop check.
+//! Also loads `leakcheck.toml`.
 //!
-//! * [`run()`]: spawn, watch and stop one command ([`RunSpec`] -> [`RunOutcome`]).
-//! * [`timeline`]: the merged [`Timeline`], its series, and the `samples.jsonl` format.
-//! * [`read_samples`]: rebuild a [`Timeline`] from `samples.jsonl` offline.
+//! * [`run()`] / [`run_with`]: spawn, watch and stop one command ([`RunSpec`] ->
+//!   [`RunOutcome`]); the modules behind it are [`spec`] (inputs and outputs),
+//!   `spawn` (the child and its guard), `sampling` (wire reader and outside sampler
+//!   threads), `watch` (the merging and stopping thread) and `writer` (samples.jsonl).
 //! * [`config`]: `leakcheck.toml` ([`load_config`]), scenarios and their budgets.
+//!
+//! The record types and the [`Timeline`] live in `leakcheck-records`, shared with the judge.
 
 pub mod config;
 mod gpu;
-pub mod run;
-pub mod samples;
-pub mod timeline;
+mod run;
+mod sampling;
+mod spawn;
+pub mod spec;
 pub mod units;
+mod watch;
+mod writer;
 
 pub use config::{
     Config, ConfigError, Location, MetricBudget, ScenarioConfig, Settings, load_config,
 };
-pub use run::{Event, RunError, RunOutcome, RunSpec, Termination, run, run_build, run_with};
-pub use samples::{RecordedRun, read_run, read_samples};
-pub use timeline::{
-    GpuRecord, HelloRecord, MarkRecord, Record, SessionRecord, Timeline, TreeRecord, XAxis,
-};
+pub use leakcheck_records::{Termination, Timeline};
+pub use run::{run, run_with};
+pub use spawn::run_build;
+pub use spec::{Event, RunError, RunOutcome, RunSpec, SAMPLES_FILE};
+pub use watch::EARLY_STOP_INTERVAL;

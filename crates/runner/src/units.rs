@@ -1,6 +1,8 @@
-//! Durations in `leakcheck.toml` (`"500ms"`, `"30s"`, `"2min"`, `"1h"`) and their
-//! display form for messages. Sizes are parsed and shown by `leakcheck-analysis`
-//! (`Budget::parse`, `format_bytes`), so one config has one spelling of a size.
+//! Durations in `leakcheck.toml` and on the command line (`"500ms"`, `"1.5s"`, `"2min"`,
+//! `"1h"`). Sizes are parsed by `leakcheck-analysis` (`Budget::parse`), so one config has
+//! one spelling of a size; both are shown by `leakcheck_vocab::fmt`.
+//!
+//! Not `humantime`: it refuses fractions (`"1.5s"`, `"0.5 h"`), which configs use.
 
 use std::time::Duration;
 
@@ -36,20 +38,6 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
-/// `Duration` -> `"1.5 s"`, `"250 ms"`, `"2 min 5 s"`: short and exact enough for messages.
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1.0 {
-        format!("{} ms", d.as_millis())
-    } else if s < 120.0 {
-        let text = format!("{s:.1}");
-        format!("{} s", text.strip_suffix(".0").unwrap_or(&text))
-    } else {
-        let secs = d.as_secs();
-        format!("{} min {} s", secs / 60, secs % 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,12 +53,5 @@ mod tests {
         assert_eq!(parse_duration("30 parsecs"), None);
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("-1s"), None);
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(format_duration(Duration::from_millis(250)), "250 ms");
-        assert_eq!(format_duration(Duration::from_secs(2)), "2 s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5 s");
     }
 }

@@ -49,7 +49,6 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 
 fn error(text: &str) -> String {
     let err = parse(text).expect_err("config should be rejected");
-    assert_eq!(err.exit_code(), 2);
     err.to_string()
 }
 
@@ -277,7 +276,6 @@ fn a_missing_or_empty_command_is_an_error() {
 fn unknown_scenarios_and_variants_list_the_known_ones() {
     let config = parse(GOOD).unwrap();
     let err = config.scenario("loader-lop").unwrap_err();
-    assert_eq!(err.exit_code(), 2);
     assert_mentions(
         &err.to_string(),
         &[FILE, "\"loader-lop\"", "loader-loop, any"],
@@ -308,6 +306,5 @@ fn scenario_names_must_be_plain_directory_names() {
 fn a_missing_file_names_the_path() {
     let err = leakcheck_runner::config::load_config(Path::new("/nonexistent/leakcheck.toml"))
         .unwrap_err();
-    assert_eq!(err.exit_code(), 2);
     assert_mentions(&err.to_string(), &["/nonexistent/leakcheck.toml"]);
 }

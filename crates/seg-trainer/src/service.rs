@@ -295,9 +295,9 @@ pub enum TrainError {
     },
 }
 
-/// `612.3 MiB (642056192 bytes)`.
+/// `612 MiB (642056192 bytes)`: leakcheck's size wording, then the exact count.
 pub fn fmt_bytes(b: u64) -> String {
-    format!("{:.1} MiB ({b} bytes)", b as f64 / (1024.0 * 1024.0))
+    format!("{} ({b} bytes)", leakcheck_vocab::fmt::bytes(b as f64))
 }
 
 /// The service. One session at a time, in-process, on the caller's thread.

@@ -75,8 +75,8 @@ fn ceiling_crossing_fails_loudly_with_ceiling_and_measurement() {
     };
     assert_eq!((*measured, *ceiling), (5000, 4500));
     let msg = err.to_string();
-    assert!(msg.contains("ceiling 0.0 MiB (4500 bytes)"), "{msg}");
-    assert!(msg.contains("measured 0.0 MiB (5000 bytes)"), "{msg}");
+    assert!(msg.contains("ceiling 4.39 KiB (4500 bytes)"), "{msg}");
+    assert!(msg.contains("measured 4.88 KiB (5000 bytes)"), "{msg}");
     let p: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(p["status"], "failed");

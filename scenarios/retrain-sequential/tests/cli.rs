@@ -78,7 +78,7 @@ fn leaky_crosses_its_default_ceiling_in_session_2_and_fails_loudly() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("ceiling 448.0 MiB (469762048 bytes)"),
+        stderr.contains("ceiling 448 MiB (469762048 bytes)"),
         "{stderr}"
     );
     assert!(stderr.contains("measured "), "{stderr}");

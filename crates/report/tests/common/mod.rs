@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use leakcheck_report::*;
+use leakcheck_vocab::fmt;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -126,9 +127,9 @@ pub fn slope_budget(m: &MetricReport, limit: f64, limit_text: &str) -> BudgetChe
         line: format!(
             "{} grows {} (95% CI {} … {}), budget {limit_text}",
             m.name,
-            units::rate(f.slope, ValueUnit::Bytes, XAxis::Iteration),
-            units::rate(f.slope_lo, ValueUnit::Bytes, XAxis::Iteration),
-            units::rate(f.slope_hi, ValueUnit::Bytes, XAxis::Iteration),
+            fmt::rate(f.slope, ValueUnit::Bytes, XUnit::Iteration),
+            fmt::rate(f.slope_lo, ValueUnit::Bytes, XUnit::Iteration),
+            fmt::rate(f.slope_hi, ValueUnit::Bytes, XUnit::Iteration),
         ),
     }
 }
@@ -159,7 +160,7 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
         estimate: peak,
         lo: peak,
         hi: peak,
-        line: format!("rss.tree peak {} within 256 MiB", units::bytes(peak)),
+        line: format!("rss.tree peak {} within 256 MiB", fmt::bytes(peak)),
     });
     let headline = "alloc.allocated grows 36.0 KiB/iter, budget 4 KiB/iter".to_string();
     ScenarioReport {
@@ -171,10 +172,14 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
             "--variant".into(),
             "leaky".into(),
         ],
-        status: RunStatus::Completed { exit_code: 0 },
+        status: RunEnding {
+            termination: Some(Termination::Exited { code: 0 }),
+            last_iteration: Some(n as u64 - 1),
+            message: None,
+        },
         verdict: Overall::Fail,
         headline,
-        x_unit: XAxis::Iteration,
+        x_unit: XUnit::Iteration,
         duration_s: 42.5,
         iterations: Some(n as u64),
         metrics: vec![alloc, rss],
@@ -212,15 +217,14 @@ pub fn crashed_report() -> ScenarioReport {
             "-c".into(),
             "import os; os.abort()".into(),
         ],
-        status: RunStatus::Failed {
-            exit_code: None,
-            signal: Some(6),
-            message: "SIGABRT".into(),
+        status: RunEnding {
+            termination: Some(Termination::Signaled { signal: 6 }),
             last_iteration: Some(300),
+            message: None,
         },
         verdict: Overall::Incomplete,
         headline: "the scenario crashed at iteration 300 (signal 6)".into(),
-        x_unit: XAxis::Iteration,
+        x_unit: XUnit::Iteration,
         duration_s: 3.2,
         iterations: Some(300),
         metrics: vec![m],

@@ -4,8 +4,24 @@
 use std::fs;
 use std::path::Path;
 
-use crate::run::{RunError, Termination};
+use std::path::PathBuf;
+
+use leakcheck_vocab::Termination;
+
 use crate::timeline::{ExitRecord, Record, RunHeader, SAMPLES_FORMAT, Timeline};
+
+/// Why a recorded run cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a leakcheck samples file: {reason}", path.display())]
+    NotSamples { path: PathBuf, reason: String },
+}
 
 /// A run as recorded on disk.
 #[derive(Debug, Clone)]
@@ -23,20 +39,15 @@ impl RecordedRun {
     }
 }
 
-/// Rebuild the [`Timeline`] of a run from its `samples.jsonl`.
-pub fn read_samples(path: &Path) -> Result<Timeline, RunError> {
-    read_run(path).map(|r| r.timeline)
-}
-
 /// Rebuild a whole recorded run. Lines that do not parse (a run cut short ends in
 /// half a line; a newer leakcheck may add record types) are skipped and listed in
 /// the timeline's warnings; a file whose first line is not a `run` header is an error.
-pub fn read_run(path: &Path) -> Result<RecordedRun, RunError> {
-    let text = fs::read_to_string(path).map_err(|source| RunError::Io {
+pub fn read_run(path: &Path) -> Result<RecordedRun, RecordsError> {
+    let text = fs::read_to_string(path).map_err(|source| RecordsError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let not_samples = |reason: String| RunError::NotSamples {
+    let not_samples = |reason: String| RecordsError::NotSamples {
         path: path.to_owned(),
         reason,
     };

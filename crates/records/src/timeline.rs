@@ -22,17 +22,13 @@
 //! | `end`        | `t_s` (the child said it finished normally) |
 //! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`, `stopped_early` {`last_iteration`}), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters), `stopped_early` (the reason, optional) — the last line of a run leakcheck survived |
 //!
-//! Readers ignore unknown fields; [`crate::read_samples`] skips unknown or broken
+//! Readers ignore unknown fields; [`crate::read_run`] skips unknown or broken
 //! lines with a warning (a run cut short may end in half a line).
 
-use std::time::Duration;
-
-use leakcheck_analysis::series::XUnit;
 use leakcheck_probe::metrics;
 use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent};
+use leakcheck_vocab::{Termination, XUnit};
 use serde::{Deserialize, Serialize};
-
-use crate::run::Termination;
 
 /// Version of the `samples.jsonl` record format.
 pub const SAMPLES_FORMAT: u32 = 1;
@@ -155,32 +151,6 @@ pub enum Record {
     Exit(ExitRecord),
 }
 
-/// What the x values of a series mean.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum XAxis {
-    /// Iteration numbers from the child's marks.
-    Iteration,
-    /// Seconds since spawn (a command that never marks).
-    Seconds,
-}
-
-impl XAxis {
-    /// The analysis crate's name for this axis (the unit of slopes and budgets).
-    pub fn unit(self) -> XUnit {
-        match self {
-            XAxis::Iteration => XUnit::Iteration,
-            XAxis::Seconds => XUnit::Second,
-        }
-    }
-}
-
-impl From<XAxis> for XUnit {
-    fn from(axis: XAxis) -> XUnit {
-        axis.unit()
-    }
-}
-
 /// Everything one run produced, merged on one time axis.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
@@ -215,7 +185,7 @@ pub const ALL_METRICS: [&str; 10] = [
 ];
 
 impl Timeline {
-    /// Merge one record (the live runner and [`crate::read_samples`] share this path,
+    /// Merge one record (the live runner and [`crate::read_run`] share this path,
     /// so a re-read timeline equals the live one).
     pub fn apply(&mut self, record: &Record) {
         match record {
@@ -249,7 +219,7 @@ impl Timeline {
     /// `k + 0.5` (its first mark is `k + 1`); one that starts before any mark at
     /// half an iteration before the first mark. Starts that fall on the same x as
     /// the previous one (a session without marks) are dropped.
-    pub fn session_starts(&self, axis: XAxis) -> Vec<f64> {
+    pub fn session_starts(&self, axis: XUnit) -> Vec<f64> {
         let first = self.marks.first().map_or(0.0, |m| m.iteration as f64);
         let mut out: Vec<f64> = Vec::new();
         for s in self
@@ -258,8 +228,8 @@ impl Timeline {
             .filter(|s| s.event == SessionEvent::Start)
         {
             let x = match axis {
-                XAxis::Iteration => s.iteration.map_or(first - 0.5, |i| i as f64 + 0.5),
-                XAxis::Seconds => s.t_s,
+                XUnit::Iteration => s.iteration.map_or(first - 0.5, |i| i as f64 + 0.5),
+                XUnit::Second => s.t_s,
             };
             if out.last().is_none_or(|&last| x > last) {
                 out.push(x);
@@ -284,14 +254,14 @@ impl Timeline {
     /// skipped), else per second. `rss` falls back to the external root-process RSS
     /// when the marks do not carry it (a writer that only counts iterations, or a
     /// command that never marks).
-    pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+    pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
         let from_marks = |f: &dyn Fn(&MarkRecord) -> Option<u64>| {
             let (x, y): (Vec<f64>, Vec<f64>) = self
                 .marks
                 .iter()
                 .filter_map(|m| Some((m.iteration as f64, f(m)? as f64)))
                 .unzip();
-            non_empty(x, y, XAxis::Iteration)
+            non_empty(x, y, XUnit::Iteration)
         };
         let alloc = |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(f));
         match metric {
@@ -316,14 +286,14 @@ impl Timeline {
         records: &[T],
         t: fn(&T) -> f64,
         value: fn(&T) -> Option<u64>,
-    ) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+    ) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
         let points: Vec<(f64, f64)> = records
             .iter()
             .filter_map(|r| Some((t(r), value(r)? as f64)))
             .collect();
         if self.marks.is_empty() {
             let (x, y) = points.into_iter().unzip();
-            return non_empty(x, y, XAxis::Seconds);
+            return non_empty(x, y, XUnit::Second);
         }
         // Records arrive in time order; walk both lists once.
         let mut x = Vec::with_capacity(self.marks.len());
@@ -338,42 +308,18 @@ impl Timeline {
                 y.push(points[next - 1].1);
             }
         }
-        non_empty(x, y, XAxis::Iteration)
+        non_empty(x, y, XUnit::Iteration)
     }
 }
 
-fn non_empty(x: Vec<f64>, y: Vec<f64>, axis: XAxis) -> Option<(Vec<f64>, Vec<f64>, XAxis)> {
+fn non_empty(x: Vec<f64>, y: Vec<f64>, axis: XUnit) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
     (!x.is_empty()).then_some((x, y, axis))
-}
-
-/// Serde for a [`Duration`] as float seconds (`after_s = 2.5`).
-pub(crate) mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
-pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
-    (t_ns as i128 - origin_ns as i128) as f64 / 1e9
-}
-
-/// Float seconds of an optional duration, for the header.
-pub(crate) fn opt_secs(d: Option<Duration>) -> Option<f64> {
-    d.map(|d| d.as_secs_f64())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn mark(iteration: u64, t_s: f64, rss: Option<u64>) -> Record {
@@ -409,7 +355,7 @@ mod tests {
             tl.apply(&r);
         }
         let (x, y, axis) = tl.series("rss.tree").unwrap();
-        assert_eq!(axis, XAxis::Iteration);
+        assert_eq!(axis, XUnit::Iteration);
         assert_eq!(x, [1.0, 2.0, 3.0]);
         assert_eq!(y, [110.0, 120.0, 120.0]);
         // Marks that carry rss win over the external root rss.
@@ -426,7 +372,7 @@ mod tests {
         }
         assert_eq!(
             tl.series("rss").unwrap(),
-            (vec![0.0, 1.0], vec![5.0, 6.0], XAxis::Seconds)
+            (vec![0.0, 1.0], vec![5.0, 6.0], XUnit::Second)
         );
         assert_eq!(tl.metrics(), ["rss", "rss.tree"]);
     }
@@ -455,8 +401,8 @@ mod tests {
         ] {
             tl.apply(&r);
         }
-        assert_eq!(tl.session_starts(XAxis::Iteration), [0.5, 2.5]);
-        assert_eq!(tl.session_starts(XAxis::Seconds), [0.1, 0.4, 0.5]);
+        assert_eq!(tl.session_starts(XUnit::Iteration), [0.5, 2.5]);
+        assert_eq!(tl.session_starts(XUnit::Second), [0.1, 0.4, 0.5]);
     }
 
     #[test]

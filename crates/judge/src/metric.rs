@@ -1,0 +1,223 @@
+//! One metric at a time: its series from the timeline, the analysis, the budget checks
+//! with their worded lines, and the fragmentation relabelling that needs two metrics.
+
+use leakcheck_analysis::{
+    AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict, analyze_metric,
+    classify_fragmentation,
+};
+use leakcheck_records::{ALL_METRICS, Timeline, metrics};
+use leakcheck_report::words::{CheckFacts, check_line};
+use leakcheck_report::{BudgetCheck, FitLine, MetricReport};
+use leakcheck_vocab::{CheckReason, Outcome, ValueUnit, XUnit};
+
+use crate::Judging;
+
+/// Metrics plotted even without a budget, when the run has data for them.
+const ALWAYS_SHOWN: [&str; 4] = [
+    metrics::ALLOC_ALLOCATED,
+    metrics::RSS_TREE,
+    metrics::RSS,
+    metrics::GPU_PROCESS,
+];
+
+/// One metric, judged.
+pub(crate) struct JudgedMetric {
+    pub(crate) report: MetricReport,
+    /// The reason of each budget check, in the order of `report.budgets`.
+    pub(crate) reasons: Vec<CheckReason>,
+    analysis: Option<MetricAnalysis>,
+}
+
+/// Every metric worth showing, judged: budgeted metrics first (in [`ALL_METRICS`] order),
+/// then the always-shown ones the run has data for.
+pub(crate) fn judge_metrics(judging: &Judging, timeline: &Timeline) -> Vec<JudgedMetric> {
+    let available = timeline.metrics();
+    let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
+    let shown = ALL_METRICS.into_iter().filter(|m| budgeted(m)).chain(
+        ALWAYS_SHOWN
+            .into_iter()
+            .filter(|m| available.contains(m) && !budgeted(m)),
+    );
+    let mut judged: Vec<JudgedMetric> = shown
+        .map(|metric| judge_metric(metric, judging, timeline))
+        .collect();
+    mark_fragmentation(&mut judged);
+    judged
+}
+
+fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedMetric {
+    let budgets: Vec<&MetricBudget> = judging
+        .budgets
+        .iter()
+        .filter(|b| b.metric == metric)
+        .collect();
+    let mut m = JudgedMetric {
+        report: MetricReport {
+            name: metric.to_string(),
+            unit: ValueUnit::Bytes,
+            points: Vec::new(),
+            warmup_end_x: None,
+            fit: None,
+            shape: Shape::Inconclusive.to_string(),
+            peak: f64::NAN,
+            budgets: Vec::new(),
+            stats: serde_json::Value::Null,
+        },
+        reasons: Vec::new(),
+        analysis: None,
+    };
+    let Some((x, y, x_unit)) = timeline.series(metric) else {
+        for b in &budgets {
+            m.push_unjudged(b, judging, CheckReason::NoData, XUnit::Iteration);
+        }
+        return m;
+    };
+    m.report.points = x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect();
+    m.report.peak = y.iter().copied().fold(f64::NAN, f64::max);
+    let options = AnalysisOptions {
+        confidence: judging.confidence,
+        warmup: judging.warmup,
+        x_unit,
+        ..AnalysisOptions::default()
+    };
+    let starts = timeline.session_starts(x_unit);
+    let plain: Vec<_> = budgets.iter().map(|b| b.budget.clone()).collect();
+    match Series::new(x, y).and_then(|s| analyze_metric(metric, &s, &starts, &plain, &options)) {
+        Ok(a) => {
+            fill_from_analysis(&mut m.report, &a);
+            for (b, v) in budgets.iter().zip(&a.verdicts) {
+                m.push_verdict(b, v, &a);
+            }
+            m.analysis = Some(a);
+        }
+        Err(e) => {
+            let reason = CheckReason::AnalysisFailed {
+                error: e.to_string(),
+            };
+            for b in &budgets {
+                m.push_unjudged(b, judging, reason.clone(), x_unit);
+            }
+        }
+    }
+    m
+}
+
+impl JudgedMetric {
+    fn push_verdict(&mut self, b: &MetricBudget, v: &Verdict, a: &MetricAnalysis) {
+        let limit_text = v.budget.limit.to_string();
+        let line = check_line(&CheckFacts {
+            metric: &self.report.name,
+            key: &b.key,
+            kind: v.budget.kind,
+            limit: v.budget.limit.bytes(),
+            limit_text: &limit_text,
+            outcome: v.outcome,
+            reason: &v.reason,
+            estimate: v.estimate,
+            lo: v.lo,
+            hi: v.hi,
+            confidence: a.theil_sen.confidence,
+            sensitivity: v.sensitivity,
+            more: v.more_iterations,
+            shape: &a.shape.to_string(),
+            sessions: a.sessions.len(),
+            unit: self.report.unit,
+            x_unit: a.x_unit,
+        });
+        self.report.budgets.push(BudgetCheck {
+            kind: v.budget.kind,
+            limit: v.budget.limit.bytes(),
+            limit_text,
+            outcome: v.outcome,
+            estimate: v.estimate,
+            lo: v.lo,
+            hi: v.hi,
+            line,
+        });
+        self.reasons.push(v.reason.clone());
+    }
+
+    /// A check the analysis never saw (no data, or the series was refused): undecided.
+    fn push_unjudged(
+        &mut self,
+        b: &MetricBudget,
+        judging: &Judging,
+        reason: CheckReason,
+        x_unit: XUnit,
+    ) {
+        let limit_text = b.budget.limit.to_string();
+        let line = check_line(&CheckFacts {
+            metric: &self.report.name,
+            key: &b.key,
+            kind: b.budget.kind,
+            limit: b.budget.limit.bytes(),
+            limit_text: &limit_text,
+            outcome: Outcome::Undecided,
+            reason: &reason,
+            estimate: f64::NAN,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            confidence: judging.confidence,
+            sensitivity: f64::NAN,
+            more: None,
+            shape: &self.report.shape,
+            sessions: 0,
+            unit: self.report.unit,
+            x_unit,
+        });
+        self.report.budgets.push(BudgetCheck {
+            kind: b.budget.kind,
+            limit: b.budget.limit.bytes(),
+            limit_text,
+            outcome: Outcome::Undecided,
+            estimate: f64::NAN,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            line,
+        });
+        self.reasons.push(reason);
+    }
+}
+
+fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {
+    m.warmup_end_x = (a.warmup.index > 0).then_some(a.warmup.x);
+    let steady: Vec<f64> = m.points.iter().skip(a.warmup.index).map(|p| p[0]).collect();
+    if !steady.is_empty() {
+        let ts = &a.theil_sen;
+        // The band pivots on the centre of the steady state's x range of samples.
+        let x_center = steady.iter().sum::<f64>() / steady.len() as f64;
+        m.fit = Some(FitLine {
+            slope: ts.slope,
+            intercept: ts.intercept,
+            slope_lo: ts.lo,
+            slope_hi: ts.hi,
+            confidence: ts.confidence,
+            x_center,
+            y_center: ts.intercept + ts.slope * x_center,
+        });
+    }
+    m.shape = a.shape.to_string();
+    m.peak = a.peak;
+    m.stats = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+}
+
+/// RSS (or jemalloc resident) growing while `allocated` stays flat is fragmentation,
+/// not a leak: relabel the resident-side metrics when both were analysed.
+fn mark_fragmentation(judged: &mut [JudgedMetric]) {
+    let Some(allocated) = judged
+        .iter()
+        .find(|m| m.report.name == metrics::ALLOC_ALLOCATED)
+        .and_then(|m| m.analysis.clone())
+    else {
+        return;
+    };
+    let resident_side = [metrics::RSS, metrics::RSS_TREE, metrics::ALLOC_RESIDENT];
+    for m in judged.iter_mut() {
+        if let Some(a) = &m.analysis
+            && resident_side.contains(&m.report.name.as_str())
+            && classify_fragmentation(a, &allocated) == Shape::Fragmentation
+        {
+            m.report.shape = Shape::Fragmentation.to_string();
+        }
+    }
+}

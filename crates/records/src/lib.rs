@@ -1,0 +1,18 @@
+//! leakcheck-records: what one run leaves behind, shared by the runner (which writes it
+//! live) and the judge (which reads it live and offline), so neither depends on the other.
+//!
+//! * [`timeline`]: the record types of `samples.jsonl` (format documented there), the
+//!   merged [`Timeline`] and the series of each metric.
+//! * [`samples`]: reading a recorded run back ([`read_run`]).
+
+pub mod samples;
+pub mod timeline;
+
+pub use leakcheck_probe::metrics;
+pub use leakcheck_probe::wire::{DecodeStats, SessionEvent};
+pub use leakcheck_vocab::{RunEnding, Termination};
+pub use samples::{RecordedRun, RecordsError, read_run};
+pub use timeline::{
+    ALL_METRICS, ExitRecord, GpuRecord, HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FORMAT,
+    SessionRecord, Timeline, TreeRecord,
+};

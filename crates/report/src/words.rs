@@ -1,0 +1,257 @@
+//! Where numbers become sentences: the line of each budget check and the headline of a
+//! scenario. The judge hands over numbers and a [`CheckReason`]; the wording is here, once,
+//! and every format (terminal, markdown, HTML, JUnit) shows these same lines.
+
+use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, ValueUnit, XUnit, fmt};
+
+use crate::model::{BudgetCheck, Overall, RunEnding};
+
+/// What one budget check's line says.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckFacts<'a> {
+    pub metric: &'a str,
+    /// Where the budget came from (`scenarios.x.budgets."rss.tree".slope`, `--budget rss.slope`).
+    pub key: &'a str,
+    pub kind: BudgetKind,
+    /// The limit, per `x_unit` for slopes.
+    pub limit: f64,
+    /// The limit as the user wrote it.
+    pub limit_text: &'a str,
+    pub outcome: Outcome,
+    pub reason: &'a CheckReason,
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub confidence: f64,
+    /// Half-width of the slope interval: the smallest slope the run could detect.
+    pub sensitivity: f64,
+    /// For an undecided slope: about how many more x units would decide.
+    pub more: Option<u64>,
+    /// The metric's shape class (`leak`, `saturating`, …).
+    pub shape: &'a str,
+    /// Sessions in the series (for retained budgets).
+    pub sessions: usize,
+    pub unit: ValueUnit,
+    pub x_unit: XUnit,
+}
+
+/// One sentence with the numbers, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
+/// 40.9–41.8 KiB/iter) > budget 1 KiB/iter: leak`.
+pub fn check_line(c: &CheckFacts<'_>) -> String {
+    let m = c.metric;
+    match c.reason {
+        CheckReason::NoData => return format!("{m}: no data (the run never reported this metric)"),
+        CheckReason::AnalysisFailed { error } => return format!("{m}: cannot analyse: {error}"),
+        CheckReason::UnitMismatch { series } => {
+            return format!(
+                "{} = {} cannot apply: the {m} series is per {series} (use a rate per {series})",
+                c.key, c.limit_text
+            );
+        }
+        _ => {}
+    }
+    let value = |v: f64| fmt::value(v, c.unit);
+    let range = fmt::value_range(c.lo, c.hi, c.unit);
+    let pc = fmt::percent(c.confidence);
+    let lim = match c.kind {
+        BudgetKind::Slope => fmt::rate(c.limit, c.unit, c.x_unit),
+        _ => value(c.limit),
+    };
+    let (sign, closing) = match c.outcome {
+        Outcome::Pass => ("≤", "ok".to_string()),
+        _ => (">", c.shape.to_string()),
+    };
+    match c.kind {
+        BudgetKind::Slope => {
+            let head = format!(
+                "{m} {} {} ({pc}% CI {range}/{})",
+                if c.estimate >= 0.0 {
+                    "grows"
+                } else {
+                    "changes"
+                },
+                fmt::rate(c.estimate, c.unit, c.x_unit),
+                c.x_unit.suffix()
+            );
+            match (c.outcome, c.reason) {
+                (Outcome::Pass, _) => format!(
+                    "{head} ≤ budget {lim}: ok (sensitivity ±{})",
+                    fmt::rate(c.sensitivity, c.unit, c.x_unit)
+                ),
+                (Outcome::Fail, _) => format!("{head} > budget {lim}: {closing}"),
+                (_, CheckReason::TooFewPoints { points }) => {
+                    format!("{head} vs budget {lim}: undecided, only {points} points after warm-up")
+                }
+                _ => match c.more {
+                    Some(k) => format!(
+                        "{head} straddles budget {lim}: undecided, about {k} more {} would decide",
+                        c.x_unit.plural()
+                    ),
+                    None => format!("{head} straddles budget {lim}: undecided"),
+                },
+            }
+        }
+        BudgetKind::Growth => {
+            let head = format!(
+                "{m} grew {} after warm-up ({pc}% CI {range})",
+                value(c.estimate)
+            );
+            match c.outcome {
+                Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
+                _ => format!("{head} {sign} budget {lim}: {closing}"),
+            }
+        }
+        BudgetKind::Peak => {
+            let closing = if c.outcome == Outcome::Pass {
+                "ok"
+            } else {
+                "over budget"
+            };
+            format!(
+                "{m} peaked at {} {sign} budget {lim}: {closing}",
+                value(c.estimate)
+            )
+        }
+        BudgetKind::Retained if *c.reason == CheckReason::NoSessions => format!(
+            "{m} has no session boundaries (or one session): retained budget {lim} undecided"
+        ),
+        BudgetKind::Retained => {
+            let closing = if c.outcome == Outcome::Pass {
+                "ok"
+            } else {
+                "leak across sessions"
+            };
+            format!(
+                "{m} retained {} over {} sessions {sign} budget {lim}: {closing}",
+                value(c.estimate),
+                c.sessions
+            )
+        }
+    }
+}
+
+/// One sentence that explains the verdict: the first failing (or undecided) check with a
+/// count of the others, the run's ending when it decides, or how many checks passed.
+pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -> String {
+    let with = |outcome: Outcome| -> Vec<&str> {
+        checks
+            .iter()
+            .filter(|c| c.outcome == outcome)
+            .map(|c| c.line.as_str())
+            .collect()
+    };
+    let first_and_more = |lines: Vec<&str>| match lines.len() {
+        0 => String::new(),
+        1 => lines[0].to_string(),
+        n => format!("{} (+{} more)", lines[0], n - 1),
+    };
+    match verdict {
+        Overall::Fail => {
+            let failing = with(Outcome::Fail);
+            if failing.is_empty() {
+                status.describe()
+            } else {
+                first_and_more(failing)
+            }
+        }
+        Overall::Incomplete => status.describe(),
+        Overall::Undecided => first_and_more(with(Outcome::Undecided)),
+        Overall::Pass if checks.is_empty() => {
+            "no budgets set: nothing to judge (see the shapes below)".to_string()
+        }
+        Overall::Pass => format!("all {} budget checks within limits", checks.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KIB: f64 = 1024.0;
+
+    fn slope(outcome: Outcome, reason: &CheckReason) -> String {
+        check_line(&CheckFacts {
+            metric: "alloc.allocated",
+            key: "k",
+            kind: BudgetKind::Slope,
+            limit: KIB,
+            limit_text: "1 KiB/iter",
+            outcome,
+            reason,
+            estimate: 41.3 * KIB,
+            lo: 40.9 * KIB,
+            hi: 41.8 * KIB,
+            confidence: 0.99,
+            sensitivity: 0.45 * KIB,
+            more: Some(120),
+            shape: "leak",
+            sessions: 0,
+            unit: ValueUnit::Bytes,
+            x_unit: XUnit::Iteration,
+        })
+    }
+
+    #[test]
+    fn slope_lines_carry_estimate_interval_budget_and_why() {
+        assert_eq!(
+            slope(Outcome::Fail, &CheckReason::Decided),
+            "alloc.allocated grows 41.3 KiB/iter (99% CI 40.9–41.8 KiB/iter) > budget 1 KiB/iter: leak"
+        );
+        assert!(
+            slope(Outcome::Pass, &CheckReason::Decided).ends_with("ok (sensitivity ±461 B/iter)")
+        );
+        assert!(
+            slope(Outcome::Undecided, &CheckReason::Straddles)
+                .ends_with("undecided, about 120 more iterations would decide")
+        );
+        assert!(
+            slope(Outcome::Undecided, &CheckReason::TooFewPoints { points: 3 })
+                .ends_with("undecided, only 3 points after warm-up")
+        );
+        assert_eq!(
+            slope(
+                Outcome::Undecided,
+                &CheckReason::UnitMismatch {
+                    series: XUnit::Second
+                }
+            ),
+            "k = 1 KiB/iter cannot apply: the alloc.allocated series is per second (use a rate per second)"
+        );
+    }
+
+    #[test]
+    fn retained_lines_count_sessions() {
+        let facts = CheckFacts {
+            metric: "rss",
+            key: "k",
+            kind: BudgetKind::Retained,
+            limit: 1.5 * KIB * KIB,
+            limit_text: "1.5 MiB",
+            outcome: Outcome::Fail,
+            reason: &CheckReason::Decided,
+            estimate: 2.0 * KIB * KIB,
+            lo: 2.0 * KIB * KIB,
+            hi: 2.0 * KIB * KIB,
+            confidence: 0.99,
+            sensitivity: 0.0,
+            more: None,
+            shape: "leak",
+            sessions: 3,
+            unit: ValueUnit::Bytes,
+            x_unit: XUnit::Iteration,
+        };
+        assert_eq!(
+            check_line(&facts),
+            "rss retained 2 MiB over 3 sessions > budget 1.5 MiB: leak across sessions"
+        );
+        let none = CheckFacts {
+            reason: &CheckReason::NoSessions,
+            outcome: Outcome::Undecided,
+            ..facts
+        };
+        assert_eq!(
+            check_line(&none),
+            "rss has no session boundaries (or one session): retained budget 1.5 MiB undecided"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! The two threads beside the merging one: the wire reader (decodes `LEAKCHECK_FD`) and
+//! the outside sampler (process tree every `rss_interval`, PSS at most once a second,
+//! GPU every `gpu_interval`). Both send [`Input`] to the merging thread.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use leakcheck_probe::monotonic_ns;
+use leakcheck_probe::wire::{DecodeStats, Decoder, Message};
+use leakcheck_records::{GpuRecord, TreeRecord};
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use crate::spec::RunSpec;
+use crate::watch::since;
+
+/// PSS (`smaps_rollup`, whose cost grows with RSS) is read at most this often.
+const PSS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the wire reader waits for input before checking whether to stop.
+const READ_POLL: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 100_000_000,
+};
+
+/// Input of the merging thread.
+pub(crate) enum Input {
+    Wire(Message),
+    WireDone(DecodeStats),
+    Tree(TreeRecord),
+    Gpu(GpuRecord),
+    GpuStatus(String),
+    Warning(String),
+}
+
+/// Starts the wire reader: it decodes until EOF, or until `stop` is set while no input
+/// comes (a pipe held open by an escaped process must not keep the run alive).
+pub(crate) fn spawn_reader(
+    read_end: OwnedFd,
+    tx: Sender<Input>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("leakcheck-wire".to_owned())
+        .spawn(move || read_wire(File::from(read_end), &tx, &stop))
+}
+
+fn read_wire(mut file: File, tx: &Sender<Input>, stop: &AtomicBool) {
+    let mut decoder = Decoder::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut messages = Vec::new();
+    loop {
+        let ready = {
+            let mut fds = [PollFd::new(&file, PollFlags::IN)];
+            rustix::event::poll(&mut fds, Some(&READ_POLL))
+        };
+        match ready {
+            Ok(0) if stop.load(Ordering::Relaxed) => break,
+            Ok(0) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => {}
+        }
+        match io::Read::read(&mut file, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => decoder.feed(&buf[..n], &mut messages),
+        }
+        for m in messages.drain(..) {
+            let _ = tx.send(Input::Wire(m));
+        }
+    }
+    decoder.finish(&mut messages);
+    for m in messages.drain(..) {
+        let _ = tx.send(Input::Wire(m));
+    }
+    let _ = tx.send(Input::WireDone(decoder.stats().clone()));
+}
+
+/// What the outside sampler samples, and how often.
+struct OutsideSampler {
+    pid: u32,
+    spawn_ns: u64,
+    rss_interval: Duration,
+    gpu_interval: Duration,
+    with_pss: bool,
+}
+
+/// Starts the outside sampler; dropping the returned sender stops it.
+pub(crate) fn spawn_sampler(
+    spec: &RunSpec,
+    pid: u32,
+    spawn_ns: u64,
+    tx: Sender<Input>,
+) -> io::Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let sampler = OutsideSampler {
+        pid,
+        spawn_ns,
+        rss_interval: spec.rss_interval,
+        gpu_interval: spec.gpu_interval,
+        with_pss: spec.with_pss,
+    };
+    let handle = thread::Builder::new()
+        .name("leakcheck-sampler".to_owned())
+        .spawn(move || sampler.run(&tx, &stop_rx))?;
+    Ok((stop_tx, handle))
+}
+
+impl OutsideSampler {
+    fn run(self, tx: &Sender<Input>, stop: &Receiver<()>) {
+        let mut tree = leakcheck_probe::process::ProcessTree::new(self.pid);
+        // NVML is loaded after the first tree sample: its init can take a while on a
+        // machine with a driver, and the start of the run matters most.
+        let mut gpu: Option<crate::gpu::Gpu> = None;
+        let mut warned = false;
+        let mut pids: Vec<u32> = vec![self.pid];
+        let now = Instant::now();
+        let (mut next_rss, mut next_gpu, mut next_pss) = (now, now, now);
+        loop {
+            let now = Instant::now();
+            if now >= next_rss {
+                let pss = self.with_pss && now >= next_pss;
+                if pss {
+                    next_pss = now + PSS_INTERVAL;
+                }
+                match tree.sample(pss) {
+                    Ok(s) => {
+                        let t_s = since(monotonic_ns(), self.spawn_ns);
+                        let root = s
+                            .per_process
+                            .iter()
+                            .find(|&&(p, _)| p == self.pid)
+                            .map_or(0, |&(_, rss)| rss);
+                        pids.clone_from(&s.pids);
+                        let _ = tx.send(Input::Tree(TreeRecord {
+                            t_s,
+                            rss: root,
+                            rss_tree: s.rss_bytes,
+                            pss_tree: s.pss_bytes,
+                            pids: s.pids.len() as u32,
+                        }));
+                    }
+                    // The root exited; the merging thread is about to notice.
+                    Err(leakcheck_probe::SampleError::Gone { .. }) => {}
+                    Err(e) if !warned => {
+                        warned = true;
+                        let _ = tx.send(Input::Warning(format!(
+                            "sampling the process tree of pid {} failed: {e}",
+                            self.pid
+                        )));
+                    }
+                    Err(_) => {}
+                }
+                // Keep the cadence; after a stall, skip the missed ticks.
+                next_rss += self.rss_interval;
+                if next_rss < now {
+                    next_rss = now + self.rss_interval;
+                }
+            }
+            let gpu = gpu.get_or_insert_with(|| {
+                let gpu = crate::gpu::Gpu::open();
+                let _ = tx.send(Input::GpuStatus(gpu.status()));
+                gpu
+            });
+            if gpu.available() && now >= next_gpu {
+                let (process, device) = gpu.sample(&pids);
+                let t_s = since(monotonic_ns(), self.spawn_ns);
+                let _ = tx.send(Input::Gpu(GpuRecord {
+                    t_s,
+                    process,
+                    device,
+                }));
+                next_gpu = now + self.gpu_interval;
+            }
+            let wake = if gpu.available() {
+                next_rss.min(next_gpu)
+            } else {
+                next_rss
+            };
+            match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => break,
+            }
+        }
+    }
+}

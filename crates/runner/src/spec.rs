@@ -1,0 +1,182 @@
+//! What a run is asked to do ([`RunSpec`]), what it reports as it goes ([`Event`]), what
+//! it returns ([`RunOutcome`]) and why it may not start ([`RunError`]).
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use leakcheck_probe::wire::SessionEvent;
+use leakcheck_records::{Termination, Timeline};
+
+/// File name of the streamed records inside [`RunSpec::out_dir`].
+pub const SAMPLES_FILE: &str = "samples.jsonl";
+
+/// Everything [`run`] needs to know about one run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Scenario name, for the header and messages.
+    pub name: String,
+    /// Program and arguments; `argv[0]` is looked up in `PATH` when it has no `/`.
+    pub argv: Vec<String>,
+    /// Extra environment variables (the rest is inherited).
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// Overall limit on the run.
+    pub timeout: Duration,
+    /// `None`: no hang detection (a command that never marks).
+    pub no_progress_timeout: Option<Duration>,
+    /// Kill the group when `rss.tree` goes above this many bytes.
+    pub ceiling: Option<u64>,
+    pub rss_interval: Duration,
+    pub gpu_interval: Duration,
+    /// Also sample PSS of the tree (at most once a second; it costs ~ms per GiB).
+    pub with_pss: bool,
+    /// `samples.jsonl` goes here (created if missing).
+    pub out_dir: PathBuf,
+    /// SIGTERM -> SIGKILL delay.
+    pub grace: Duration,
+    /// Where the child's stdout and stderr go: `None` inherits leakcheck's.
+    pub child_log: Option<PathBuf>,
+    /// Set it (from a SIGINT handler, another thread) to stop the child gracefully;
+    /// the run then ends with [`Termination::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl RunSpec {
+    /// A spec with the documented defaults: 10 min timeout, no hang detection, no
+    /// ceiling, RSS every 50 ms, GPU every 1 s, no PSS, 2 s grace, inherited output.
+    pub fn new(name: impl Into<String>, argv: Vec<String>, out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            argv,
+            env: Vec::new(),
+            cwd: None,
+            timeout: Duration::from_secs(600),
+            no_progress_timeout: None,
+            ceiling: None,
+            rss_interval: Duration::from_millis(50),
+            gpu_interval: Duration::from_secs(1),
+            with_pss: false,
+            out_dir: out_dir.into(),
+            grace: Duration::from_secs(2),
+            child_log: None,
+            cancel: None,
+        }
+    }
+
+    /// Path of the `samples.jsonl` this run writes.
+    pub fn samples_path(&self) -> PathBuf {
+        self.out_dir.join(SAMPLES_FILE)
+    }
+}
+
+/// What the observer hears, as it happens (drives the CLI's progress bar or lines).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started {
+        pid: u32,
+    },
+    Mark {
+        iteration: u64,
+        rss: Option<u64>,
+        allocated: Option<u64>,
+    },
+    Sample {
+        t_s: f64,
+        rss_tree: u64,
+    },
+    Session {
+        event: SessionEvent,
+        id: u64,
+        label: String,
+    },
+    /// A note from the child.
+    Note(String),
+    /// Something the user should see: the runner stopping the child, a broken stream.
+    Warning(String),
+}
+
+/// The result of a run that was started (whatever the child did).
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub samples_path: PathBuf,
+    /// Pid of the spawned child (its process group id too).
+    pub pid: u32,
+    pub termination: Termination,
+    pub timeline: Timeline,
+    pub wall_s: f64,
+    /// Raw exit code / signal of the child, even when the runner stopped it.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// SIGTERM was not enough: SIGKILL was sent after the grace period.
+    pub escalated: bool,
+    /// Why the early-stop check of [`run_with`] stopped the run, if it did.
+    pub stopped_early: Option<String>,
+}
+
+/// Why a run could not be started: the command, the settings or the paths given are
+/// wrong. (A child that starts and then fails is a [`Termination`], not an error.)
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("empty command: expected a program and its arguments")]
+    EmptyCommand,
+    #[error("invalid run setting {what} = {value}: expected {expected}")]
+    InvalidSpec {
+        what: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("cannot start {argv0:?}: {source}")]
+    Spawn {
+        argv0: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("build command {argv:?} failed: {status}")]
+    Build { argv: Vec<String>, status: String },
+}
+
+/// Checks a spec before anything is created or spawned.
+pub(crate) fn validate(spec: &RunSpec) -> Result<(), RunError> {
+    if spec.argv.is_empty() || spec.argv[0].is_empty() {
+        return Err(RunError::EmptyCommand);
+    }
+    let positive = |what, d: Duration| {
+        if d.is_zero() {
+            Err(RunError::InvalidSpec {
+                what,
+                value: format!("{d:?}"),
+                expected: "a duration above zero",
+            })
+        } else {
+            Ok(())
+        }
+    };
+    positive("rss_interval", spec.rss_interval)?;
+    positive("gpu_interval", spec.gpu_interval)?;
+    positive("timeout", spec.timeout)?;
+    if let Some(d) = spec.no_progress_timeout {
+        positive("no_progress_timeout", d)?;
+    }
+    // Else a missing cwd surfaces as "cannot start <program>: not found", naming the wrong thing.
+    if let Some(cwd) = &spec.cwd
+        && !cwd.is_dir()
+    {
+        return Err(RunError::Io {
+            path: cwd.clone(),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                "the working directory of the run does not exist or is not a directory",
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The merging thread's state: it merges wire messages and outside samples into the
+//! [`Timeline`], streams every record to disk, and decides when to stop the child
+//! (timeout, no progress, ceiling, cancellation, early stop).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use leakcheck_probe::monotonic_ns;
+use leakcheck_probe::wire::Message;
+use leakcheck_records::{
+    HelloRecord, MarkRecord, Record, RunEnding, SessionRecord, Termination, Timeline,
+};
+use leakcheck_vocab::fmt;
+use rustix::process::Signal;
+
+use crate::sampling::Input;
+use crate::spawn::ChildGuard;
+use crate::spec::{Event, RunSpec};
+use crate::writer::RecordWriter;
+
+/// How often the merging thread wakes up without input: bounds the latency of exit
+/// detection, of deadlines and of flushing.
+pub(crate) const TICK: Duration = Duration::from_millis(25);
+
+/// How often at most the early-stop check runs (only when new data came in).
+pub const EARLY_STOP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
+pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
+    (t_ns as i128 - origin_ns as i128) as f64 / 1e9
+}
+
+/// The runner's decision to stop the child.
+pub(crate) struct Stop {
+    pub(crate) reason: Termination,
+    kill_at: Instant,
+}
+
+/// State of the merging thread.
+pub(crate) struct Watch<'a> {
+    pub(crate) spec: &'a RunSpec,
+    pub(crate) out: RecordWriter,
+    pub(crate) timeline: Timeline,
+    pub(crate) observer: &'a mut dyn FnMut(&Event),
+    pub(crate) spawn_ns: u64,
+    pub(crate) last_progress: Instant,
+    pub(crate) stopping: Option<Stop>,
+    pub(crate) peak: u64,
+    pub(crate) wire_done: bool,
+    pub(crate) escalated: bool,
+    pub(crate) early_stop: &'a mut dyn FnMut(&Timeline) -> Option<String>,
+    pub(crate) next_early_check: Instant,
+    /// Marks + samples seen at the last early-stop check (only new data is worth a check).
+    pub(crate) data_at_last_check: usize,
+    pub(crate) stopped_early: Option<String>,
+}
+
+impl Watch<'_> {
+    /// Merge, stream and check until the group leader has exited; returns its status.
+    pub(crate) fn supervise(
+        &mut self,
+        rx: &Receiver<Input>,
+        guard: &mut ChildGuard,
+        started: Instant,
+    ) -> ExitStatus {
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(input) => {
+                    self.handle(input);
+                    // Drain the batch, then flush once.
+                    while let Ok(input) = rx.try_recv() {
+                        self.handle(input);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+            }
+            self.out.flush();
+            if guard.exited() {
+                break;
+            }
+            let now = Instant::now();
+            if self.stopping.is_none() {
+                if let Some(reason) = self.stop_reason(now, started) {
+                    let ending = RunEnding {
+                        termination: Some(reason),
+                        last_iteration: self.timeline.last_iteration(),
+                        message: None,
+                    };
+                    self.warn(format!(
+                        "{}; stopping the process group (SIGTERM, SIGKILL after {})",
+                        ending.describe(),
+                        fmt::duration(self.spec.grace)
+                    ));
+                    guard.signal_group(Signal::TERM);
+                    self.stopping = Some(Stop {
+                        reason,
+                        kill_at: now + self.spec.grace,
+                    });
+                }
+            } else if let Some(stop) = &self.stopping
+                && !self.escalated
+                && now >= stop.kill_at
+            {
+                self.escalated = true;
+                self.warn(format!(
+                    "the process group ignored SIGTERM for {}; sending SIGKILL",
+                    fmt::duration(self.spec.grace)
+                ));
+                guard.signal_group(Signal::KILL);
+            }
+        }
+        match guard.reap() {
+            Ok(status) => status,
+            Err(e) => {
+                self.warn(format!("waiting for pid {} failed: {e}", guard.pid));
+                ExitStatus::from_raw(-1)
+            }
+        }
+    }
+
+    fn stop_reason(&mut self, now: Instant, started: Instant) -> Option<Termination> {
+        if self
+            .spec
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Some(Termination::Cancelled);
+        }
+        if now.duration_since(started) >= self.spec.timeout {
+            return Some(Termination::TimedOut {
+                after: self.spec.timeout,
+            });
+        }
+        if let Some(limit) = self.spec.no_progress_timeout {
+            let quiet = now.duration_since(self.last_progress);
+            if quiet >= limit {
+                return Some(Termination::Hung {
+                    no_progress_for: quiet,
+                    last_iteration: self.timeline.last_iteration(),
+                });
+            }
+        }
+        if let Some(ceiling) = self.spec.ceiling
+            && self.peak > ceiling
+        {
+            return Some(Termination::CeilingExceeded {
+                ceiling,
+                peak: self.peak,
+            });
+        }
+        let data = self.timeline.marks.len() + self.timeline.samples.len();
+        if now >= self.next_early_check && data > self.data_at_last_check {
+            self.next_early_check = now + EARLY_STOP_INTERVAL;
+            self.data_at_last_check = data;
+            if let Some(reason) = (self.early_stop)(&self.timeline) {
+                self.warn(format!("stopping early: {reason}"));
+                self.stopped_early = Some(reason);
+                return Some(Termination::StoppedEarly {
+                    last_iteration: self.timeline.last_iteration(),
+                });
+            }
+        }
+        None
+    }
+
+    fn t_s(&self, t_ns: u64) -> f64 {
+        since(t_ns, self.spawn_ns)
+    }
+
+    fn now_s(&self) -> f64 {
+        self.t_s(monotonic_ns())
+    }
+
+    pub(crate) fn handle(&mut self, input: Input) {
+        match input {
+            Input::Wire(msg) => self.wire(msg),
+            Input::WireDone(stats) => {
+                self.timeline.decode = stats;
+                self.wire_done = true;
+            }
+            Input::Tree(t) => {
+                self.peak = self.peak.max(t.rss_tree);
+                (self.observer)(&Event::Sample {
+                    t_s: t.t_s,
+                    rss_tree: t.rss_tree,
+                });
+                self.emit(Record::Tree(t));
+            }
+            Input::Gpu(g) => self.emit(Record::Gpu(g)),
+            Input::GpuStatus(status) => self.emit(Record::GpuStatus { status }),
+            Input::Warning(text) => self.warn(text),
+        }
+    }
+
+    fn wire(&mut self, msg: Message) {
+        let record = match msg {
+            Message::Hello {
+                version,
+                pid,
+                allocator,
+            } => Record::Hello(HelloRecord {
+                t_s: self.now_s(),
+                version,
+                pid,
+                allocator,
+            }),
+            Message::Mark {
+                iteration,
+                t_ns,
+                rss_bytes,
+                alloc,
+            } => {
+                self.last_progress = Instant::now();
+                (self.observer)(&Event::Mark {
+                    iteration,
+                    rss: rss_bytes,
+                    allocated: alloc.map(|a| a.allocated),
+                });
+                Record::Mark(MarkRecord {
+                    iteration,
+                    t_s: self.t_s(t_ns),
+                    rss: rss_bytes,
+                    alloc,
+                })
+            }
+            Message::Session {
+                event,
+                id,
+                label,
+                t_ns,
+            } => {
+                (self.observer)(&Event::Session {
+                    event,
+                    id,
+                    label: label.clone(),
+                });
+                Record::Session(SessionRecord {
+                    event,
+                    id,
+                    label,
+                    t_s: self.t_s(t_ns),
+                    iteration: self.timeline.last_iteration(),
+                })
+            }
+            Message::Note { text, t_ns } => {
+                (self.observer)(&Event::Note(text.clone()));
+                Record::Note {
+                    t_s: self.t_s(t_ns),
+                    text,
+                }
+            }
+            Message::End { t_ns } => Record::End {
+                t_s: self.t_s(t_ns),
+            },
+        };
+        self.emit(record);
+    }
+
+    pub(crate) fn warn(&mut self, text: String) {
+        (self.observer)(&Event::Warning(text.clone()));
+        let t_s = self.now_s();
+        self.emit(Record::Warning { t_s, text });
+    }
+
+    pub(crate) fn warn_about_decoding(&mut self) {
+        let d = self.timeline.decode.clone();
+        let bad = d.malformed + d.oversized + d.invalid_utf8 + d.truncated;
+        if bad > 0 {
+            self.warn(format!(
+                "LEAKCHECK_FD stream: {bad} of {} lines could not be decoded ({} malformed, {} oversized, {} not utf-8, {} truncated)",
+                d.lines, d.malformed, d.oversized, d.invalid_utf8, d.truncated
+            ));
+        }
+        if d.unknown_types > 0 {
+            let names = d.unknown_type_names.join(", ");
+            self.warn(format!(
+                "LEAKCHECK_FD stream: {} lines of unknown types ignored ({names})",
+                d.unknown_types
+            ));
+        }
+    }
+
+    /// Stream a record to disk and merge it into the timeline.
+    pub(crate) fn emit(&mut self, record: Record) {
+        self.out.write(&record);
+        self.timeline.apply(&record);
+    }
+}

@@ -1,0 +1,172 @@
+//! The small enums every layer shares.
+
+use serde::{Deserialize, Serialize};
+
+/// What x counts: rates (slopes, budgets) are per one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XUnit {
+    /// Iteration numbers from the program's marks.
+    Iteration,
+    /// Seconds since the program was spawned (a program that never marks).
+    Second,
+}
+
+impl XUnit {
+    /// The short suffix used in rates: `iter` or `s`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            XUnit::Iteration => "iter",
+            XUnit::Second => "s",
+        }
+    }
+
+    /// Axis caption of plots.
+    pub fn caption(self) -> &'static str {
+        match self {
+            XUnit::Iteration => "iteration",
+            XUnit::Second => "time (s)",
+        }
+    }
+
+    /// The plural noun for "about N more …" advice.
+    pub fn plural(self) -> &'static str {
+        match self {
+            XUnit::Iteration => "iterations",
+            XUnit::Second => "seconds",
+        }
+    }
+}
+
+impl std::fmt::Display for XUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            XUnit::Iteration => "iteration",
+            XUnit::Second => "second",
+        })
+    }
+}
+
+/// What the y values of a metric are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueUnit {
+    /// Bytes: shown as KiB/MiB/GiB.
+    #[default]
+    Bytes,
+    /// A plain count (objects, blocks, handles, …): shown with SI prefixes.
+    Count,
+}
+
+/// What a budget limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetKind {
+    /// Growth rate after warm-up (per iteration or per second).
+    Slope,
+    /// Total growth after warm-up: fitted slope × x span.
+    Growth,
+    /// Highest sample of the whole series.
+    Peak,
+    /// Level at the start of the last session minus at the start of the first.
+    Retained,
+}
+
+impl BudgetKind {
+    /// Every kind, in the order configs and reports list them.
+    pub const ALL: [BudgetKind; 4] = [
+        BudgetKind::Slope,
+        BudgetKind::Growth,
+        BudgetKind::Peak,
+        BudgetKind::Retained,
+    ];
+
+    /// The config key of this kind: `slope`, `growth`, `peak`, `retained`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetKind::Slope => "slope",
+            BudgetKind::Growth => "growth",
+            BudgetKind::Peak => "peak",
+            BudgetKind::Retained => "retained",
+        }
+    }
+
+    /// The kind named by a config key, if any.
+    pub fn from_key(key: &str) -> Option<BudgetKind> {
+        BudgetKind::ALL.into_iter().find(|k| k.as_str() == key)
+    }
+}
+
+/// The outcome of one budget check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The upper confidence bound is within budget.
+    Pass,
+    /// The lower confidence bound is above the budget.
+    Fail,
+    /// The interval straddles the budget, or there is too little data.
+    Undecided,
+}
+
+impl Outcome {
+    /// Lower-case word for tables and terminal lines.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Undecided => "undecided",
+        }
+    }
+}
+
+/// Why a budget check came out as it did, besides its interval: the analysis and the
+/// judge say it as data, the report words it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckReason {
+    /// The interval (or the point value) decided it.
+    Decided,
+    /// Fewer points after the warm-up cut than a slope or growth verdict needs.
+    TooFewPoints { points: usize },
+    /// The interval straddles the limit.
+    Straddles,
+    /// A retained budget on a series with fewer than two sessions.
+    NoSessions,
+    /// A rate budget per one x unit on a series per the other.
+    UnitMismatch { series: XUnit },
+    /// The run never reported the metric.
+    NoData,
+    /// The analysis refused the series (the error says why).
+    AnalysisFailed { error: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_are_the_documented_ones() {
+        let json = |v: &dyn erased::Ser| v.json();
+        assert_eq!(json(&XUnit::Iteration), "\"iteration\"");
+        assert_eq!(json(&XUnit::Second), "\"second\"");
+        assert_eq!(json(&BudgetKind::Retained), "\"retained\"");
+        assert_eq!(json(&Outcome::Undecided), "\"undecided\"");
+        assert_eq!(json(&ValueUnit::Count), "\"count\"");
+        for kind in BudgetKind::ALL {
+            assert_eq!(BudgetKind::from_key(kind.as_str()), Some(kind));
+        }
+        assert_eq!(BudgetKind::from_key("slopes"), None);
+    }
+
+    mod erased {
+        pub trait Ser {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Ser for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
+    }
+}
