@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod generate;
 pub mod nn;
 pub mod service;
+pub mod session;
 
 pub use annotation::{
     AnnotatedSample, Annotation, AnnotationError, ClassSet, Problem, RgbImage, Shape,

@@ -16,11 +16,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::annotation::{AnnotatedSample, AnnotationError, ClassSet, Problem, RgbImage, validate};
-use crate::dataset::{DatasetCache, network_input};
-use crate::nn::{
-    Adam, BufferPool, DiceCounts, Grads, InferenceBuffers, LossConfig, Model, ModelConfig,
-    focal_dice, hard_dice,
-};
+use crate::dataset::DatasetCache;
+use crate::nn::{Adam, BufferPool, Grads, LossConfig, Model, ModelConfig, focal_dice};
+use crate::session::validate_dice;
+pub use crate::session::{InferenceModel, SessionReport, SessionState, StateBytes};
 
 /// What happens to earlier sessions' state when a new session starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,109 +160,6 @@ pub struct Progress {
     pub message: Option<String>,
     /// The last log lines, oldest first.
     pub log: VecDeque<String>,
-}
-
-/// Bytes one session's state holds, computed from the structures themselves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateBytes {
-    pub model: usize,
-    pub optimizer: usize,
-    pub dataset_cache: usize,
-    pub inference: usize,
-    pub pool: usize,
-}
-
-impl StateBytes {
-    pub fn total(&self) -> usize {
-        self.model + self.optimizer + self.dataset_cache + self.inference + self.pool
-    }
-}
-
-impl std::ops::AddAssign for StateBytes {
-    fn add_assign(&mut self, o: Self) {
-        self.model += o.model;
-        self.optimizer += o.optimizer;
-        self.dataset_cache += o.dataset_cache;
-        self.inference += o.inference;
-        self.pool += o.pool;
-    }
-}
-
-/// A trained model kept for serving predictions, with its serving-resolution buffers.
-#[derive(Debug)]
-pub struct InferenceModel {
-    pub model: Model,
-    pub size: usize,
-    buffers: InferenceBuffers,
-}
-
-impl InferenceModel {
-    pub fn new(model: Model, size: usize) -> Self {
-        let buffers = InferenceBuffers::new(&model, size, size);
-        Self {
-            model,
-            size,
-            buffers,
-        }
-    }
-
-    /// Per-pixel class of `image` at the serving resolution (`size * size` labels, row-major).
-    pub fn predict(&mut self, image: &RgbImage) -> Result<Vec<u8>, Problem> {
-        image.check()?;
-        let x = network_input(image, self.size);
-        let mut labels = vec![0u8; self.size * self.size];
-        self.model.predict_into(&x, &mut self.buffers, &mut labels);
-        Ok(labels)
-    }
-
-    pub fn byte_size(&self) -> usize {
-        self.model.byte_size() + self.buffers.byte_size()
-    }
-}
-
-/// Everything one session built.
-#[derive(Debug)]
-pub struct SessionState {
-    pub id: u64,
-    pub model: Model,
-    pub optimizer: Adam,
-    pub dataset: DatasetCache,
-    pub inference: Option<InferenceModel>,
-    pub pool: BufferPool,
-    /// Set when the session completed.
-    pub report: Option<SessionReport>,
-}
-
-impl SessionState {
-    pub fn bytes(&self) -> StateBytes {
-        StateBytes {
-            model: self.model.byte_size(),
-            optimizer: self.optimizer.byte_size(),
-            dataset_cache: self.dataset.byte_size(),
-            inference: self.inference.as_ref().map_or(0, InferenceModel::byte_size),
-            pool: self.pool.byte_size(),
-        }
-    }
-}
-
-/// What a completed session reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionReport {
-    pub session: u64,
-    pub samples: usize,
-    pub train_samples: usize,
-    pub val_samples: usize,
-    pub epochs: usize,
-    pub steps: u64,
-    /// Mean training loss of each epoch.
-    pub epoch_losses: Vec<f32>,
-    /// Mean hard dice over foreground classes on the validation split (classes absent from
-    /// both prediction and truth are skipped); `None` without validation samples.
-    pub val_dice: Option<f64>,
-    pub per_class_dice: Vec<Option<f64>>,
-    pub peak_rss_bytes: Option<u64>,
-    /// Bytes this session's state holds at its end.
-    pub state_bytes: StateBytes,
 }
 
 /// Why a session failed.
@@ -513,7 +409,6 @@ impl TrainingService {
         samples: &[AnnotatedSample],
     ) -> Result<SessionReport, TrainError> {
         let size = self.config.train_size;
-        let hw = size * size;
         let epochs = self.config.epochs;
         let bs = self.config.batch_size;
         let batches = st.dataset.train.len().div_ceil(bs);
@@ -528,7 +423,6 @@ impl TrainingService {
                 batches
             ),
         )?;
-        let classes = self.config.model.classes;
         let mut grads = Grads::zeros_like(&st.model);
         let mut epoch_losses = Vec::with_capacity(epochs);
         let mut steps = 0u64;
@@ -537,48 +431,10 @@ impl TrainingService {
             let mut sum = 0.0f64;
             let train = st.dataset.train.clone();
             for (b, batch) in train.chunks(bs).enumerate() {
-                grads.fill_zero();
-                let mut batch_loss = 0.0f32;
-                for &i in batch {
-                    if st.dataset.ensure(i, &samples[i], &self.config.classes)? {
-                        self.watch(&format!(
-                            "decoding {:?} in epoch {epoch}/{epochs} batch {}/{batches}",
-                            samples[i].id,
-                            b + 1
-                        ))?;
-                    }
-                    let d = st.dataset.get(i).expect("decoded above");
-                    let tape = st.model.forward(&d.input, size, size, &mut st.pool);
-                    let mut probs = st.pool.take(classes, hw);
-                    let mut dlogits = st.pool.take(classes, hw);
-                    let l = focal_dice(
-                        &tape.logits(),
-                        &d.target,
-                        &self.config.loss,
-                        &mut probs,
-                        &mut dlogits,
-                    );
-                    st.model.backward(&tape, dlogits, &mut grads, &mut st.pool);
-                    tape.release(&mut st.pool);
-                    st.pool.give(probs);
-                    batch_loss += l.total;
-                }
-                st.optimizer
-                    .step(&mut st.model, &grads, 1.0 / batch.len() as f32);
+                let batch_loss =
+                    self.train_batch(st, samples, &mut grads, batch, (epoch, b + 1))?;
                 sum += batch_loss as f64;
                 steps += 1;
-                self.progress.step += 1;
-                self.progress.epoch = epoch;
-                self.progress.batch = b + 1;
-                self.progress.loss = Some(batch_loss / batch.len() as f32);
-                if let Some(o) = &mut self.observer {
-                    o.step(self.progress.step);
-                }
-                self.watch(&format!(
-                    "training epoch {epoch}/{epochs} batch {}/{batches}",
-                    b + 1
-                ))?;
-                self.write_progress()?;
             }
             let mean = (sum / st.dataset.train.len() as f64) as f32;
             epoch_losses.push(mean);
@@ -627,6 +483,61 @@ impl TrainingService {
             ),
         )?;
         Ok(report)
+    }
+
+    /// One optimiser step over `batch` (sample indices), decoding samples as needed;
+    /// returns the batch's summed loss. `at` is (epoch, 1-based batch).
+    fn train_batch(
+        &mut self,
+        st: &mut SessionState,
+        samples: &[AnnotatedSample],
+        grads: &mut Grads,
+        batch: &[usize],
+        (epoch, b): (usize, usize),
+    ) -> Result<f32, TrainError> {
+        let size = self.config.train_size;
+        let hw = size * size;
+        let classes = self.config.model.classes;
+        let (epochs, batches) = (self.config.epochs, self.progress.batches);
+        grads.fill_zero();
+        let mut batch_loss = 0.0f32;
+        for &i in batch {
+            if st.dataset.ensure(i, &samples[i], &self.config.classes)? {
+                self.watch(&format!(
+                    "decoding {:?} in epoch {epoch}/{epochs} batch {b}/{batches}",
+                    samples[i].id
+                ))?;
+            }
+            let d = st.dataset.get(i).expect("decoded above");
+            let tape = st.model.forward(&d.input, size, size, &mut st.pool);
+            let mut probs = st.pool.take(classes, hw);
+            let mut dlogits = st.pool.take(classes, hw);
+            let l = focal_dice(
+                &tape.logits(),
+                &d.target,
+                &self.config.loss,
+                &mut probs,
+                &mut dlogits,
+            );
+            st.model.backward(&tape, dlogits, grads, &mut st.pool);
+            tape.release(&mut st.pool);
+            st.pool.give(probs);
+            batch_loss += l.total;
+        }
+        st.optimizer
+            .step(&mut st.model, grads, 1.0 / batch.len() as f32);
+        self.progress.step += 1;
+        self.progress.epoch = epoch;
+        self.progress.batch = b;
+        self.progress.loss = Some(batch_loss / batch.len() as f32);
+        if let Some(o) = &mut self.observer {
+            o.step(self.progress.step);
+        }
+        self.watch(&format!(
+            "training epoch {epoch}/{epochs} batch {b}/{batches}"
+        ))?;
+        self.write_progress()?;
+        Ok(batch_loss)
     }
 
     /// Watchdog: measure RSS, record it, and fail the session above the ceiling.
@@ -698,29 +609,4 @@ impl TrainingService {
 
 fn session_label(id: u64, n: usize) -> String {
     format!("session {id}: {n} samples")
-}
-
-/// Hard dice per foreground class on the validation split and their mean.
-fn validate_dice(st: &mut SessionState, size: usize) -> (Option<f64>, Vec<Option<f64>>) {
-    let classes = st.model.config.classes;
-    let mut counts = vec![DiceCounts::default(); classes - 1];
-    if st.dataset.val.is_empty() {
-        return (None, Vec::new());
-    }
-    let mut labels = vec![0u8; size * size];
-    for &i in &st.dataset.val {
-        let Some(d) = st.dataset.samples[i].as_ref() else {
-            continue;
-        };
-        let tape = st.model.forward(&d.input, size, size, &mut st.pool);
-        for (l, col) in labels.iter_mut().zip(tape.logits().columns()) {
-            *l = crate::nn::argmax(col.iter().copied()) as u8;
-        }
-        tape.release(&mut st.pool);
-        hard_dice(&labels, &d.target, &mut counts);
-    }
-    let per: Vec<Option<f64>> = counts.iter().map(DiceCounts::dice).collect();
-    let present: Vec<f64> = per.iter().flatten().copied().collect();
-    let mean = (!present.is_empty()).then(|| present.iter().sum::<f64>() / present.len() as f64);
-    (mean, per)
 }

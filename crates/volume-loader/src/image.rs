@@ -515,6 +515,8 @@ fn read_padded(
     Ok((selection, padded))
 }
 
+/// Sample one patch centred on `center` (world nm): a separable nearest-voxel selection
+/// when the transform does not rotate, full coordinate grids when it does.
 fn sample(
     node: &str,
     scale: &ScaleLevel,
@@ -523,37 +525,71 @@ fn sample(
     center: [f64; 3],
     transform: &Transform,
 ) -> Result<(Array3<f32>, Intermediates)> {
-    let shape = spec.patch_shape;
-    // World offset of output voxel i along an axis of n voxels, centred on `center`.
-    let offset =
-        |i: usize, a: usize| (i as f64 - (shape[a] as f64 - 1.0) / 2.0) * spec.voxel_size[a];
-    let to_index = |w: f64, a: usize| (w - scale.translation[a]) / scale.voxel_size[a];
-    let fill = spec.kind.fill();
-    if !transform.is_rotated() {
-        // Separable grid: nearest-voxel selection along each axis.
-        let idx: [Vec<i64>; 3] = [0, 1, 2].map(|a| {
-            (0..shape[a])
-                .map(|i| nearest(to_index(center[a] + offset(i, a), a)))
-                .collect()
-        });
-        let lo = [0, 1, 2].map(|a| *idx[a].iter().min().expect("non-empty patch"));
-        let hi = [0, 1, 2].map(|a| *idx[a].iter().max().expect("non-empty patch") + 1);
-        let (selection, padded) = read_padded(node, scale, store, lo, hi, fill, spec.pad)?;
-        let rel: [Vec<usize>; 3] =
-            [0, 1, 2].map(|a| idx[a].iter().map(|&i| (i - lo[a]) as usize).collect());
-        let out =
-            Array3::from_shape_fn(shape, |(z, y, x)| padded[[rel[0][z], rel[1][y], rel[2][x]]]);
-        let coords = idx.iter().flatten().map(|&i| i as f32).collect();
-        return Ok((
-            out,
-            Intermediates {
-                coords,
-                selection,
-                padded,
-            },
-        ));
+    if transform.is_rotated() {
+        sample_rotated(node, scale, store, spec, center, transform)
+    } else {
+        sample_axis_aligned(node, scale, store, spec, center)
     }
-    // Rotated grid about z: full coordinate grids in voxel-index space.
+}
+
+/// World offset of output voxel `i` along axis `a` of the patch, centred on the patch.
+fn patch_offset(spec: &ImageSpec, i: usize, a: usize) -> f64 {
+    (i as f64 - (spec.patch_shape[a] as f64 - 1.0) / 2.0) * spec.voxel_size[a]
+}
+
+/// Voxel-index coordinate of world position `w` along axis `a` of `scale`.
+fn to_index(scale: &ScaleLevel, w: f64, a: usize) -> f64 {
+    (w - scale.translation[a]) / scale.voxel_size[a]
+}
+
+/// Separable grid: nearest-voxel selection along each axis.
+fn sample_axis_aligned(
+    node: &str,
+    scale: &ScaleLevel,
+    store: &CachedArray,
+    spec: &ImageSpec,
+    center: [f64; 3],
+) -> Result<(Array3<f32>, Intermediates)> {
+    let shape = spec.patch_shape;
+    let offset = |i: usize, a: usize| patch_offset(spec, i, a);
+    let to_index = |w: f64, a: usize| to_index(scale, w, a);
+    let fill = spec.kind.fill();
+    let idx: [Vec<i64>; 3] = [0, 1, 2].map(|a| {
+        (0..shape[a])
+            .map(|i| nearest(to_index(center[a] + offset(i, a), a)))
+            .collect()
+    });
+    let lo = [0, 1, 2].map(|a| *idx[a].iter().min().expect("non-empty patch"));
+    let hi = [0, 1, 2].map(|a| *idx[a].iter().max().expect("non-empty patch") + 1);
+    let (selection, padded) = read_padded(node, scale, store, lo, hi, fill, spec.pad)?;
+    let rel: [Vec<usize>; 3] =
+        [0, 1, 2].map(|a| idx[a].iter().map(|&i| (i - lo[a]) as usize).collect());
+    let out = Array3::from_shape_fn(shape, |(z, y, x)| padded[[rel[0][z], rel[1][y], rel[2][x]]]);
+    let coords = idx.iter().flatten().map(|&i| i as f32).collect();
+    Ok((
+        out,
+        Intermediates {
+            coords,
+            selection,
+            padded,
+        },
+    ))
+}
+
+/// Rotated grid about z: full coordinate grids in voxel-index space, then nearest or
+/// trilinear sampling.
+fn sample_rotated(
+    node: &str,
+    scale: &ScaleLevel,
+    store: &CachedArray,
+    spec: &ImageSpec,
+    center: [f64; 3],
+    transform: &Transform,
+) -> Result<(Array3<f32>, Intermediates)> {
+    let shape = spec.patch_shape;
+    let offset = |i: usize, a: usize| patch_offset(spec, i, a);
+    let to_index = |w: f64, a: usize| to_index(scale, w, a);
+    let fill = spec.kind.fill();
     let (sin, cos) = transform.rotate_z.sin_cos();
     let [nz, ny, nx] = shape;
     let mut grid = Array4::<f32>::zeros((3, nz, ny, nx));
