@@ -102,39 +102,35 @@ fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedM
     m
 }
 
+/// What one check found, before it is worded.
+struct Finding {
+    outcome: Outcome,
+    reason: CheckReason,
+    estimate: f64,
+    lo: f64,
+    hi: f64,
+    confidence: f64,
+    sensitivity: f64,
+    more: Option<u64>,
+    sessions: usize,
+    x_unit: XUnit,
+}
+
 impl JudgedMetric {
     fn push_verdict(&mut self, b: &MetricBudget, v: &Verdict, a: &MetricAnalysis) {
-        let limit_text = v.budget.limit.to_string();
-        let line = check_line(&CheckFacts {
-            metric: &self.report.name,
-            key: &b.key,
-            kind: v.budget.kind,
-            limit: v.budget.limit.bytes(),
-            limit_text: &limit_text,
+        let finding = Finding {
             outcome: v.outcome,
-            reason: &v.reason,
+            reason: v.reason.clone(),
             estimate: v.estimate,
             lo: v.lo,
             hi: v.hi,
             confidence: a.theil_sen.confidence,
             sensitivity: v.sensitivity,
             more: v.more_iterations,
-            shape: &a.shape.to_string(),
             sessions: a.sessions.len(),
-            unit: self.report.unit,
             x_unit: a.x_unit,
-        });
-        self.report.budgets.push(BudgetCheck {
-            kind: v.budget.kind,
-            limit: v.budget.limit.bytes(),
-            limit_text,
-            outcome: v.outcome,
-            estimate: v.estimate,
-            lo: v.lo,
-            hi: v.hi,
-            line,
-        });
-        self.reasons.push(v.reason.clone());
+        };
+        self.push(b, finding);
     }
 
     /// A check the analysis never saw (no data, or the series was refused): undecided.
@@ -145,6 +141,22 @@ impl JudgedMetric {
         reason: CheckReason,
         x_unit: XUnit,
     ) {
+        let finding = Finding {
+            outcome: Outcome::Undecided,
+            reason,
+            estimate: f64::NAN,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            confidence: judging.confidence,
+            sensitivity: f64::NAN,
+            more: None,
+            sessions: 0,
+            x_unit,
+        };
+        self.push(b, finding);
+    }
+
+    fn push(&mut self, b: &MetricBudget, f: Finding) {
         let limit_text = b.budget.limit.to_string();
         let line = check_line(&CheckFacts {
             metric: &self.report.name,
@@ -152,30 +164,30 @@ impl JudgedMetric {
             kind: b.budget.kind,
             limit: b.budget.limit.bytes(),
             limit_text: &limit_text,
-            outcome: Outcome::Undecided,
-            reason: &reason,
-            estimate: f64::NAN,
-            lo: f64::NAN,
-            hi: f64::NAN,
-            confidence: judging.confidence,
-            sensitivity: f64::NAN,
-            more: None,
+            outcome: f.outcome,
+            reason: &f.reason,
+            estimate: f.estimate,
+            lo: f.lo,
+            hi: f.hi,
+            confidence: f.confidence,
+            sensitivity: f.sensitivity,
+            more: f.more,
             shape: &self.report.shape,
-            sessions: 0,
+            sessions: f.sessions,
             unit: self.report.unit,
-            x_unit,
+            x_unit: f.x_unit,
         });
         self.report.budgets.push(BudgetCheck {
             kind: b.budget.kind,
             limit: b.budget.limit.bytes(),
             limit_text,
-            outcome: Outcome::Undecided,
-            estimate: f64::NAN,
-            lo: f64::NAN,
-            hi: f64::NAN,
+            outcome: f.outcome,
+            estimate: f.estimate,
+            lo: f.lo,
+            hi: f.hi,
             line,
         });
-        self.reasons.push(reason);
+        self.reasons.push(f.reason);
     }
 }
 

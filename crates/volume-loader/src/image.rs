@@ -525,133 +525,143 @@ fn sample(
     center: [f64; 3],
     transform: &Transform,
 ) -> Result<(Array3<f32>, Intermediates)> {
+    let read = PatchRead {
+        node,
+        scale,
+        store,
+        spec,
+        center,
+    };
     if transform.is_rotated() {
-        sample_rotated(node, scale, store, spec, center, transform)
+        read.rotated(transform)
     } else {
-        sample_axis_aligned(node, scale, store, spec, center)
+        read.axis_aligned()
     }
 }
 
-/// World offset of output voxel `i` along axis `a` of the patch, centred on the patch.
-fn patch_offset(spec: &ImageSpec, i: usize, a: usize) -> f64 {
-    (i as f64 - (spec.patch_shape[a] as f64 - 1.0) / 2.0) * spec.voxel_size[a]
-}
-
-/// Voxel-index coordinate of world position `w` along axis `a` of `scale`.
-fn to_index(scale: &ScaleLevel, w: f64, a: usize) -> f64 {
-    (w - scale.translation[a]) / scale.voxel_size[a]
-}
-
-/// Separable grid: nearest-voxel selection along each axis.
-fn sample_axis_aligned(
-    node: &str,
-    scale: &ScaleLevel,
-    store: &CachedArray,
-    spec: &ImageSpec,
+/// One patch read: the level it reads, and where the patch is centred (world nm).
+struct PatchRead<'a> {
+    node: &'a str,
+    scale: &'a ScaleLevel,
+    store: &'a CachedArray,
+    spec: &'a ImageSpec,
     center: [f64; 3],
-) -> Result<(Array3<f32>, Intermediates)> {
-    let shape = spec.patch_shape;
-    let offset = |i: usize, a: usize| patch_offset(spec, i, a);
-    let to_index = |w: f64, a: usize| to_index(scale, w, a);
-    let fill = spec.kind.fill();
-    let idx: [Vec<i64>; 3] = [0, 1, 2].map(|a| {
-        (0..shape[a])
-            .map(|i| nearest(to_index(center[a] + offset(i, a), a)))
-            .collect()
-    });
-    let lo = [0, 1, 2].map(|a| *idx[a].iter().min().expect("non-empty patch"));
-    let hi = [0, 1, 2].map(|a| *idx[a].iter().max().expect("non-empty patch") + 1);
-    let (selection, padded) = read_padded(node, scale, store, lo, hi, fill, spec.pad)?;
-    let rel: [Vec<usize>; 3] =
-        [0, 1, 2].map(|a| idx[a].iter().map(|&i| (i - lo[a]) as usize).collect());
-    let out = Array3::from_shape_fn(shape, |(z, y, x)| padded[[rel[0][z], rel[1][y], rel[2][x]]]);
-    let coords = idx.iter().flatten().map(|&i| i as f32).collect();
-    Ok((
-        out,
-        Intermediates {
-            coords,
-            selection,
-            padded,
-        },
-    ))
 }
 
-/// Rotated grid about z: full coordinate grids in voxel-index space, then nearest or
-/// trilinear sampling.
-fn sample_rotated(
-    node: &str,
-    scale: &ScaleLevel,
-    store: &CachedArray,
-    spec: &ImageSpec,
-    center: [f64; 3],
-    transform: &Transform,
-) -> Result<(Array3<f32>, Intermediates)> {
-    let shape = spec.patch_shape;
-    let offset = |i: usize, a: usize| patch_offset(spec, i, a);
-    let to_index = |w: f64, a: usize| to_index(scale, w, a);
-    let fill = spec.kind.fill();
-    let (sin, cos) = transform.rotate_z.sin_cos();
-    let [nz, ny, nx] = shape;
-    let mut grid = Array4::<f32>::zeros((3, nz, ny, nx));
-    let mut min = [f64::INFINITY; 3];
-    let mut max = [f64::NEG_INFINITY; 3];
-    for z in 0..nz {
-        let cz = to_index(center[0] + offset(z, 0), 0);
-        for y in 0..ny {
-            let dy0 = offset(y, 1);
-            for x in 0..nx {
-                let dx0 = offset(x, 2);
-                let c = [
-                    cz,
-                    to_index(center[1] + cos * dy0 - sin * dx0, 1),
-                    to_index(center[2] + sin * dy0 + cos * dx0, 2),
-                ];
-                for a in 0..3 {
-                    grid[[a, z, y, x]] = c[a] as f32;
-                    min[a] = min[a].min(c[a]);
-                    max[a] = max[a].max(c[a]);
+impl PatchRead<'_> {
+    /// World offset of output voxel `i` along axis `a`, centred on the patch.
+    fn offset(&self, i: usize, a: usize) -> f64 {
+        (i as f64 - (self.spec.patch_shape[a] as f64 - 1.0) / 2.0) * self.spec.voxel_size[a]
+    }
+
+    /// Voxel-index coordinate along axis `a` of the point `d` nm from the centre.
+    fn index_at(&self, a: usize, d: f64) -> f64 {
+        (self.center[a] + d - self.scale.translation[a]) / self.scale.voxel_size[a]
+    }
+
+    fn read(
+        &self,
+        lo: [i64; 3],
+        hi: [i64; 3],
+        pad: bool,
+    ) -> Result<(ndarray::ArrayD<u8>, Array3<f32>)> {
+        let fill = self.spec.kind.fill();
+        read_padded(self.node, self.scale, self.store, lo, hi, fill, pad)
+    }
+
+    /// Separable grid: nearest-voxel selection along each axis.
+    fn axis_aligned(&self) -> Result<(Array3<f32>, Intermediates)> {
+        let shape = self.spec.patch_shape;
+        let idx: [Vec<i64>; 3] = [0, 1, 2].map(|a| {
+            (0..shape[a])
+                .map(|i| nearest(self.index_at(a, self.offset(i, a))))
+                .collect()
+        });
+        let lo = [0, 1, 2].map(|a| *idx[a].iter().min().expect("non-empty patch"));
+        let hi = [0, 1, 2].map(|a| *idx[a].iter().max().expect("non-empty patch") + 1);
+        let (selection, padded) = self.read(lo, hi, self.spec.pad)?;
+        let rel: [Vec<usize>; 3] =
+            [0, 1, 2].map(|a| idx[a].iter().map(|&i| (i - lo[a]) as usize).collect());
+        let out =
+            Array3::from_shape_fn(shape, |(z, y, x)| padded[[rel[0][z], rel[1][y], rel[2][x]]]);
+        let coords = idx.iter().flatten().map(|&i| i as f32).collect();
+        Ok((
+            out,
+            Intermediates {
+                coords,
+                selection,
+                padded,
+            },
+        ))
+    }
+
+    /// Rotated grid about z: full coordinate grids in voxel-index space, then nearest or
+    /// trilinear sampling.
+    fn rotated(&self, transform: &Transform) -> Result<(Array3<f32>, Intermediates)> {
+        let shape = self.spec.patch_shape;
+        let (sin, cos) = transform.rotate_z.sin_cos();
+        let [nz, ny, nx] = shape;
+        let mut grid = Array4::<f32>::zeros((3, nz, ny, nx));
+        let mut min = [f64::INFINITY; 3];
+        let mut max = [f64::NEG_INFINITY; 3];
+        for z in 0..nz {
+            let cz = self.index_at(0, self.offset(z, 0));
+            for y in 0..ny {
+                let dy0 = self.offset(y, 1);
+                for x in 0..nx {
+                    let dx0 = self.offset(x, 2);
+                    let c = [
+                        cz,
+                        self.index_at(1, cos * dy0 - sin * dx0),
+                        self.index_at(2, sin * dy0 + cos * dx0),
+                    ];
+                    for a in 0..3 {
+                        grid[[a, z, y, x]] = c[a] as f32;
+                        min[a] = min[a].min(c[a]);
+                        max[a] = max[a].max(c[a]);
+                    }
                 }
             }
         }
-    }
-    // Nearest voxels must lie inside the volume when padding is off; trilinear also needs
-    // the upper neighbour, which is padded with the fill value at the very border.
-    let trilinear_read = spec.kind == ImageKind::Raw;
-    let near_lo = min.map(nearest);
-    let near_hi = max.map(|m| nearest(m) + 1);
-    if !spec.pad {
-        check_inside(node, scale, near_lo, near_hi)?;
-    }
-    let (lo, hi) = if trilinear_read {
-        (
-            min.map(|m| m.floor() as i64),
-            max.map(|m| m.floor() as i64 + 2),
-        )
-    } else {
-        (near_lo, near_hi)
-    };
-    let (selection, padded) = read_padded(node, scale, store, lo, hi, fill, true)?;
-    let out = Array3::from_shape_fn(shape, |(z, y, x)| {
-        let c = [0, 1, 2].map(|a| f64::from(grid[[a, z, y, x]]) - lo[a] as f64);
-        if trilinear_read {
-            trilinear(&padded, c)
-        } else {
-            padded[[
-                nearest(c[0]) as usize,
-                nearest(c[1]) as usize,
-                nearest(c[2]) as usize,
-            ]]
+        // Nearest voxels must lie inside the volume when padding is off; trilinear also needs
+        // the upper neighbour, which is padded with the fill value at the very border.
+        let trilinear_read = self.spec.kind == ImageKind::Raw;
+        let near_lo = min.map(nearest);
+        let near_hi = max.map(|m| nearest(m) + 1);
+        if !self.spec.pad {
+            check_inside(self.node, self.scale, near_lo, near_hi)?;
         }
-    });
-    let coords = grid.into_raw_vec_and_offset().0;
-    Ok((
-        out,
-        Intermediates {
-            coords,
-            selection,
-            padded,
-        },
-    ))
+        let (lo, hi) = if trilinear_read {
+            (
+                min.map(|m| m.floor() as i64),
+                max.map(|m| m.floor() as i64 + 2),
+            )
+        } else {
+            (near_lo, near_hi)
+        };
+        let (selection, padded) = self.read(lo, hi, true)?;
+        let out = Array3::from_shape_fn(shape, |(z, y, x)| {
+            let c = [0, 1, 2].map(|a| f64::from(grid[[a, z, y, x]]) - lo[a] as f64);
+            if trilinear_read {
+                trilinear(&padded, c)
+            } else {
+                padded[[
+                    nearest(c[0]) as usize,
+                    nearest(c[1]) as usize,
+                    nearest(c[2]) as usize,
+                ]]
+            }
+        });
+        let coords = grid.into_raw_vec_and_offset().0;
+        Ok((
+            out,
+            Intermediates {
+                coords,
+                selection,
+                padded,
+            },
+        ))
+    }
 }
 
 /// Transpose then mirror the sampled patch, returned in standard (C) layout.
