@@ -26,12 +26,7 @@ pub use sampler::{Reading, SampleError, Sampler};
 /// Nanoseconds on `CLOCK_MONOTONIC`: the one clock shared by the probe and the runner
 /// (both processes read the same clock, so their timelines merge without offsets).
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
