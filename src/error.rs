@@ -44,7 +44,8 @@ impl ExitStatus {
     /// a usage error whatever the data said.
     pub fn of_verdict(verdict: Overall, misconfigured: bool) -> ExitStatus {
         let status = match verdict {
-            Overall::Pass => ExitStatus::Pass,
+            // Nothing was judged: the report is the product (documented as exit code 0).
+            Overall::Pass | Overall::NoBudgets => ExitStatus::Pass,
             Overall::Fail => ExitStatus::BudgetFailed,
             Overall::Incomplete => ExitStatus::Incomplete,
             Overall::Undecided => ExitStatus::Undecided,
@@ -82,14 +83,16 @@ impl CliError {
     /// The one table from library errors to exit codes.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            // What the user gave is wrong: the command, a setting, a path, a file.
-            CliError::Config(_) | CliError::Usage(_) | CliError::Run(_) | CliError::Records(_) => {
-                ExitStatus::Usage
-            }
-            // The run happened but its files could not be written.
-            CliError::Judging(_) | CliError::Report(_) | CliError::Io { .. } => {
-                ExitStatus::Incomplete
-            }
+            // What the user gave is wrong, or cannot be used here: the command, a setting,
+            // a file, an output folder that cannot be written. Each is found before the
+            // program starts (or, for `report`, before anything is judged).
+            CliError::Config(_)
+            | CliError::Usage(_)
+            | CliError::Run(_)
+            | CliError::Records(_)
+            | CliError::Judging(_)
+            | CliError::Io { .. }
+            | CliError::Report(_) => ExitStatus::Usage,
         }
     }
 }

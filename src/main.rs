@@ -5,11 +5,13 @@
 mod cli;
 mod commands;
 mod error;
+mod output;
 mod progress;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::output::tell;
 
 fn main() {
     let cli = Cli::parse();
@@ -22,7 +24,7 @@ fn main() {
     let status = match result {
         Ok(status) => status,
         Err(err) => {
-            eprintln!("error: {err}");
+            tell!("error: {err}");
             err.exit_status()
         }
     };

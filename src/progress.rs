@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use crate::output::tell;
 use indicatif::{ProgressBar, ProgressStyle};
 use leakcheck_runner::Event;
 use leakcheck_vocab::fmt;
@@ -42,7 +43,7 @@ impl Progress {
             bar
         });
         if bar.is_none() {
-            eprintln!("[{name}] started");
+            tell!("[{name}] started");
         }
         Progress {
             name: name.to_string(),
@@ -107,14 +108,14 @@ impl Progress {
                 (Some(i), None) => format!("iteration {}  ", i + 1),
                 _ => String::new(),
             };
-            eprintln!("[{}] {iteration}{text}", self.name);
+            tell!("[{}] {iteration}{text}", self.name);
         }
     }
 
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(format!("[{}] {line}", self.name)),
-            None => eprintln!("[{}] {line}", self.name),
+            None => tell!("[{}] {line}", self.name),
         }
     }
 

@@ -4,15 +4,16 @@ use leakcheck_runner::load_config;
 
 use crate::cli::ListArgs;
 use crate::error::{CliError, ExitStatus};
+use crate::output::say;
 
 pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
     let config = load_config(&args.config.config)?;
     for s in &config.scenarios {
-        println!("{}", s.name);
+        say!("{}", s.name);
         if let Some(d) = &s.description {
-            println!("  {d}");
+            say!("  {d}");
         }
-        println!("  command: {}", s.command.join(" "));
+        say!("  command: {}", s.command.join(" "));
         if !s.variants.is_empty() {
             let variants: Vec<String> = s
                 .variants
@@ -25,13 +26,13 @@ pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
                     }
                 })
                 .collect();
-            println!("  variants: {}", variants.join(", "));
+            say!("  variants: {}", variants.join(", "));
         }
         if let Some(n) = s.iterations {
-            println!("  iterations: {n}");
+            say!("  iterations: {n}");
         }
         for b in &s.budgets {
-            println!(
+            say!(
                 "  budget: {} {} = {}",
                 b.metric,
                 b.budget.kind.as_str(),

@@ -5,16 +5,18 @@ pub mod list;
 pub mod report;
 pub mod run;
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use leakcheck_judge::{Judging, MetricBudget, RunFacts, judge};
+use leakcheck_judge::{JUDGING_VERSION, Judging, MetricBudget, RunFacts, judge};
+use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
 use leakcheck_runner::config::parse_budget_flag;
 use leakcheck_runner::{ScenarioConfig, run_build, run_with};
 
 use crate::error::{CliError, ExitStatus};
+use crate::output::{say, tell};
 use crate::progress::Progress;
 
 /// One scenario's result: its report and its exit status.
@@ -35,17 +37,15 @@ pub struct RunRequest<'a> {
 
 /// Build (when the scenario says how), run, judge and report one scenario.
 /// The judging and every sample are on disk before the verdict: a crash loses nothing.
+/// The verdict is printed before the report files are written, and a report that cannot
+/// be written is a warning: the verdict and its exit code stand.
 pub fn run_scenario(
     scenario: &ScenarioConfig,
     request: RunRequest<'_>,
 ) -> Result<ScenarioResult, CliError> {
-    let dir = request.out_root.join(&scenario.name);
-    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    let dir = create_out_dir(&request.out_root.join(&scenario.name))?;
     if let Some(build) = scenario.build_argv() {
-        eprintln!("[{}] building: {}", scenario.name, build.join(" "));
+        tell!("[{}] building: {}", scenario.name, build.join(" "));
         run_build(&build, &scenario.working_dir())?;
     }
     let mut spec = scenario.run_spec(
@@ -55,16 +55,7 @@ pub fn run_scenario(
         &dir,
     )?;
     spec.cancel = Some(interrupt_flag());
-    let judging = Judging {
-        scenario: scenario.name.clone(),
-        variant: scenario.variant(request.variant).map(str::to_string),
-        argv: spec.argv.clone(),
-        iterations: request.iterations.or(scenario.iterations),
-        budgets: scenario.budgets.clone(),
-        warmup: scenario.settings.warmup,
-        confidence: scenario.settings.confidence,
-        ceiling: scenario.settings.ceiling,
-    };
+    let judging = judging_for(scenario, &request, spec.argv.clone());
     judging.save(&dir)?;
 
     let mut progress = Progress::new(&scenario.name, judging.iterations);
@@ -82,17 +73,89 @@ pub fn run_scenario(
         &RunFacts {
             timeline: &outcome.timeline,
             termination: Some(outcome.termination),
-            stopped_early: outcome.stopped_early.clone(),
+            reason: outcome.stopped_early.clone(),
             wall_s: outcome.wall_s,
             samples_file,
         },
     );
-    leakcheck_report::write_scenario(&dir, &judgement.report)?;
     print_result(&judgement.report, &dir);
+    write_scenario_or_warn(&dir, &judgement.report);
     Ok(ScenarioResult {
         status: ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured),
         report: judgement.report,
     })
+}
+
+/// The result of a scenario that could not start (its program cannot be executed, its
+/// build failed, its folder cannot be written): judged as such, so a gate lists it with
+/// its reason, and exiting with the error's code.
+pub fn not_started(
+    scenario: &ScenarioConfig,
+    request: RunRequest<'_>,
+    error: &CliError,
+) -> ScenarioResult {
+    let judging = judging_for(scenario, &request, scenario.command.clone());
+    let timeline = Timeline::default();
+    let judgement = judge(
+        &judging,
+        &RunFacts {
+            timeline: &timeline,
+            termination: Some(Termination::NotStarted),
+            reason: Some(error.to_string()),
+            wall_s: 0.0,
+            samples_file: String::new(),
+        },
+    );
+    let dir = request.out_root.join(&scenario.name);
+    print_result(&judgement.report, &dir);
+    if dir.is_dir() {
+        write_scenario_or_warn(&dir, &judgement.report);
+    }
+    ScenarioResult {
+        report: judgement.report,
+        status: error.exit_status(),
+    }
+}
+
+/// What a scenario's run is judged by.
+fn judging_for(scenario: &ScenarioConfig, request: &RunRequest<'_>, argv: Vec<String>) -> Judging {
+    Judging {
+        version: JUDGING_VERSION,
+        scenario: scenario.name.clone(),
+        variant: scenario.variant(request.variant).map(str::to_string),
+        argv,
+        iterations: request.iterations.or(scenario.iterations),
+        budgets: scenario.budgets.clone(),
+        warmup: scenario.settings.warmup,
+        confidence: scenario.settings.confidence,
+        ceiling: scenario.settings.ceiling,
+    }
+}
+
+/// Create an output folder up front, so a path that cannot hold reports (a file, `/proc`,
+/// `/dev/null`) is a usage error before anything runs.
+pub fn create_out_dir(dir: &Path) -> Result<PathBuf, CliError> {
+    let io = |source| CliError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    // A folder we cannot create files in (read-only, `/sys`) fails here, not after the run.
+    let probe = dir.join(".leakcheck-write-test");
+    std::fs::write(&probe, b"").map_err(io)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(dir.to_path_buf())
+}
+
+/// Write the per-scenario files; a failure (a full disk) is a loud warning naming the
+/// file, and changes neither the verdict nor the exit code.
+pub fn write_scenario_or_warn(dir: &Path, report: &ScenarioReport) {
+    if let Err(e) = leakcheck_report::write_scenario(dir, report) {
+        tell!(
+            "warning: {e}; the report in {} is incomplete (the verdict above stands)",
+            dir.display()
+        );
+    }
 }
 
 /// The verdict on stdout: one headline, one line per budget check, where the report is.
@@ -102,21 +165,21 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
-    println!(
+    say!(
         "{}{variant}: {} — {}",
         report.scenario,
         report.verdict.word(),
         report.headline
     );
     if report.verdict != Overall::Pass || !report.status.is_complete() {
-        println!("  run: {}", report.status.describe());
+        say!("  run: {}", report.status.describe());
     }
     for metric in &report.metrics {
         for check in &metric.budgets {
-            println!("  {:9} {}", check.outcome.word(), check.line);
+            say!("  {:9} {}", check.outcome.word(), check.line);
         }
     }
-    println!("  report: {}", dir.join("summary.md").display());
+    say!("  report: {}", dir.join("summary.md").display());
 }
 
 /// Budgets given as `METRIC.KIND=VALUE` on the command line.
@@ -127,19 +190,29 @@ pub fn parse_budget_args(args: &[String]) -> Result<Vec<MetricBudget>, CliError>
         .collect::<Result<_, _>>()?)
 }
 
-/// Set by SIGINT/SIGTERM: the runner then stops the child's process group (which does not
-/// get the terminal's Ctrl-C itself) and leakcheck still writes the report of what it saw.
-pub fn interrupt_flag() -> Arc<AtomicBool> {
-    static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    INTERRUPTED
+/// Counts SIGINT, SIGTERM and SIGHUP: the first makes the runner stop the child's process
+/// group gracefully (the group does not get the terminal's Ctrl-C itself), a second kills
+/// it at once; either way leakcheck still writes the report of what it saw.
+pub fn interrupt_flag() -> Arc<AtomicUsize> {
+    static INTERRUPTS: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    INTERRUPTS
         .get_or_init(|| {
-            let flag = Arc::new(AtomicBool::new(false));
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&flag)) {
-                    eprintln!("warning: cannot handle signal {signal}: {e}");
+            let count = Arc::new(AtomicUsize::new(0));
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                let count = Arc::clone(&count);
+                // SAFETY: the handler only increments an atomic, which is async-signal-safe
+                // (no lock, no allocation).
+                let registered = unsafe {
+                    signal_hook::low_level::register(signal, move || {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    })
+                };
+                if let Err(e) = registered {
+                    tell!("warning: cannot handle signal {signal}: {e}");
                 }
             }
-            flag
+            count
         })
         .clone()
 }

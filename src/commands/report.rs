@@ -1,11 +1,12 @@
 //! `leakcheck report SAMPLES`: re-judge a recorded run offline and re-render its report.
 
-use leakcheck_judge::{Judging, RunFacts, judge};
+use leakcheck_judge::{Judging, RunFacts, apply_budget_overrides, judge};
 use leakcheck_records::read_run;
 
-use super::{parse_budget_args, print_result};
+use super::{create_out_dir, parse_budget_args, print_result, write_scenario_or_warn};
 use crate::cli::ReportArgs;
 use crate::error::{CliError, ExitStatus};
+use crate::output::tell;
 
 pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
@@ -22,22 +23,25 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
         })
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
+    // A missing judging.json (a samples file copied alone) is judged by the command line's
+    // budgets; one that is there but cannot be used is an error, never a silent pass.
     let mut judging = match Judging::load(&samples_dir) {
         Ok(judging) => judging,
-        Err(e) => {
-            eprintln!("note: {e}; judging by the command line's budgets only");
+        Err(e) if e.is_missing() => {
+            tell!("note: {e}; judging by the command line's budgets only");
             Judging::from_header(&recorded.header)
         }
+        Err(e) => return Err(e.into()),
     };
-    judging.override_budgets(overrides);
-    let out = args.out.unwrap_or_else(|| samples_dir.clone());
+    apply_budget_overrides(&mut judging.budgets, overrides);
+    let out = create_out_dir(&args.out.unwrap_or_else(|| samples_dir.clone()))?;
 
     let judgement = judge(
         &judging,
         &RunFacts {
             timeline: &recorded.timeline,
             termination: recorded.termination(),
-            stopped_early: recorded.exit.as_ref().and_then(|e| e.stopped_early.clone()),
+            reason: recorded.exit.as_ref().and_then(|e| e.stopped_early.clone()),
             wall_s: recorded.exit.as_ref().map_or(0.0, |e| e.wall_s),
             samples_file: args
                 .samples
@@ -46,8 +50,8 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
                 .unwrap_or_default(),
         },
     );
-    leakcheck_report::write_scenario(&out, &judgement.report)?;
     print_result(&judgement.report, &out);
+    write_scenario_or_warn(&out, &judgement.report);
     Ok(ExitStatus::of_verdict(
         judgement.verdict,
         judgement.misconfigured,

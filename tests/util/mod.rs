@@ -81,3 +81,23 @@ pub fn records_of_type(samples: &Path, kind: &str) -> Vec<serde_json::Value> {
         .filter(|v| v["type"] == kind)
         .collect()
 }
+
+/// Run `leakcheck ARGS` in `cwd` with stdout and stderr on `/dev/full`, where every write
+/// fails (ENOSPC): what a closed pipe or a full disk does to a program's output.
+pub fn leakcheck_into_dev_full(cwd: &Path, args: &[&str]) -> Option<i32> {
+    let full = || {
+        std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    Command::new(env!("CARGO_BIN_EXE_leakcheck"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .expect("spawn leakcheck")
+        .code()
+}

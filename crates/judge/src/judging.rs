@@ -11,9 +11,19 @@ use serde::{Deserialize, Serialize};
 /// File name of the saved [`Judging`], beside `samples.jsonl`.
 pub const JUDGING_FILE: &str = "judging.json";
 
+/// Version of the `judging.json` layout; files written before it carried one are 1.
+pub const JUDGING_VERSION: u32 = 1;
+
+fn version_one() -> u32 {
+    1
+}
+
 /// Everything besides the samples that a verdict depends on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Judging {
+    /// [`JUDGING_VERSION`] when written by this leakcheck.
+    #[serde(default = "version_one")]
+    pub version: u32,
     pub scenario: String,
     pub variant: Option<String>,
     pub argv: Vec<String>,
@@ -48,6 +58,19 @@ pub enum JudgingError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{} has version {found}, newer than this leakcheck understands ({JUDGING_VERSION})",
+        path.display()
+    )]
+    NewerVersion { path: PathBuf, found: u32 },
+}
+
+impl JudgingError {
+    /// The file is not there at all (a samples file copied alone): the caller may judge
+    /// by the samples alone. Any other error means the file is there and cannot be used.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, JudgingError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 impl Judging {
@@ -55,6 +78,7 @@ impl Judging {
     pub fn from_header(header: &RunHeader) -> Judging {
         let defaults = AnalysisOptions::default();
         Judging {
+            version: JUDGING_VERSION,
             scenario: header.scenario.clone(),
             variant: None,
             argv: header.argv.clone(),
@@ -81,12 +105,18 @@ impl Judging {
             path: path.clone(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| JudgingError::Parse { path, source })
-    }
-
-    /// Replace the budgets of the same metric and kind, add the others.
-    pub fn override_budgets(&mut self, overrides: Vec<MetricBudget>) {
-        apply_budget_overrides(&mut self.budgets, overrides);
+        let judging: Judging =
+            serde_json::from_str(&text).map_err(|source| JudgingError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+        if judging.version > JUDGING_VERSION {
+            return Err(JudgingError::NewerVersion {
+                path,
+                found: judging.version,
+            });
+        }
+        Ok(judging)
     }
 }
 

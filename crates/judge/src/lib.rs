@@ -16,7 +16,7 @@ use leakcheck_records::{RunEnding, Termination, Timeline, metrics};
 use leakcheck_report::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
-pub use judging::{JUDGING_FILE, Judging, JudgingError, apply_budget_overrides};
+pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
 pub use leakcheck_analysis::MetricBudget;
 
 /// How the recorded run went, besides its samples.
@@ -26,7 +26,9 @@ pub struct RunFacts<'a> {
     /// `None` when the samples file has no exit record (leakcheck itself was killed), and
     /// while the run is still going.
     pub termination: Option<Termination>,
-    pub stopped_early: Option<String>,
+    /// Why the runner ended the run, when it said: the early-stop reason, or why the run
+    /// could not start.
+    pub reason: Option<String>,
     pub wall_s: f64,
     pub samples_file: String,
 }
@@ -73,6 +75,8 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         Overall::Incomplete
     } else if any(Outcome::Undecided) {
         Overall::Undecided
+    } else if checks.is_empty() {
+        Overall::NoBudgets
     } else {
         Overall::Pass
     };
@@ -130,10 +134,11 @@ fn run_ending(facts: &RunFacts<'_>) -> RunEnding {
         Some(Termination::Exited { code }) if code != 0 => facts.timeline.notes.last().cloned(),
         Some(Termination::StoppedEarly { .. }) => Some(
             facts
-                .stopped_early
+                .reason
                 .clone()
                 .unwrap_or_else(|| "the verdict was already certain".to_string()),
         ),
+        Some(Termination::NotStarted) => facts.reason.clone(),
         _ => None,
     };
     RunEnding {

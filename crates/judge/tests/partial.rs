@@ -38,7 +38,7 @@ fn a_partial_timeline_of_the_leaky_loader_is_already_decided_as_a_fail() {
         &RunFacts {
             timeline: &timeline,
             termination: None,
-            stopped_early: None,
+            reason: None,
             wall_s: 0.8,
             samples_file: "samples.jsonl".into(),
         },
@@ -72,7 +72,7 @@ fn the_whole_recorded_run_and_its_judging_file_give_the_recorded_verdict() {
         &RunFacts {
             timeline: &recorded.timeline,
             termination: recorded.termination(),
-            stopped_early: None,
+            reason: None,
             wall_s: recorded.exit.as_ref().map_or(0.0, |e| e.wall_s),
             samples_file: "samples.jsonl".into(),
         },

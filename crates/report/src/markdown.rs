@@ -34,6 +34,7 @@ fn verdict_mark(v: Overall) -> &'static str {
         Overall::Fail => "❌",
         Overall::Undecided => "❔",
         Overall::Incomplete => "⛔",
+        Overall::NoBudgets => "📄",
     }
 }
 
@@ -210,6 +211,7 @@ pub(crate) fn verdict_counts(entries: &[GateEntry]) -> String {
         (Overall::Incomplete, "did not complete"),
         (Overall::Undecided, "undecided"),
         (Overall::Pass, "passed"),
+        (Overall::NoBudgets, "report only (no budgets)"),
     ]
     .into_iter()
     .filter(|(v, _)| count(*v) > 0)

@@ -81,6 +81,8 @@ pub enum Overall {
     Undecided,
     /// The run did not complete, so the budgets cannot be trusted.
     Incomplete,
+    /// The run completed and had no budget to judge: a report only, never a pass.
+    NoBudgets,
 }
 
 impl Overall {
@@ -91,6 +93,7 @@ impl Overall {
             Overall::Fail => "FAIL",
             Overall::Undecided => "UNDECIDED",
             Overall::Incomplete => "INCOMPLETE",
+            Overall::NoBudgets => "NO BUDGETS",
         }
     }
 
@@ -101,6 +104,7 @@ impl Overall {
             Overall::Fail => (0xc6, 0x28, 0x28),
             Overall::Undecided => (0xb2, 0x6a, 0x00),
             Overall::Incomplete => (0x6a, 0x1b, 0x9a),
+            Overall::NoBudgets => (0x55, 0x55, 0x55),
         }
     }
 }

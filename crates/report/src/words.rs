@@ -156,8 +156,8 @@ pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -
         }
         Overall::Incomplete => status.describe(),
         Overall::Undecided => first_and_more(with(Outcome::Undecided)),
-        Overall::Pass if checks.is_empty() => {
-            "no budgets set: nothing to judge (see the shapes below)".to_string()
+        Overall::NoBudgets => {
+            "no budgets set: a report only, nothing was judged (see the shapes below)".to_string()
         }
         Overall::Pass => format!("all {} budget checks within limits", checks.len()),
     }

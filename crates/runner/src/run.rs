@@ -24,6 +24,7 @@
 
 use std::fs::{self, File};
 use std::io::BufWriter;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -36,7 +37,7 @@ use leakcheck_probe::monotonic_ns;
 use leakcheck_records::{ExitRecord, Record, RunHeader, SAMPLES_FORMAT, Termination, Timeline};
 
 use crate::sampling::{spawn_reader, spawn_sampler};
-use crate::spawn::{ChildGuard, command, pipe, raw};
+use crate::spawn::{ChildGuard, command, pipe};
 use crate::spec::{Event, RunError, RunOutcome, RunSpec, validate};
 use crate::watch::{EARLY_STOP_INTERVAL, TICK, Watch};
 use crate::writer::RecordWriter;
@@ -68,7 +69,7 @@ pub fn run_with(
     let samples_path = spec.samples_path();
     let file = File::create(&samples_path).map_err(io_error(samples_path.clone()))?;
     let (read_end, write_end) = pipe().map_err(io_error(PathBuf::from("pipe(2)")))?;
-    let mut cmd = command(spec, raw(&write_end))?;
+    let mut cmd = command(spec, write_end.as_raw_fd())?;
 
     let spawn_ns = monotonic_ns();
     let started = Instant::now();

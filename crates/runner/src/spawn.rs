@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -155,9 +155,4 @@ impl std::fmt::Debug for ChildGuard {
             .field("pid", &self.pid)
             .finish()
     }
-}
-
-/// The raw fd of an owned fd, for `LEAKCHECK_FD`.
-pub(crate) fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
 }

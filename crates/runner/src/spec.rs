@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use leakcheck_probe::wire::SessionEvent;
@@ -39,9 +39,10 @@ pub struct RunSpec {
     pub grace: Duration,
     /// Where the child's stdout and stderr go: `None` inherits leakcheck's.
     pub child_log: Option<PathBuf>,
-    /// Set it (from a SIGINT handler, another thread) to stop the child gracefully;
-    /// the run then ends with [`Termination::Cancelled`].
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// How many times the user asked to stop (counted by a signal handler or another
+    /// thread): 1 stops the group gracefully (SIGTERM, SIGKILL after `grace`), 2 or more
+    /// sends SIGKILL at once. The run then ends with [`Termination::Cancelled`].
+    pub cancel: Option<Arc<AtomicUsize>>,
 }
 
 impl RunSpec {

@@ -102,14 +102,20 @@ impl Watch<'_> {
                 }
             } else if let Some(stop) = &self.stopping
                 && !self.escalated
-                && now >= stop.kill_at
             {
-                self.escalated = true;
-                self.warn(format!(
-                    "the process group ignored SIGTERM for {}; sending SIGKILL",
-                    fmt::duration(self.spec.grace)
-                ));
-                guard.signal_group(Signal::KILL);
+                if now >= stop.kill_at {
+                    self.escalated = true;
+                    self.warn(format!(
+                        "the process group ignored SIGTERM for {}; sending SIGKILL",
+                        fmt::duration(self.spec.grace)
+                    ));
+                    guard.signal_group(Signal::KILL);
+                } else if self.interrupts() >= 2 {
+                    // A second Ctrl-C: the user will not wait for the grace period.
+                    self.escalated = true;
+                    self.warn("interrupted again: sending SIGKILL now".to_owned());
+                    guard.signal_group(Signal::KILL);
+                }
             }
         }
         match guard.reap() {
@@ -121,13 +127,16 @@ impl Watch<'_> {
         }
     }
 
-    fn stop_reason(&mut self, now: Instant, started: Instant) -> Option<Termination> {
-        if self
-            .spec
+    /// How many times the user asked to stop so far.
+    fn interrupts(&self) -> usize {
+        self.spec
             .cancel
             .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    fn stop_reason(&mut self, now: Instant, started: Instant) -> Option<Termination> {
+        if self.interrupts() > 0 {
             return Some(Termination::Cancelled);
         }
         if now.duration_since(started) >= self.spec.timeout {

@@ -523,16 +523,16 @@ fn marks_from_the_rust_probe_are_decoded() {
 #[test]
 fn setting_the_cancel_flag_stops_the_group_gracefully() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     let dir = TempDir::new().unwrap();
     let mut spec = spec(&dir, vec!["sleep".to_owned(), "30".to_owned()]);
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = Arc::new(AtomicUsize::new(0));
     spec.cancel = Some(Arc::clone(&cancel));
     // Cancel once the child is watched, as a SIGINT handler would.
     let mut on_event = |e: &Event| {
         if matches!(e, Event::Started { .. }) {
-            cancel.store(true, Ordering::Relaxed);
+            cancel.fetch_add(1, Ordering::Relaxed);
         }
     };
     let outcome = leakcheck_runner::run(&spec, &mut on_event).unwrap();

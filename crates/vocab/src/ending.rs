@@ -34,6 +34,9 @@ pub enum Termination {
     Cancelled,
     /// Stopped by the early-stop check: the verdict was already certain.
     StoppedEarly { last_iteration: Option<u64> },
+    /// The run never started (the program cannot be executed, the build failed, the
+    /// output folder cannot be written); the message says why.
+    NotStarted,
 }
 
 impl Termination {
@@ -52,7 +55,7 @@ pub struct RunEnding {
     #[serde(default)]
     pub last_iteration: Option<u64>,
     /// What explains the ending besides its kind: the program's last note when it exited
-    /// non-zero, the reason of an early stop.
+    /// non-zero, the reason of an early stop, why the run could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -113,6 +116,7 @@ impl RunEnding {
             ),
             Termination::Cancelled => format!("interrupted by the user{at}"),
             Termination::StoppedEarly { .. } => with_message(format!("stopped early{at}")),
+            Termination::NotStarted => with_message("could not start".to_string()),
         }
     }
 }
