@@ -353,3 +353,21 @@ fn a_full_disk_still_prints_the_verdict_and_keeps_its_exit_code() {
         out.stderr
     );
 }
+
+#[test]
+fn marks_with_wrong_field_names_are_warned_with_their_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import json, os, time\n\
+        w = os.fdopen(int(os.environ['LEAKCHECK_FD']), 'w', buffering=1)\n\
+        w.write(json.dumps({'type': 'mark', 'iter': 0, 't_ns': time.monotonic_ns()}) + '\\n')\n\
+        for i in range(1, 30):\n\
+        \x20   w.write(json.dumps({'type': 'mark', 'iteration': i, 't_ns': time.monotonic_ns()}) + '\\n')\n\
+        \x20   time.sleep(0.005)\n";
+    std::fs::write(dir.path().join("wrong.py"), script).unwrap();
+    let out = leakcheck(dir.path(), &["run", "--", "python3", "wrong.py"]);
+    out.assert_exit_code(0);
+    let why = "line 1: mark: missing field `iteration`";
+    assert!(out.stderr.contains(why), "on stderr: {}", out.stderr);
+    let summary = read(&dir.path().join("reports/python3/summary.json"));
+    assert!(summary.contains(why), "in the report: {summary}");
+}

@@ -99,10 +99,17 @@ pub struct DecodeStats {
     pub truncated: u64,
     /// The distinct unknown type names (at most [`MAX_UNKNOWN_NAMES`] kept).
     pub unknown_type_names: Vec<String>,
+    /// The first problems with their line numbers and reasons, at most
+    /// [`MAX_PROBLEMS_PER_KIND`] of each kind (`line 2: mark: missing field "iteration"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// Cap on remembered unknown type names: a garbage stream must not grow memory.
 pub const MAX_UNKNOWN_NAMES: usize = 32;
+
+/// Cap on the problems named per kind (malformed, oversized, not UTF-8, truncated).
+pub const MAX_PROBLEMS_PER_KIND: u64 = 3;
 
 /// Incremental decoder of the wire format: feed it any chunking of the byte stream.
 ///
@@ -114,6 +121,8 @@ pub struct Decoder {
     pending: Vec<u8>,
     /// Inside an oversized line: drop bytes until the next newline.
     skipping: bool,
+    /// Lines started so far, blank ones included: the number of the current line.
+    line_no: u64,
     stats: DecodeStats,
 }
 
@@ -135,6 +144,7 @@ impl Decoder {
             max_line: max,
             pending: Vec::new(),
             skipping: false,
+            line_no: 0,
             stats: DecodeStats::default(),
         }
     }
@@ -157,6 +167,11 @@ impl Decoder {
                     self.skipping = true;
                     self.pending.clear();
                     self.stats.oversized += 1;
+                    let (n, max) = (self.line_no + 1, self.max_line);
+                    self.note(
+                        self.stats.oversized,
+                        format!("line {n}: longer than {max} bytes"),
+                    );
                 } else if complete && self.pending.is_empty() {
                     // Fast path: the whole line is in this chunk, no copy.
                     self.decode_line(segment, out);
@@ -168,6 +183,7 @@ impl Decoder {
             if complete {
                 if self.skipping {
                     self.skipping = false;
+                    self.line_no += 1;
                     self.stats.lines += 1;
                 } else {
                     let line = std::mem::take(&mut self.pending);
@@ -195,6 +211,7 @@ impl Decoder {
         }
         let line = std::mem::take(&mut self.pending);
         self.stats.lines += 1;
+        self.line_no += 1;
         match std::str::from_utf8(&line)
             .ok()
             .and_then(|s| serde_json::from_str::<Message>(s).ok())
@@ -203,7 +220,14 @@ impl Decoder {
                 self.stats.decoded += 1;
                 out.push(msg);
             }
-            None => self.stats.truncated += 1,
+            None => {
+                self.stats.truncated += 1;
+                let n = self.line_no;
+                self.note(
+                    self.stats.truncated,
+                    format!("line {n}: the stream ended in the middle of it"),
+                );
+            }
         }
     }
 
@@ -213,6 +237,7 @@ impl Decoder {
     }
 
     fn decode_line(&mut self, line: &[u8], out: &mut Vec<Message>) {
+        self.line_no += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return; // blank lines are separators, not data
@@ -220,6 +245,8 @@ impl Decoder {
         self.stats.lines += 1;
         let Ok(text) = std::str::from_utf8(line) else {
             self.stats.invalid_utf8 += 1;
+            let n = self.line_no;
+            self.note(self.stats.invalid_utf8, format!("line {n}: not UTF-8"));
             return;
         };
         match serde_json::from_str::<Message>(text) {
@@ -227,20 +254,37 @@ impl Decoder {
                 self.stats.decoded += 1;
                 out.push(msg);
             }
-            Err(_) => self.classify_failure(text),
+            Err(e) => self.classify_failure(text, &e),
+        }
+    }
+
+    /// Keep `problem` when it is among the first of its kind (`count` is that kind's
+    /// counter, already incremented).
+    fn note(&mut self, count: u64, problem: String) {
+        if count <= MAX_PROBLEMS_PER_KIND {
+            self.stats.problems.push(problem);
         }
     }
 
     /// A line that did not decode: an unknown `type` (a newer writer) or garbage.
-    fn classify_failure(&mut self, text: &str) {
+    fn classify_failure(&mut self, text: &str, error: &serde_json::Error) {
         let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
-        let name = value
+        let tag = value
             .as_ref()
             .and_then(|v| v.get("type"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !KNOWN_TYPES.contains(t));
-        let Some(name) = name else {
+            .and_then(|t| t.as_str());
+        let Some(name) = tag.filter(|t| !KNOWN_TYPES.contains(t)) else {
             self.stats.malformed += 1;
+            // serde's message without its "at line 1 column N" (each wire line is one line).
+            let reason = error.to_string();
+            let reason = reason.split(" at line ").next().unwrap_or(&reason);
+            let what = match (tag, &value) {
+                (Some(kind), _) => format!("{kind}: {reason}"),
+                (None, Some(_)) => format!("no \"type\" naming a message ({reason})"),
+                (None, None) => format!("not JSON ({reason})"),
+            };
+            let n = self.line_no;
+            self.note(self.stats.malformed, format!("line {n}: {what}"));
             return;
         };
         self.stats.unknown_types += 1;

@@ -158,7 +158,19 @@ fn decoder_counts_garbage_oversized_non_utf8_and_truncated_lines_and_keeps_the_r
             unknown_types: 2,
             truncated: 1,
             unknown_type_names: vec!["gpu_sample".into()],
+            problems: stats.problems.clone(),
         }
+    );
+    eprintln!("{:#?}", stats.problems);
+    assert_eq!(
+        stats.problems.len(),
+        6,
+        "3 malformed, 1 oversized, 1 not UTF-8, 1 truncated"
+    );
+    assert!(
+        stats.problems.iter().any(|p| p.ends_with(": not UTF-8")),
+        "{:?}",
+        stats.problems
     );
 }
 

@@ -279,8 +279,13 @@ impl Watch<'_> {
         let d = self.timeline.decode.clone();
         let bad = d.malformed + d.oversized + d.invalid_utf8 + d.truncated;
         if bad > 0 {
+            let first = if d.problems.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", d.problems.join("; "))
+            };
             self.warn(format!(
-                "LEAKCHECK_FD stream: {bad} of {} lines could not be decoded ({} malformed, {} oversized, {} not utf-8, {} truncated)",
+                "LEAKCHECK_FD stream: {bad} of {} lines could not be decoded ({} malformed, {} oversized, {} not utf-8, {} truncated){first}",
                 d.lines, d.malformed, d.oversized, d.invalid_utf8, d.truncated
             ));
         }
