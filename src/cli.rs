@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Kill the run when no iteration is marked for this long (marking programs only).
     #[arg(long, value_name = "DURATION")]
     pub no_progress_timeout: Option<String>,
+    /// Also sample the PSS of the process tree (once a second; needed for `pss.tree`
+    /// budgets).
+    #[arg(long)]
+    pub pss: bool,
     #[command(flatten)]
     pub budgets: BudgetArgs,
     #[command(flatten)]

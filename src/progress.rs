@@ -19,8 +19,12 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     last_plain: Option<Instant>,
     iteration: Option<u64>,
+    /// The program's own RSS from its marks.
     rss: Option<u64>,
     allocated: Option<u64>,
+    /// The process tree's RSS, latest and highest, from the outside samples.
+    tree: Option<u64>,
+    peak_tree: u64,
 }
 
 impl Progress {
@@ -49,10 +53,14 @@ impl Progress {
             name: name.to_string(),
             total,
             bar,
-            last_plain: None,
+            // The first plain line waits one interval: the first samples are of the
+            // process before it exec'd its program (a few KiB), which mean nothing.
+            last_plain: Some(Instant::now()),
             iteration: None,
             rss: None,
             allocated: None,
+            tree: None,
+            peak_tree: 0,
         }
     }
 
@@ -68,8 +76,9 @@ impl Progress {
                 self.rss = rss.or(self.rss);
                 self.allocated = allocated.or(self.allocated);
             }
-            Event::Sample { rss_tree, .. } if self.iteration.is_none() => {
-                self.rss = Some(*rss_tree);
+            Event::Sample { rss_tree, .. } => {
+                self.tree = Some(*rss_tree);
+                self.peak_tree = self.peak_tree.max(*rss_tree);
             }
             Event::Warning(text) => self.println(&format!("warning: {text}")),
             Event::Note(text) => self.println(&format!("note: {text}")),
@@ -80,6 +89,13 @@ impl Progress {
 
     fn status_text(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(tree) = self.tree {
+            parts.push(format!(
+                "rss.tree {} (peak {})",
+                fmt::bytes(tree as f64),
+                fmt::bytes(self.peak_tree as f64)
+            ));
+        }
         if let Some(rss) = self.rss {
             parts.push(format!("rss {}", fmt::bytes(rss as f64)));
         }

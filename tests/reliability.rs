@@ -371,3 +371,107 @@ fn marks_with_wrong_field_names_are_warned_with_their_line_and_reason() {
     let summary = read(&dir.path().join("reports/python3/summary.json"));
     assert!(summary.contains(why), "in the report: {summary}");
 }
+
+#[test]
+fn iterations_that_restart_at_zero_each_session_do_not_fail_the_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import json, os, time\n\
+        w = os.fdopen(int(os.environ['LEAKCHECK_FD']), 'w', buffering=1)\n\
+        for s in (1, 2):\n\
+        \x20   w.write(json.dumps({'type': 'session', 'event': 'start', 'id': s, 'label': 's%d' % s, 't_ns': time.monotonic_ns()}) + '\\n')\n\
+        \x20   for i in range(40):\n\
+        \x20       w.write(json.dumps({'type': 'mark', 'iteration': i, 't_ns': time.monotonic_ns()}) + '\\n')\n\
+        \x20       time.sleep(0.003)\n";
+    std::fs::write(dir.path().join("restart.py"), script).unwrap();
+    let out = leakcheck(
+        dir.path(),
+        &[
+            "run",
+            "--budget",
+            "rss.slope=1MiB/iter",
+            "--",
+            "python3",
+            "restart.py",
+        ],
+    );
+    out.assert_exit_code(0);
+    let summary = read(&dir.path().join("reports/python3/summary.json"));
+    assert!(
+        summary.contains("judged per mark in arrival order"),
+        "{summary}"
+    );
+    assert!(summary.contains("\"iterations\": 80"), "{summary}");
+}
+
+#[test]
+fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakcheck(dir.path(), &["run", "--iterations", "5", "--", "true"]);
+    out.assert_exit_code(2);
+    assert!(out.stderr.contains("--iterations"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("leakcheck.toml"),
+        "no config was involved: {}",
+        out.stderr
+    );
+
+    let out = leakcheck(dir.path(), &["run", "--timeout", "0s", "--", "true"]);
+    out.assert_exit_code(2);
+    assert!(
+        out.stderr.contains("invalid --timeout \"0s\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !dir.path().join("reports/true/judging.json").exists(),
+        "nothing written"
+    );
+
+    let hidden = dir.path().join(".hidden.sh");
+    std::fs::write(&hidden, "#!/bin/sh\nsleep 0.2\n").unwrap();
+    let mut perms = std::fs::metadata(&hidden).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hidden, perms).unwrap();
+    let out = leakcheck(dir.path(), &["run", "--", "./.hidden.sh"]);
+    out.assert_exit_code(0);
+    assert!(
+        !out.stderr.contains("--name"),
+        "no --name was given: {}",
+        out.stderr
+    );
+    assert!(dir.path().join("reports/hidden.sh/summary.md").exists());
+}
+
+#[test]
+fn a_pss_budget_without_pss_sampling_says_how_to_turn_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let sleep = ["-c", "import time; time.sleep(1.5)"];
+    let out = leakcheck(
+        dir.path(),
+        &[
+            "run",
+            "--budget",
+            "pss.tree.slope=1MiB/s",
+            "--",
+            "python3",
+            sleep[0],
+            sleep[1],
+        ],
+    );
+    out.assert_exit_code(4);
+    assert!(out.stdout.contains("--pss"), "{}", out.stdout);
+    let out = leakcheck(
+        dir.path(),
+        &[
+            "run",
+            "--pss",
+            "--budget",
+            "pss.tree.slope=1MiB/s",
+            "--",
+            "python3",
+            sleep[0],
+            sleep[1],
+        ],
+    );
+    assert!(!out.stdout.contains("no data"), "{}", out.stdout);
+}

@@ -44,10 +44,6 @@ pub fn run_scenario(
     request: RunRequest<'_>,
 ) -> Result<ScenarioResult, CliError> {
     let dir = create_out_dir(&request.out_root.join(&scenario.name))?;
-    if let Some(build) = scenario.build_argv() {
-        tell!("[{}] building: {}", scenario.name, build.join(" "));
-        run_build(&build, &scenario.working_dir())?;
-    }
     let mut spec = scenario.run_spec(
         request.config_path,
         request.variant,
@@ -55,6 +51,12 @@ pub fn run_scenario(
         &dir,
     )?;
     spec.cancel = Some(interrupt_flag());
+    // Every setting is checked before anything is built, written or started.
+    spec.validate()?;
+    if let Some(build) = scenario.build_argv() {
+        tell!("[{}] building: {}", scenario.name, build.join(" "));
+        run_build(&build, &scenario.working_dir())?;
+    }
     let judging = judging_for(scenario, &request, spec.argv.clone());
     judging.save(&dir)?;
 

@@ -10,6 +10,7 @@ use leakcheck_runner::{ScenarioConfig, Settings, load_config};
 use super::{RunRequest, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
 use crate::error::{CliError, ExitStatus};
+use crate::output::tell;
 
 pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
@@ -37,9 +38,17 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
     }
     if let Some(text) = &args.timeout {
         scenario.settings.timeout = parse_duration_flag("--timeout", text)?;
+        if scenario.settings.timeout.is_zero() {
+            return Err(CliError::Usage(format!(
+                "invalid --timeout {text:?}: expected a duration above zero, e.g. \"90s\""
+            )));
+        }
     }
     if let Some(text) = &args.no_progress_timeout {
         scenario.settings.no_progress_timeout = parse_duration_flag("--no-progress-timeout", text)?;
+    }
+    if args.pss {
+        scenario.settings.pss = true;
     }
     apply_budget_overrides(&mut scenario.budgets, overrides);
 
@@ -59,17 +68,26 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
 /// but the command line's, and no hang detection unless asked for (a command that never
 /// marks makes no progress marks by design).
 fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf), CliError> {
+    if args.iterations.is_some() {
+        return Err(CliError::Usage(
+            "--iterations is passed to a scenario through its `iterations_arg`; a command after \
+             `--` takes its own arguments (write the count into the command)"
+                .to_string(),
+        ));
+    }
+    // Say which settings apply: an unnoticed `[defaults] timeout` would silently end a run.
     let defaults = if args.config.config.exists() {
+        tell!(
+            "note: the command runs with the [defaults] of {} (pass --config to choose another)",
+            args.config.config.display()
+        );
         load_config(&args.config.config)?.defaults
     } else {
         Settings::default()
     };
     let name = match &args.name {
         Some(name) => name.clone(),
-        None => Path::new(&args.command[0])
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "command".to_string()),
+        None => default_name(&args.command[0]),
     };
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
         return Err(CliError::Usage(format!(
@@ -79,4 +97,17 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
     let mut scenario = ScenarioConfig::from_command(&name, args.command.clone(), &defaults);
     scenario.settings.no_progress_timeout = Duration::ZERO;
     Ok((scenario, args.config.config.clone()))
+}
+
+/// The report folder of a command without `--name`: its program's file name, without the
+/// leading dots that would hide the folder (`.hidden.sh` → `hidden.sh`).
+fn default_name(program: &str) -> String {
+    let file = Path::new(program)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match file.trim_start_matches('.') {
+        "" => "command".to_string(),
+        plain => plain.to_string(),
+    }
 }

@@ -86,6 +86,13 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         .any(|r| matches!(r, CheckReason::UnitMismatch { .. }));
     let headline = report::words::headline(verdict, &status, &checks);
     let peak_tree = timeline.peak_rss_tree();
+    let mut warnings = timeline.warnings.clone();
+    if let Some((index, iteration, previous)) = timeline.iteration_disorder() {
+        warnings.push(format!(
+            "the marks' iteration numbers do not increase (iteration {iteration} after {previous}, at mark {}): judged per mark in arrival order",
+            index + 1
+        ));
+    }
     let report = ScenarioReport {
         schema_version: report::SCHEMA_VERSION,
         scenario: judging.scenario.clone(),
@@ -104,7 +111,7 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         ceiling_metric: judging.ceiling.map(|_| metrics::RSS_TREE.to_string()),
         peak_bytes: (peak_tree > 0).then_some(peak_tree as f64),
         samples_file: facts.samples_file.clone(),
-        decode_warnings: timeline.warnings.clone(),
+        decode_warnings: warnings,
     };
     Judgement {
         verdict,

@@ -67,8 +67,11 @@ fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedM
         analysis: None,
     };
     let Some((x, y, x_unit)) = timeline.series(metric) else {
+        let reason = CheckReason::NoData {
+            hint: no_data_hint(metric, timeline),
+        };
         for b in &budgets {
-            m.push_unjudged(b, judging, CheckReason::NoData, XUnit::Iteration);
+            m.push_unjudged(b, judging, reason.clone(), XUnit::Iteration);
         }
         return m;
     };
@@ -188,6 +191,22 @@ impl JudgedMetric {
             line,
         });
         self.reasons.push(f.reason);
+    }
+}
+
+/// Why a metric has no data, and how to get it when there is a way.
+fn no_data_hint(metric: &str, timeline: &Timeline) -> String {
+    match metric {
+        metrics::PSS_TREE => {
+            "PSS is sampled only when asked: `pss = true` in the config, or --pss".to_string()
+        }
+        metrics::GPU_PROCESS | metrics::GPU_DEVICE if !timeline.gpu_status.is_empty() => {
+            format!("GPU {}", timeline.gpu_status)
+        }
+        m if m.starts_with("alloc.") => {
+            "the program's marks carry no allocator statistics (a jemalloc build with the leakcheck probe sends them)".to_string()
+        }
+        _ => "the run never reported this metric".to_string(),
     }
 }
 

@@ -11,7 +11,7 @@ pub mod timeline;
 pub use leakcheck_probe::metrics;
 pub use leakcheck_probe::wire::{DecodeStats, SessionEvent};
 pub use leakcheck_vocab::{RunEnding, Termination};
-pub use samples::{RecordedRun, RecordsError, read_run};
+pub use samples::{RecordedRun, RecordsError, read_run, read_run_from};
 pub use timeline::{
     ALL_METRICS, ExitRecord, GpuRecord, HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FORMAT,
     SessionRecord, Timeline, TreeRecord,

@@ -51,6 +51,15 @@ const NAMED_SKIPS: usize = 5;
 /// or may exceed [`MAX_LINE_BYTES`]) are skipped, counted and named with their reasons in
 /// the timeline's warnings; a file whose first line is not a `run` header is an error.
 pub fn read_run(path: &Path) -> Result<RecordedRun, RecordsError> {
+    let file = fs::File::open(path).map_err(|source| RecordsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    read_run_from(BufReader::new(file), path)
+}
+
+/// [`read_run`] from any reader; `path` names it in errors and warnings.
+pub fn read_run_from(reader: impl BufRead, path: &Path) -> Result<RecordedRun, RecordsError> {
     let io_error = |source| RecordsError::Io {
         path: path.to_owned(),
         source,
@@ -59,8 +68,7 @@ pub fn read_run(path: &Path) -> Result<RecordedRun, RecordsError> {
         path: path.to_owned(),
         reason,
     };
-    let file = fs::File::open(path).map_err(io_error)?;
-    let mut lines = BoundedLines::new(BufReader::new(file));
+    let mut lines = BoundedLines::new(reader);
     let header = loop {
         match lines.next_line().map_err(io_error)? {
             None => return Err(not_samples("the file is empty".to_owned())),

@@ -212,15 +212,39 @@ impl Timeline {
         self.samples.iter().map(|s| s.rss_tree).max().unwrap_or(0)
     }
 
+    /// The first mark whose iteration does not exceed the one before it, as
+    /// `(mark index, its iteration, the previous iteration)`; `None` when the marks'
+    /// iterations strictly increase.
+    pub fn iteration_disorder(&self) -> Option<(usize, u64, u64)> {
+        self.marks
+            .windows(2)
+            .position(|w| w[1].iteration <= w[0].iteration)
+            .map(|i| (i + 1, self.marks[i + 1].iteration, self.marks[i].iteration))
+    }
+
+    /// The x of each mark on the iteration axis: its iteration number when those
+    /// strictly increase, else its arrival index (a program whose iterations repeat, go
+    /// back, or restart at 0 each session is judged per mark in arrival order).
+    pub fn mark_xs(&self) -> Vec<f64> {
+        if self.iteration_disorder().is_none() {
+            self.marks.iter().map(|m| m.iteration as f64).collect()
+        } else {
+            (0..self.marks.len()).map(|i| i as f64).collect()
+        }
+    }
+
     /// Where sessions start on `axis`, strictly increasing (what
     /// `leakcheck_analysis::analyze_metric` takes as `session_starts`).
     ///
     /// On the iteration axis a session that starts after mark `k` starts at
     /// `k + 0.5` (its first mark is `k + 1`); one that starts before any mark at
-    /// half an iteration before the first mark. Starts that fall on the same x as
-    /// the previous one (a session without marks) are dropped.
+    /// half an iteration before the first mark. When the marks are judged in arrival
+    /// order ([`Timeline::mark_xs`]) the session starts half a step before the first
+    /// mark that came after it. Starts that fall on the same x as the previous one (a
+    /// session without marks) are dropped.
     pub fn session_starts(&self, axis: XUnit) -> Vec<f64> {
         let first = self.marks.first().map_or(0.0, |m| m.iteration as f64);
+        let by_arrival = self.iteration_disorder().is_some();
         let mut out: Vec<f64> = Vec::new();
         for s in self
             .sessions
@@ -228,6 +252,9 @@ impl Timeline {
             .filter(|s| s.event == SessionEvent::Start)
         {
             let x = match axis {
+                XUnit::Iteration if by_arrival => {
+                    self.marks.partition_point(|m| m.t_s < s.t_s) as f64 - 0.5
+                }
                 XUnit::Iteration => s.iteration.map_or(first - 0.5, |i| i as f64 + 0.5),
                 XUnit::Second => s.t_s,
             };
@@ -255,11 +282,13 @@ impl Timeline {
     /// when the marks do not carry it (a writer that only counts iterations, or a
     /// command that never marks).
     pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
+        let mark_xs = self.mark_xs();
         let from_marks = |f: &dyn Fn(&MarkRecord) -> Option<u64>| {
             let (x, y): (Vec<f64>, Vec<f64>) = self
                 .marks
                 .iter()
-                .filter_map(|m| Some((m.iteration as f64, f(m)? as f64)))
+                .zip(&mark_xs)
+                .filter_map(|(m, &x)| Some((x, f(m)? as f64)))
                 .unzip();
             non_empty(x, y, XUnit::Iteration)
         };
@@ -299,12 +328,12 @@ impl Timeline {
         let mut x = Vec::with_capacity(self.marks.len());
         let mut y = Vec::with_capacity(self.marks.len());
         let mut next = 0;
-        for mark in &self.marks {
+        for (mark, mark_x) in self.marks.iter().zip(self.mark_xs()) {
             while next < points.len() && points[next].0 <= mark.t_s {
                 next += 1;
             }
             if next > 0 {
-                x.push(mark.iteration as f64);
+                x.push(mark_x);
                 y.push(points[next - 1].1);
             }
         }
@@ -403,6 +432,30 @@ mod tests {
         }
         assert_eq!(tl.session_starts(XUnit::Iteration), [0.5, 2.5]);
         assert_eq!(tl.session_starts(XUnit::Second), [0.1, 0.4, 0.5]);
+    }
+
+    #[test]
+    fn iterations_that_restart_each_session_are_judged_in_arrival_order() {
+        let mut tl = Timeline::default();
+        for r in [
+            session(SessionEvent::Start, 1, 0.0, None),
+            mark(0, 0.1, Some(10)),
+            mark(1, 0.2, Some(11)),
+            session(SessionEvent::Start, 2, 0.25, Some(1)),
+            mark(0, 0.3, Some(12)),
+            mark(1, 0.4, Some(13)),
+        ] {
+            tl.apply(&r);
+        }
+        assert_eq!(tl.iteration_disorder(), Some((2, 0, 1)));
+        let (x, y, _) = tl.series("rss").unwrap();
+        assert_eq!(
+            x,
+            [0.0, 1.0, 2.0, 3.0],
+            "arrival order, strictly increasing"
+        );
+        assert_eq!(y, [10.0, 11.0, 12.0, 13.0]);
+        assert_eq!(tl.session_starts(XUnit::Iteration), [-0.5, 1.5]);
     }
 
     #[test]

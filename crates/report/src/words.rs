@@ -40,7 +40,7 @@ pub struct CheckFacts<'a> {
 pub fn check_line(c: &CheckFacts<'_>) -> String {
     let m = c.metric;
     match c.reason {
-        CheckReason::NoData => return format!("{m}: no data (the run never reported this metric)"),
+        CheckReason::NoData { hint } => return format!("{m}: no data ({hint})"),
         CheckReason::AnalysisFailed { error } => return format!("{m}: cannot analyse: {error}"),
         CheckReason::UnitMismatch { series } => {
             return format!(

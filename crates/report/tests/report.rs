@@ -494,3 +494,30 @@ fn rendering_is_deterministic() {
     assert_eq!(render_svg(&report).unwrap(), render_svg(&report).unwrap());
     assert_eq!(render_png(&report).unwrap(), render_png(&report).unwrap());
 }
+
+#[test]
+fn junit_case_names_stay_stable_when_estimates_change() {
+    let names = |n: usize| -> Vec<String> {
+        let entries = [GateEntry {
+            rel_dir: "x".into(),
+            report: common::leaky_report(n),
+        }];
+        let xml = junit_xml(&entries);
+        check_xml(&xml);
+        xml.split("name=\"")
+            .skip(3) // the two suite names and the run case come first
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
+    let (short, long) = (names(120), names(500));
+    assert_eq!(short, long, "a new estimate must not make a new test");
+    assert!(long.iter().all(|n| !n.contains("estimate")), "{long:?}");
+    let xml = junit_xml(&[GateEntry {
+        rel_dir: "x".into(),
+        report: common::leaky_report(500),
+    }]);
+    assert!(
+        xml.contains("<system-out>estimate "),
+        "the estimate moved to system-out: {xml}"
+    );
+}

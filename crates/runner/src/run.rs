@@ -38,7 +38,7 @@ use leakcheck_records::{ExitRecord, Record, RunHeader, SAMPLES_FORMAT, Terminati
 
 use crate::sampling::{spawn_reader, spawn_sampler};
 use crate::spawn::{ChildGuard, command, pipe};
-use crate::spec::{Event, RunError, RunOutcome, RunSpec, validate};
+use crate::spec::{Event, RunError, RunOutcome, RunSpec};
 use crate::watch::{EARLY_STOP_INTERVAL, TICK, Watch};
 use crate::writer::RecordWriter;
 
@@ -63,7 +63,7 @@ pub fn run_with(
     observer: &mut dyn FnMut(&Event),
     early_stop: &mut dyn FnMut(&Timeline) -> Option<String>,
 ) -> Result<RunOutcome, RunError> {
-    validate(spec)?;
+    spec.validate()?;
     let io_error = |path: PathBuf| move |source| RunError::Io { path, source };
     fs::create_dir_all(&spec.out_dir).map_err(io_error(spec.out_dir.clone()))?;
     let samples_path = spec.samples_path();

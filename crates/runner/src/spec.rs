@@ -145,8 +145,15 @@ pub enum RunError {
     Build { argv: Vec<String>, status: String },
 }
 
-/// Checks a spec before anything is created or spawned.
-pub(crate) fn validate(spec: &RunSpec) -> Result<(), RunError> {
+impl RunSpec {
+    /// Checks the spec before anything is created or spawned ([`crate::run`] calls it
+    /// too; callers that write files before the run call it first).
+    pub fn validate(&self) -> Result<(), RunError> {
+        validate(self)
+    }
+}
+
+fn validate(spec: &RunSpec) -> Result<(), RunError> {
     if spec.argv.is_empty() || spec.argv[0].is_empty() {
         return Err(RunError::EmptyCommand);
     }

@@ -91,7 +91,7 @@ impl RunEnding {
         };
         let Some(termination) = self.termination else {
             return format!(
-                "the samples end without an exit record{at} (leakcheck itself was stopped)"
+                "the samples end without an exit record{at} (leakcheck was stopped before the run ended, or could not write the file)"
             );
         };
         match termination {

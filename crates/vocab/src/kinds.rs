@@ -135,8 +135,8 @@ pub enum CheckReason {
     NoSessions,
     /// A rate budget per one x unit on a series per the other.
     UnitMismatch { series: XUnit },
-    /// The run never reported the metric.
-    NoData,
+    /// The run never reported the metric; the hint says why or how to get it.
+    NoData { hint: String },
     /// The analysis refused the series (the error says why).
     AnalysisFailed { error: String },
 }
