@@ -14,6 +14,18 @@ use crate::cli::{Cli, Command};
 use crate::output::tell;
 
 fn main() {
+    // `leakcheck __supervise -- PROGRAM ARGS…`: the process the runner puts between itself
+    // and the program (see `leakcheck_runner::supervise`); not a user command.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if args.get(1).map(String::as_str) == Some(leakcheck_runner::SUPERVISE_ARG) {
+        let argv = match args.get(2).map(String::as_str) {
+            Some("--") => &args[3..],
+            _ => &args[2..],
+        };
+        end_as(leakcheck_runner::supervise(argv));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::execute(args),
@@ -29,4 +41,19 @@ fn main() {
         }
     };
     std::process::exit(status as i32);
+}
+
+/// End this process as the supervised program ended: its exit code, or death by its
+/// signal (without a core dump of our own).
+fn end_as(mirror: leakcheck_runner::Mirror) -> ! {
+    match mirror {
+        leakcheck_runner::Mirror::Exit(code) => std::process::exit(code),
+        leakcheck_runner::Mirror::Signal(signal) => {
+            let _ = rustix::process::set_dumpable_behavior(
+                rustix::process::DumpableBehavior::NotDumpable,
+            );
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal)
+        }
+    }
 }

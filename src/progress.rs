@@ -46,9 +46,6 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        if bar.is_none() {
-            tell!("[{name}] started");
-        }
         Progress {
             name: name.to_string(),
             total,
@@ -80,6 +77,7 @@ impl Progress {
                 self.tree = Some(*rss_tree);
                 self.peak_tree = self.peak_tree.max(*rss_tree);
             }
+            Event::Started { .. } if self.bar.is_none() => self.println("started"),
             Event::Warning(text) => self.println(&format!("warning: {text}")),
             Event::Note(text) => self.println(&format!("note: {text}")),
             _ => {}

@@ -475,3 +475,83 @@ fn a_pss_budget_without_pss_sampling_says_how_to_turn_it_on() {
     );
     assert!(!out.stdout.contains("no data"), "{}", out.stdout);
 }
+
+/// Is `pid` still a live process (a zombie waiting for its reaper counts as gone)?
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn sigkill_of_leakcheck_leaves_no_process_of_the_run_within_2_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids_file = dir.path().join("pids");
+    let script = format!(
+        "import json, os, subprocess, time\n\
+         w = os.fdopen(int(os.environ['LEAKCHECK_FD']), 'w', buffering=1)\n\
+         in_group = subprocess.Popen(['sleep', '300'])\n\
+         escaped = subprocess.Popen(['sleep', '301'], start_new_session=True)\n\
+         open({:?}, 'w').write('%d %d %d' % (os.getpid(), in_group.pid, escaped.pid))\n\
+         for i in range(100000):\n\
+         \x20   w.write(json.dumps({{'type': 'mark', 'iteration': i, 't_ns': time.monotonic_ns()}}) + '\\n')\n\
+         \x20   time.sleep(0.01)\n",
+        pids_file.display().to_string()
+    );
+    std::fs::write(dir.path().join("tree.py"), script).unwrap();
+    let mut leakcheck = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
+        .args(["run", "--", "python3", "tree.py"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pids: Vec<u32> = loop {
+        let text = std::fs::read_to_string(&pids_file).unwrap_or_default();
+        let pids: Vec<u32> = text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.len() == 3 {
+            break pids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workload never wrote its pids"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let supervisor: Vec<u32> =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", leakcheck.id()))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+    assert!(
+        pids.iter().all(|&p| alive(p)),
+        "the whole tree runs before the kill"
+    );
+
+    signal(&leakcheck, rustix::process::Signal::KILL);
+    leakcheck.wait().unwrap();
+    let everyone: Vec<u32> = pids.iter().chain(&supervisor).copied().collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while everyone.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors: Vec<u32> = everyone.into_iter().filter(|&p| alive(p)).collect();
+    for &p in &survivors {
+        if let Some(pid) = rustix::process::Pid::from_raw(p as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "still running 2 s after leakcheck was killed: {survivors:?} (workload, in-group child, setsid child: {pids:?})"
+    );
+}

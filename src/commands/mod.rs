@@ -51,6 +51,8 @@ pub fn run_scenario(
         &dir,
     )?;
     spec.cancel = Some(interrupt_flag());
+    // leakcheck itself, re-run as the supervisor that owns the run's process tree.
+    spec.supervisor = std::env::current_exe().ok();
     // Every setting is checked before anything is built, written or started.
     spec.validate()?;
     if let Some(build) = scenario.build_argv() {

@@ -197,6 +197,9 @@ pub struct TreeSample {
 #[derive(Debug)]
 pub struct ProcessTree {
     root: u32,
+    /// Leave the root out of the sums (a supervisor process between the runner and the
+    /// workload is not part of what is measured).
+    exclude_root: bool,
     handles: HashMap<u32, ProcessMemory>,
     /// `None` until probed: whether `/proc/<pid>/task/<tid>/children` exists
     /// (it needs CONFIG_PROC_CHILDREN; without it we scan `/proc/*/stat`).
@@ -208,6 +211,7 @@ impl ProcessTree {
     pub fn new(root: u32) -> Self {
         Self {
             root,
+            exclude_root: false,
             handles: HashMap::new(),
             children_files: None,
             scratch: String::new(),
@@ -216,6 +220,19 @@ impl ProcessTree {
 
     pub fn root(&self) -> u32 {
         self.root
+    }
+
+    /// Walk the tree from the root but leave the root itself out of every sample.
+    pub fn exclude_root(mut self) -> Self {
+        self.exclude_root = true;
+        self
+    }
+
+    /// The root's descendants now, breadth first (the root left out).
+    pub fn descendants(&mut self) -> Result<Vec<u32>, SampleError> {
+        let mut pids = self.discover()?;
+        pids.retain(|&p| p != self.root);
+        Ok(pids)
     }
 
     /// Sample the tree. Only a vanished root is an error ([`SampleError::Gone`]);
@@ -232,6 +249,9 @@ impl ProcessTree {
         self.handles.retain(|pid, _| live.contains(pid));
         for pid in pids {
             let is_root = pid == self.root;
+            if is_root && self.exclude_root {
+                continue;
+            }
             let mut handle = match self.handles.entry(pid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => match ProcessMemory::open(pid) {

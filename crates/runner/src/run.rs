@@ -37,7 +37,7 @@ use leakcheck_probe::monotonic_ns;
 use leakcheck_records::{ExitRecord, Record, RunHeader, SAMPLES_FORMAT, Termination, Timeline};
 
 use crate::sampling::{spawn_reader, spawn_sampler};
-use crate::spawn::{ChildGuard, command, pipe};
+use crate::spawn::{ChildGuard, command, pipe, read_supervisor_status};
 use crate::spec::{Event, RunError, RunOutcome, RunSpec};
 use crate::watch::{EARLY_STOP_INTERVAL, TICK, Watch};
 use crate::writer::RecordWriter;
@@ -69,7 +69,12 @@ pub fn run_with(
     let samples_path = spec.samples_path();
     let file = File::create(&samples_path).map_err(io_error(samples_path.clone()))?;
     let (read_end, write_end) = pipe().map_err(io_error(PathBuf::from("pipe(2)")))?;
-    let mut cmd = command(spec, write_end.as_raw_fd())?;
+    let status_pipe = match spec.supervisor {
+        Some(_) => Some(pipe().map_err(io_error(PathBuf::from("pipe(2)")))?),
+        None => None,
+    };
+    let status_fd = status_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
+    let mut cmd = command(spec, write_end.as_raw_fd(), status_fd)?;
 
     let spawn_ns = monotonic_ns();
     let started = Instant::now();
@@ -82,15 +87,28 @@ pub fn run_with(
     })?;
     // Our copy of the write end must go, or the reader never sees EOF.
     drop(write_end);
-    let mut guard = ChildGuard::new(child);
-    let pid = guard.pid;
+    let mut guard = ChildGuard::new(child, status_pipe.is_some());
+    // With a supervisor, the tree is sampled from it (without its own memory) and the
+    // program's pid is the one it reports.
+    let (tree_root, pid) = match status_pipe {
+        Some((status_read, status_write)) => {
+            drop(status_write);
+            let program = read_supervisor_status(status_read).map_err(|why| RunError::Spawn {
+                argv0: spec.argv[0].clone(),
+                source: std::io::Error::other(why),
+            })?;
+            (guard.pid, program)
+        }
+        None => (guard.pid, guard.pid),
+    };
 
     let (tx, rx) = mpsc::channel();
     let stop_reader = Arc::new(AtomicBool::new(false));
     let thread_error = io_error(PathBuf::from("a runner thread"));
     let reader = spawn_reader(read_end, tx.clone(), Arc::clone(&stop_reader))
         .map_err(thread_error.clone())?;
-    let (stop_sampler, sampler) = spawn_sampler(spec, pid, spawn_ns, tx).map_err(thread_error)?;
+    let (stop_sampler, sampler) =
+        spawn_sampler(spec, tree_root, pid, spawn_ns, tx).map_err(thread_error)?;
 
     let mut watch = Watch {
         spec,

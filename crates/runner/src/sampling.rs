@@ -81,6 +81,10 @@ fn read_wire(mut file: File, tx: &Sender<Input>, stop: &AtomicBool) {
 
 /// What the outside sampler samples, and how often.
 struct OutsideSampler {
+    /// Where the tree walk starts: the program, or the supervisor above it (then left
+    /// out of the sums).
+    tree_root: u32,
+    /// The program, whose RSS is `rss`.
     pid: u32,
     spawn_ns: u64,
     rss_interval: Duration,
@@ -91,12 +95,14 @@ struct OutsideSampler {
 /// Starts the outside sampler; dropping the returned sender stops it.
 pub(crate) fn spawn_sampler(
     spec: &RunSpec,
+    tree_root: u32,
     pid: u32,
     spawn_ns: u64,
     tx: Sender<Input>,
 ) -> io::Result<(Sender<()>, JoinHandle<()>)> {
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let sampler = OutsideSampler {
+        tree_root,
         pid,
         spawn_ns,
         rss_interval: spec.rss_interval,
@@ -111,7 +117,10 @@ pub(crate) fn spawn_sampler(
 
 impl OutsideSampler {
     fn run(self, tx: &Sender<Input>, stop: &Receiver<()>) {
-        let mut tree = leakcheck_probe::process::ProcessTree::new(self.pid);
+        let mut tree = leakcheck_probe::process::ProcessTree::new(self.tree_root);
+        if self.tree_root != self.pid {
+            tree = tree.exclude_root();
+        }
         // NVML is loaded after the first tree sample: its init can take a while on a
         // machine with a driver, and the start of the run matters most.
         let mut gpu: Option<crate::gpu::Gpu> = None;

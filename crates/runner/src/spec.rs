@@ -39,6 +39,10 @@ pub struct RunSpec {
     pub grace: Duration,
     /// Where the child's stdout and stderr go: `None` inherits leakcheck's.
     pub child_log: Option<PathBuf>,
+    /// The leakcheck executable to re-run as the supervisor between the runner and the
+    /// program ([`crate::supervise`]), which makes the whole tree die with leakcheck
+    /// however leakcheck dies; `None` spawns the program directly.
+    pub supervisor: Option<PathBuf>,
     /// How many times the user asked to stop (counted by a signal handler or another
     /// thread): 1 stops the group gracefully (SIGTERM, SIGKILL after `grace`), 2 or more
     /// sends SIGKILL at once. The run then ends with [`Termination::Cancelled`].
@@ -63,6 +67,7 @@ impl RunSpec {
             out_dir: out_dir.into(),
             grace: Duration::from_secs(2),
             child_log: None,
+            supervisor: None,
             cancel: None,
         }
     }
