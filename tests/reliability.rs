@@ -555,3 +555,21 @@ fn sigkill_of_leakcheck_leaves_no_process_of_the_run_within_2_s() {
         "still running 2 s after leakcheck was killed: {survivors:?} (workload, in-group child, setsid child: {pids:?})"
     );
 }
+
+#[test]
+fn a_second_run_into_the_same_out_is_refused_with_the_holders_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start_stubborn_run(dir.path(), "1s");
+    let second = leakcheck(dir.path(), &["run", "stubborn"]);
+    signal(&first, rustix::process::Signal::INT);
+    let _ = first.wait();
+    second.assert_exit_code(2);
+    assert!(
+        second.stderr.contains(&format!(
+            "another leakcheck (pid {}) is writing to",
+            first.id()
+        )),
+        "{}",
+        second.stderr
+    );
+}

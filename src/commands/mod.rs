@@ -44,6 +44,7 @@ pub fn run_scenario(
     request: RunRequest<'_>,
 ) -> Result<ScenarioResult, CliError> {
     let dir = create_out_dir(&request.out_root.join(&scenario.name))?;
+    let _lock = OutDirLock::take(&dir)?;
     let mut spec = scenario.run_spec(
         request.config_path,
         request.variant,
@@ -149,6 +150,49 @@ pub fn create_out_dir(dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::write(&probe, b"").map_err(io)?;
     let _ = std::fs::remove_file(&probe);
     Ok(dir.to_path_buf())
+}
+
+/// An exclusive `flock` on a scenario's output folder for the length of its run: two runs
+/// writing the same files would silently interleave them.
+struct OutDirLock {
+    _file: std::fs::File,
+}
+
+impl OutDirLock {
+    const FILE: &'static str = ".leakcheck.lock";
+
+    fn take(dir: &Path) -> Result<OutDirLock, CliError> {
+        use std::io::{Read, Seek, Write};
+        let path = dir.join(Self::FILE);
+        let io = |source| CliError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(CliError::Usage(format!(
+                "another leakcheck{holder} is writing to {}: wait for it, or give another --out",
+                dir.display()
+            )));
+        }
+        let pid = std::process::id().to_string();
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(pid.as_bytes()).map_err(io)?;
+        Ok(OutDirLock { _file: file })
+    }
 }
 
 /// Write the per-scenario files; a failure (a full disk) is a loud warning naming the

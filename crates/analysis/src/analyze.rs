@@ -220,7 +220,7 @@ pub fn analyze_metric(
     check_finite(&a)?;
     a.verdicts = budgets
         .iter()
-        .map(|b| verdict(&a, b, enough, span))
+        .map(|b| verdict(&a, b, enough, span, opts.min_points))
         .collect::<Result<_, _>>()?;
     Ok(a)
 }
@@ -414,11 +414,18 @@ fn judge(lo: f64, hi: f64, limit: f64) -> Outcome {
 /// Judges one budget on the interval of its quantity. Slope and growth need
 /// `enough` points after warm-up; peak and retained are point values, so
 /// they always decide (retained needs two sessions).
+/// The fewest points after warm-up on which a slope or growth budget may fail (when the
+/// whole interval is above it) before the run reaches `min_points`. With fewer, pure
+/// noise orders itself upward too often: 3 exchangeable points are increasing with
+/// probability 1/6, 6 points with 1/720.
+pub const MIN_FAIL_POINTS: usize = 6;
+
 fn verdict(
     a: &MetricAnalysis,
     budget: &Budget,
     enough: bool,
     span: f64,
+    min_points: usize,
 ) -> Result<Verdict, AnalysisError> {
     let ts = &a.theil_sen;
     let wrong_quantity = |expected| AnalysisError::InvalidOption {
@@ -436,6 +443,7 @@ fn verdict(
         more_iterations: None,
         reason: CheckReason::Decided,
     };
+    let points = a.n - a.warmup.index;
     let interval = |v: &mut Verdict, (est, lo, hi): (f64, f64, f64), limit: f64| {
         (v.estimate, v.lo, v.hi) = (est, lo, hi);
         if enough {
@@ -443,10 +451,16 @@ fn verdict(
             if v.outcome == Outcome::Undecided {
                 v.reason = CheckReason::Straddles;
             }
+        } else if points >= MIN_FAIL_POINTS && lo > limit {
+            // Short, but the whole interval is above the budget: that decides a fail.
+            v.outcome = Outcome::Fail;
         } else {
-            v.reason = CheckReason::TooFewPoints {
-                points: a.n - a.warmup.index,
-            };
+            v.reason = CheckReason::TooFewPoints { points };
+            // How much longer: the missing points at the run's own spacing.
+            let spacing = span / points.saturating_sub(1).max(1) as f64;
+            let missing = min_points.saturating_sub(points) as f64;
+            let more = (missing * spacing).ceil();
+            v.more_iterations = (more.is_finite() && more >= 1.0).then_some(more as u64);
         }
     };
     match (budget.kind, budget.limit) {

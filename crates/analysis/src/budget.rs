@@ -168,7 +168,21 @@ fn parse_size(s: &str) -> Result<f64, String> {
     let v: f64 = num
         .parse()
         .map_err(|_| format!("{num:?} is not a number"))?;
+    let rest = &s[split..];
+    if num == "0" && rest.starts_with(['x', 'X']) {
+        return Err(format!("{s:?} is hexadecimal: write the number in decimal"));
+    }
+    if rest.starts_with(['e', 'E'])
+        && rest[1..].starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+    {
+        return Err(format!(
+            "{s:?} has an exponent: write the number out with a unit instead (e.g. \"4 GiB\")"
+        ));
+    }
     match SIZE_UNITS.iter().find(|(u, _)| *u == unit) {
+        Some((_, m)) if !(v * m).is_finite() || v * m > crate::series::MAX_ABS => Err(format!(
+            "{s:?} is too large for a size (at most 1e18 bytes)"
+        )),
         Some((_, m)) => Ok(v * m),
         None if unit == "KB" => {
             Err("unit \"KB\" is ambiguous: write kB (1000) or KiB (1024)".into())

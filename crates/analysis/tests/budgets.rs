@@ -231,3 +231,54 @@ fn analysis_round_trips_through_json() {
     assert!(((back.growth - a.growth) / a.growth).abs() < 1e-14);
     assert!(((back.theil_sen.hi - a.theil_sen.hi) / a.theil_sen.hi).abs() < 1e-14);
 }
+
+#[test]
+fn exponents_hexadecimal_and_huge_sizes_are_named_for_what_they_are() {
+    let err = |v: &str| {
+        Budget::parse("k", BudgetKind::Slope, v)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err("1e400 B/iter").contains("has an exponent"),
+        "{}",
+        err("1e400 B/iter")
+    );
+    assert!(
+        err("0x10/iter").contains("hexadecimal"),
+        "{}",
+        err("0x10/iter")
+    );
+    assert!(
+        err("99999999999 TiB/iter").contains("too large"),
+        "{}",
+        err("99999999999 TiB/iter")
+    );
+    assert!(Budget::parse("k", BudgetKind::Peak, "2000000 B").is_ok());
+}
+
+#[test]
+fn a_short_series_fails_when_its_whole_interval_is_above_and_else_says_how_long() {
+    let rising = |n: usize| Series::from_y((0..n).map(|i| i as f64 * 1048576.0).collect()).unwrap();
+    let b = Budget::parse("k", BudgetKind::Slope, "1 KiB/iter").unwrap();
+    let opts = AnalysisOptions {
+        warmup: WarmUp::Count(0),
+        ..AnalysisOptions::default()
+    };
+    let seven = analyze_metric("m", &rising(7), &[], std::slice::from_ref(&b), &opts).unwrap();
+    assert_eq!(
+        seven.verdicts[0].outcome,
+        Outcome::Fail,
+        "{:?}",
+        seven.verdicts[0]
+    );
+    let four = analyze_metric("m", &rising(4), &[], std::slice::from_ref(&b), &opts).unwrap();
+    let v = &four.verdicts[0];
+    assert_eq!(v.outcome, Outcome::Undecided);
+    assert_eq!(v.reason, CheckReason::TooFewPoints { points: 4 });
+    assert_eq!(
+        v.more_iterations,
+        Some(6),
+        "10 points needed, 1 iteration apart"
+    );
+}

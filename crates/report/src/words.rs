@@ -80,7 +80,13 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
                 ),
                 (Outcome::Fail, _) => format!("{head} > budget {lim}: {closing}"),
                 (_, CheckReason::TooFewPoints { points }) => {
-                    format!("{head} vs budget {lim}: undecided, only {points} points after warm-up")
+                    let longer = match c.more {
+                        Some(k) => format!(": run about {k} more {} to decide", c.x_unit.plural()),
+                        None => String::new(),
+                    };
+                    format!(
+                        "{head} vs budget {lim}: undecided, only {points} points after warm-up{longer}"
+                    )
                 }
                 _ => match c.more {
                     Some(k) => format!(
@@ -205,8 +211,9 @@ mod tests {
                 .ends_with("undecided, about 120 more iterations would decide")
         );
         assert!(
-            slope(Outcome::Undecided, &CheckReason::TooFewPoints { points: 3 })
-                .ends_with("undecided, only 3 points after warm-up")
+            slope(Outcome::Undecided, &CheckReason::TooFewPoints { points: 3 }).ends_with(
+                "undecided, only 3 points after warm-up: run about 120 more iterations to decide"
+            )
         );
         assert_eq!(
             slope(

@@ -308,3 +308,31 @@ fn a_missing_file_names_the_path() {
         .unwrap_err();
     assert_mentions(&err.to_string(), &["/nonexistent/leakcheck.toml"]);
 }
+
+#[test]
+fn unquoted_dotted_metric_names_get_a_hint_to_quote_them() {
+    let cfg = |budgets: &str| {
+        format!("[scenarios.s]\ncommand = [\"true\"]\n[scenarios.s.budgets]\n{budgets}\n")
+    };
+    let err = Config::from_str(
+        &cfg("rss.tree = { slope = \"1 MiB/s\" }"),
+        Path::new("l.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("quote its name: \"rss.tree\""), "{err}");
+    let err = Config::from_str(
+        &cfg("alloc.allocated = { slope = \"1 MiB/s\" }"),
+        Path::new("l.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("must be quoted in TOML: \"alloc.allocated\""),
+        "{err}"
+    );
+    let err = Config::from_str("[scenarios.s]\ncommand = [\"\"]\n", Path::new("l.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[\"\"]"), "the array is shown: {err}");
+}

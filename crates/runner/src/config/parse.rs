@@ -389,12 +389,37 @@ impl<'a> Ctx<'a> {
         for (metric, limits) in ordered(self.table(path, value)?) {
             let name = metric.get_ref().as_ref();
             let metric_path = join(path, name);
+            // `rss.tree = { … }` unquoted is the table `rss` holding `tree`: say so.
+            let dotted_hint = |first: &str| {
+                ALL_METRICS
+                    .iter()
+                    .find(|m| m.starts_with(&format!("{first}.")))
+                    .map(|m| {
+                        format!(" (dotted metric names must be quoted in TOML: \"{m}\" = {{ … }})")
+                    })
+                    .unwrap_or_default()
+            };
             if !ALL_METRICS.contains(&name) {
                 return Err(ConfigError::UnknownMetric {
                     at: self.loc(metric.span()),
                     key: metric_path,
                     metric: name.to_owned(),
-                    known: ALL_METRICS.join(", "),
+                    known: format!("{}{}", ALL_METRICS.join(", "), dotted_hint(name)),
+                });
+            }
+            if let DeValue::Table(t) = limits.get_ref()
+                && let Some((sub, _)) = t.iter().find(|(k, _)| {
+                    ALL_METRICS.contains(&format!("{name}.{}", k.get_ref()).as_str())
+                })
+            {
+                let full = format!("{name}.{}", sub.get_ref());
+                return Err(ConfigError::InvalidValue {
+                    at: self.loc(sub.span()),
+                    key: join(&metric_path, sub.get_ref()),
+                    value: "a table".to_owned(),
+                    expected: format!(
+                        "a budget kind (slope, growth, peak, retained); for the metric {full} quote its name: \"{full}\" = {{ … }}"
+                    ),
                 });
             }
             let limits = self.table(&metric_path, limits).map_err(|_| {
@@ -464,7 +489,10 @@ fn show(value: &Value<'_>) -> String {
         DeValue::Float(f) => f.as_str().to_owned(),
         DeValue::Boolean(b) => b.to_string(),
         DeValue::Datetime(d) => d.to_string(),
-        DeValue::Array(a) => format!("an array of {} item(s)", a.len()),
+        DeValue::Array(a) => {
+            let items: Vec<String> = a.iter().map(show).collect();
+            format!("[{}]", items.join(", "))
+        }
         DeValue::Table(_) => "a table".to_owned(),
     };
     if text.chars().count() > 80 {
