@@ -23,11 +23,7 @@ fn unwritable_out_is_a_usage_error_before_the_child_starts() {
             &["run", "--out", out, "--", "touch", started_arg],
         );
         run.assert_exit_code(2);
-        assert!(
-            run.stderr.contains(out),
-            "the error names {out}: {}",
-            run.stderr
-        );
+        run.assert_stderr_contains(out);
         assert!(
             !started.exists(),
             "the child ran although --out {out} is unusable"
@@ -156,11 +152,7 @@ fn samples_without_newlines_are_refused_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let out = leakcheck(dir.path(), &["report", "/dev/zero", "--out", "."]);
     out.assert_exit_code(2);
-    assert!(
-        out.stderr.contains("not a leakcheck samples file"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("not a leakcheck samples file");
 }
 
 #[test]
@@ -175,11 +167,7 @@ fn a_corrupt_judging_file_is_a_usage_error_not_a_false_pass() {
     std::fs::write(dir.path().join("judging.json"), "{\"budgets\": 5").unwrap();
     let out = leakcheck(dir.path(), &["report", "samples.jsonl"]);
     out.assert_exit_code(2);
-    assert!(
-        out.stderr.contains("judging.json is not a judging file"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("judging.json is not a judging file");
     assert!(!out.stdout.contains("PASS"), "{}", out.stdout);
 
     // A newer layout is refused with the versions, too.
@@ -189,7 +177,7 @@ fn a_corrupt_judging_file_is_a_usage_error_not_a_false_pass() {
     std::fs::write(dir.path().join("judging.json"), judging.to_string()).unwrap();
     let out = leakcheck(dir.path(), &["report", "samples.jsonl"]);
     out.assert_exit_code(2);
-    assert!(out.stderr.contains("version 99, newer"), "{}", out.stderr);
+    out.assert_stderr_contains("version 99, newer");
 }
 
 #[test]
@@ -347,11 +335,7 @@ fn a_full_disk_still_prints_the_verdict_and_keeps_its_exit_code() {
     );
     out.assert_exit_code(1);
     assert!(out.stdout.contains("python3: FAIL"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("No space left on device"),
-        "the failed write is named: {}",
-        out.stderr
-    );
+    out.assert_stderr_contains("No space left on device");
 }
 
 #[test]
@@ -367,7 +351,7 @@ fn marks_with_wrong_field_names_are_warned_with_their_line_and_reason() {
     let out = leakcheck(dir.path(), &["run", "--", "python3", "wrong.py"]);
     out.assert_exit_code(0);
     let why = "line 1: mark: missing field `iteration`";
-    assert!(out.stderr.contains(why), "on stderr: {}", out.stderr);
+    out.assert_stderr_contains(why);
     let summary = read(&dir.path().join("reports/python3/summary.json"));
     assert!(summary.contains(why), "in the report: {summary}");
 }
@@ -408,7 +392,7 @@ fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let out = leakcheck(dir.path(), &["run", "--iterations", "5", "--", "true"]);
     out.assert_exit_code(2);
-    assert!(out.stderr.contains("--iterations"), "{}", out.stderr);
+    out.assert_stderr_contains("--iterations");
     assert!(
         !out.stderr.contains("leakcheck.toml"),
         "no config was involved: {}",
@@ -417,11 +401,7 @@ fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
 
     let out = leakcheck(dir.path(), &["run", "--timeout", "0s", "--", "true"]);
     out.assert_exit_code(2);
-    assert!(
-        out.stderr.contains("invalid --timeout \"0s\""),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_contains("invalid --timeout \"0s\"");
     assert!(
         !dir.path().join("reports/true/judging.json").exists(),
         "nothing written"
@@ -564,12 +544,8 @@ fn a_second_run_into_the_same_out_is_refused_with_the_holders_pid() {
     signal(&first, rustix::process::Signal::INT);
     let _ = first.wait();
     second.assert_exit_code(2);
-    assert!(
-        second.stderr.contains(&format!(
-            "another leakcheck (pid {}) is writing to",
-            first.id()
-        )),
-        "{}",
-        second.stderr
-    );
+    second.assert_stderr_contains(&format!(
+        "another leakcheck (pid {}) is writing to",
+        first.id()
+    ));
 }

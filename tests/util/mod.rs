@@ -40,6 +40,16 @@ impl Outcome {
         self
     }
 
+    /// Panic with stderr unless it contains `needle`.
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// stdout and stderr together, for message checks.
     pub fn all_output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
