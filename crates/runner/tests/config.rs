@@ -336,3 +336,17 @@ fn unquoted_dotted_metric_names_get_a_hint_to_quote_them() {
         .to_string();
     assert!(err.contains("[\"\"]"), "the array is shown: {err}");
 }
+
+#[test]
+fn a_duplicate_key_is_named() {
+    let err = Config::from_str(
+        "[scenarios.s]\ncommand = [\"true\"]\ncommand = [\"false\"]\n",
+        Path::new("l.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("l.toml:3:1: invalid TOML: duplicate key `command`"),
+        "{err}"
+    );
+}

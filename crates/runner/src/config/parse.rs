@@ -49,9 +49,23 @@ impl Config {
     #[allow(clippy::should_implement_trait)] // it needs the path too
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let ctx = Ctx { file: path, text };
-        let doc = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
-            at: ctx.loc(e.span().unwrap_or(0..0)),
-            message: e.message().trim().to_owned(),
+        let doc = DeTable::parse(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let mut message = e.message().trim().to_owned();
+            // toml says "duplicate key" without the key: name it from the span.
+            if let Some(key) = text
+                .get(span.clone())
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                && message.starts_with("duplicate key")
+            {
+                let key: String = key.chars().take(60).collect();
+                message = format!("{message} `{key}` (each key may appear once in a table)");
+            }
+            ConfigError::Syntax {
+                at: ctx.loc(span),
+                message,
+            }
         })?;
         let base_dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
