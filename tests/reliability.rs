@@ -549,3 +549,34 @@ fn a_second_run_into_the_same_out_is_refused_with_the_holders_pid() {
         first.id()
     ));
 }
+
+#[test]
+fn a_setsid_escapee_dies_with_the_run_and_does_not_hold_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = leakcheck(
+        dir.path(),
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "setsid sleep 300 & echo $! > escapee.pid",
+        ],
+    );
+    out.assert_exit_code(0);
+    assert!(
+        !out.stderr.contains("stayed open"),
+        "the supervisor closed the escapee's pipe: {}",
+        out.stderr
+    );
+    let pid: u32 = read(&dir.path().join("escapee.pid"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(pid), "the setsid escapee {pid} outlived the run");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the run waited for the escapee"
+    );
+}

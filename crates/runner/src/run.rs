@@ -154,12 +154,15 @@ pub fn run_with(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    // Whether the pipe reached EOF by itself: once told to stop, the reader also
+    // reports "done", so this must be known before.
+    let reached_eof = watch.wire_done;
     stop_reader.store(true, Ordering::Relaxed);
     let _ = reader.join();
     while let Ok(input) = rx.try_recv() {
         watch.handle(input);
     }
-    if !watch.wire_done {
+    if !reached_eof {
         watch.warn("the LEAKCHECK_FD pipe stayed open after the child exited (a process outside its group holds it); stopped reading".to_owned());
     }
     watch.warn_about_decoding();

@@ -550,3 +550,24 @@ fn describe(outcome: &RunOutcome) -> String {
     }
     .describe()
 }
+
+#[test]
+fn a_setsid_escapee_holding_the_pipe_is_warned_about() {
+    let dir = TempDir::new().unwrap();
+    // Without a supervisor, a process that left the group keeps the pipe's write end.
+    let mut spec = spec(
+        &dir,
+        vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "setsid sleep 3 & echo started".to_owned(),
+        ],
+    );
+    spec.supervisor = None;
+    let (outcome, events) = run(&spec);
+    assert!(outcome.termination.completed(), "{:?}", outcome.termination);
+    let warned = events.iter().any(|e| {
+        matches!(e, Event::Warning(w) if w.contains("the LEAKCHECK_FD pipe stayed open after the child exited"))
+    });
+    assert!(warned, "{events:?}");
+}
