@@ -559,9 +559,12 @@ fn a_setsid_escapee_dies_with_the_run_and_does_not_hold_it_open() {
         &[
             "run",
             "--",
-            "sh",
+            "python3",
             "-c",
-            "setsid sleep 300 & echo $! > escapee.pid",
+            "import os, subprocess\n\
+             fd = int(os.environ['LEAKCHECK_FD'])\n\
+             p = subprocess.Popen(['sleep', '300'], start_new_session=True, pass_fds=(fd,))\n\
+             open('escapee.pid', 'w').write(str(p.pid))\n",
         ],
     );
     out.assert_exit_code(0);
