@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use util::{
-    leakcheck, leakcheck_into_dev_full, marker_script, read, records_of_type, repo_root,
-    temp_config,
+    leakcheck, leakcheck_command, leakcheck_into_dev_full, marker_script, read, records_of_type,
+    repo_root, temp_config,
 };
 
 #[test]
@@ -77,9 +77,7 @@ fn a_closed_stdout_pipe_ends_quietly() {
     // has its line: every write to it fails with EPIPE.
     let (reader, writer) = rustix::pipe::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
-        .arg("list")
-        .current_dir(dir.path())
+    let out = leakcheck_command(dir.path(), &["list"])
         .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .output()
@@ -214,9 +212,7 @@ fn start_stubborn_run(dir: &std::path::Path, grace: &str) -> std::process::Child
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
-        .args(["run", "stubborn"])
-        .current_dir(dir)
+    let child = leakcheck_command(dir, &["run", "stubborn"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -483,9 +479,7 @@ fn sigkill_of_leakcheck_leaves_no_process_of_the_run_within_2_s() {
         pids_file.display().to_string()
     );
     std::fs::write(dir.path().join("tree.py"), script).unwrap();
-    let mut leakcheck = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
-        .args(["run", "--", "python3", "tree.py"])
-        .current_dir(dir.path())
+    let mut leakcheck = leakcheck_command(dir.path(), &["run", "--", "python3", "tree.py"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -56,12 +56,18 @@ impl Outcome {
     }
 }
 
+/// `leakcheck ARGS` in `cwd`, not yet started, without CI's step-summary variable.
+pub fn leakcheck_command(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakcheck"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("GITHUB_STEP_SUMMARY");
+    cmd
+}
+
 /// Run `leakcheck ARGS` in `cwd`.
 pub fn leakcheck(cwd: &Path, args: &[&str]) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_leakcheck"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("GITHUB_STEP_SUMMARY")
+    let output = leakcheck_command(cwd, args)
         .output()
         .expect("spawn leakcheck");
     Outcome {
@@ -101,10 +107,7 @@ pub fn leakcheck_into_dev_full(cwd: &Path, args: &[&str]) -> Option<i32> {
             .open("/dev/full")
             .expect("/dev/full")
     };
-    Command::new(env!("CARGO_BIN_EXE_leakcheck"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("GITHUB_STEP_SUMMARY")
+    leakcheck_command(cwd, args)
         .stdout(full())
         .stderr(full())
         .status()

@@ -94,23 +94,27 @@ pub(crate) fn command(
     // kill) through rustix on values copied into the closure; nothing allocates.
     unsafe {
         cmd.pre_exec(move || {
-            // SAFETY: `wire_fd` is the pipe's write end, open in the parent and so in
-            // this forked child until exec.
             for fd in std::iter::once(wire_fd).chain(status_fd) {
                 // SAFETY: both are pipe write ends, open in the parent and so in this
                 // forked child until exec.
                 let fd = BorrowedFd::borrow_raw(fd);
                 rustix::io::fcntl_setfd(fd, FdFlags::empty())?;
             }
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            // The parent may have died before prctl: then nobody would kill us.
-            if rustix::process::getppid() != Some(parent) {
-                let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
-            }
-            Ok(())
+            die_with_parent(parent)
         });
     }
     Ok(cmd)
+}
+
+/// In a forked child before exec: SIGKILL when `parent` dies (PDEATHSIG), and at once if
+/// it already died before the prctl (then nobody would kill us). Raw syscalls only, so
+/// it is safe between fork and exec.
+pub(crate) fn die_with_parent(parent: rustix::process::Pid) -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    if rustix::process::getppid() != Some(parent) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
+    }
+    Ok(())
 }
 
 /// Kills the child's group and reaps it when dropped unreaped (an early return or

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use leakcheck_probe::process::ProcessTree;
 use rustix::process::{Pid, Signal, WaitOptions};
 
+use crate::spawn::die_with_parent;
+
 /// The first argument that makes leakcheck a supervisor.
 pub const SUPERVISE_ARG: &str = "__supervise";
 
@@ -116,18 +118,10 @@ fn spawn_workload(argv: &[String]) -> io::Result<u32> {
     let parent = rustix::process::getpid();
     // SAFETY: between fork and exec only raw syscalls through rustix on copied values.
     unsafe {
-        cmd.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            if rustix::process::getppid() != Some(parent) {
-                let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || die_with_parent(parent));
     }
-    let child = cmd
-        .stdin(Stdio::inherit())
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {program:?}: {e}")))?;
+    // The runner's error already says "cannot start PROGRAM": send the bare reason.
+    let child = cmd.stdin(Stdio::inherit()).spawn()?;
     Ok(child.id())
 }
 
