@@ -361,7 +361,7 @@ fn iterations_that_restart_at_zero_each_session_do_not_fail_the_analysis() {
         \x20   w.write(json.dumps({'type': 'session', 'event': 'start', 'id': s, 'label': 's%d' % s, 't_ns': time.monotonic_ns()}) + '\\n')\n\
         \x20   for i in range(40):\n\
         \x20       w.write(json.dumps({'type': 'mark', 'iteration': i, 't_ns': time.monotonic_ns()}) + '\\n')\n\
-        \x20       time.sleep(0.003)\n";
+        \x20       time.sleep(0.02)\n";
     std::fs::write(dir.path().join("restart.py"), script).unwrap();
     let out = leakcheck(
         dir.path(),

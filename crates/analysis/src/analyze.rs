@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::budget::{Budget, BudgetKind, Quantity};
+use crate::churn::{Churn, MIN_WINDOWS, envelope_if_churning};
 use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
 use crate::series::{Series, XUnit, bin_means};
@@ -139,6 +140,10 @@ pub struct MetricAnalysis {
     /// Half-width of the verdict slope's interval: a slope of this size
     /// would have lifted the lower bound above zero.
     pub sensitivity: f64,
+    /// The allocate-and-free cycle found in the steady state, when there is one: the
+    /// slope, trend and shape are then those of its lower envelope ([`crate::churn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<Churn>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -174,13 +179,23 @@ pub fn analyze_metric(
     }
     let (px, py) = (&x[cut..], &y[cut..]);
     let conf = opts.confidence;
-    let (bx, by) = bin_means(px, py, opts.max_pairwise_points);
-    let (theil_sen, trend) = robust_fit(&bx, &by, conf);
+    // Under churn the slope is the floor's: the minimum of each cycle.
+    let churn = envelope_if_churning(px, py);
+    let (fx, fy) = match &churn {
+        Some((_, ex, ey)) => (ex.as_slice(), ey.as_slice()),
+        None => (px, py),
+    };
+    let (bx, by) = bin_means(fx, fy, opts.max_pairwise_points);
+    let (theil_sen, trend) = robust_fit(&bx, &by, conf, churn.as_ref().map(|c| &c.0));
     let ols = ols_hac(px, py, conf, None);
     let m = bx.len();
-    let late = (m >= 2 * opts.min_points).then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf).0);
+    let late =
+        (m >= 2 * opts.min_points).then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf, None).0);
     let rose_in_warmup = cut > 0 && warmup_rise(x, y, cut, &theil_sen);
-    let enough = n - cut >= opts.min_points;
+    let enough = match &churn {
+        Some((c, _, _)) => c.windows >= MIN_WINDOWS,
+        None => n - cut >= opts.min_points,
+    };
     let shape = classify(
         enough,
         &theil_sen,
@@ -215,6 +230,7 @@ pub fn analyze_metric(
         retained,
         peak,
         sensitivity,
+        churn: churn.map(|c| c.0),
         verdicts: Vec::new(),
     };
     check_finite(&a)?;
@@ -228,14 +244,23 @@ pub fn analyze_metric(
 /// Theil–Sen slope, Mann–Kendall with the autocorrelation factor of the
 /// Sen-detrended series, and Sen's interval with Var(S) inflated by the same
 /// factor.
-fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
+fn robust_fit(
+    x: &[f64],
+    y: &[f64],
+    conf: f64,
+    churn: Option<&Churn>,
+) -> (SlopeEstimate, MannKendall) {
     let mut pairs = PairSlopes::new(x, y);
     let mk = mann_kendall(x, y, pairs.slope());
-    let est = pairs.estimate(
-        conf,
-        mk.correction,
-        "theil-sen+sen(var(S)×max(hamed-rao, leading-run))",
-    );
+    let interval = "theil-sen+sen(var(S)×max(hamed-rao, leading-run))";
+    let method = match churn {
+        Some(c) => format!(
+            "{interval} on the minima of {} cycles of {} samples",
+            c.windows, c.period
+        ),
+        None => interval.to_string(),
+    };
+    let est = pairs.estimate(conf, mk.correction, &method);
     (est, mk)
 }
 
@@ -312,11 +337,16 @@ fn classify(
             // Growth confirmed on the second half alone: a leak. A chance
             // trend in noise rarely passes both tests.
             Some(l) if l.lo > 0.0 => Shape::Leak,
+            // Not confirmed by the second half, after a climb: the tail of a fill.
+            Some(_) if rose_in_warmup => Shape::Saturating,
             Some(_) => Shape::Inconclusive,
             None => Shape::Leak,
         },
         (false, false) if rose_in_warmup => Shape::Saturating,
         (false, false) => Shape::Flat,
+        // One test sees a weak rise after a climb that the second half does not go on
+        // with: the tail of the fill.
+        _ if rose_in_warmup && late.is_some_and(|l| l.lo <= 0.0) => Shape::Saturating,
         _ => Shape::Inconclusive,
     }
 }
@@ -443,7 +473,8 @@ fn verdict(
         more_iterations: None,
         reason: CheckReason::Decided,
     };
-    let points = a.n - a.warmup.index;
+    // The points the slope was fitted to: the steady state, or its cycle minima.
+    let points = a.theil_sen.points;
     let interval = |v: &mut Verdict, (est, lo, hi): (f64, f64, f64), limit: f64| {
         (v.estimate, v.lo, v.hi) = (est, lo, hi);
         if enough {

@@ -38,10 +38,12 @@
 
 pub mod analyze;
 pub mod budget;
+pub mod churn;
 pub mod error;
 pub mod mann_kendall;
 pub mod normal;
 pub mod ols;
+pub mod sequential;
 pub mod series;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -54,9 +56,11 @@ pub use analyze::{
     analyze_metric, classify_fragmentation,
 };
 pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
+pub use churn::Churn;
 pub use error::AnalysisError;
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use ols::ols_hac;
+pub use sequential::{Look, LookPlan};
 pub use series::{Series, XUnit};
 pub use slope::SlopeEstimate;
 pub use theil_sen::{PairSlopes, theil_sen};

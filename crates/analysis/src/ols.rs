@@ -13,6 +13,21 @@
 use crate::normal;
 use crate::slope::SlopeEstimate;
 
+/// The plain least-squares line `(slope, intercept)` of `y` on `x` (slope 0 when x is
+/// constant).
+pub(crate) fn least_squares(x: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = x.len().min(y.len()) as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for (&xi, &yi) in x.iter().zip(y) {
+        sxx += (xi - mx) * (xi - mx);
+        sxy += (xi - mx) * (yi - my);
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (slope, my - slope * mx)
+}
+
 /// The OLS fit of `y` on `x` with a HAC interval. `maxlags: None` picks the
 /// lag as described in the module docs. Needs n >= 3 and x not constant.
 /// Extra values in the longer of `x` and `y` are ignored.
@@ -21,14 +36,8 @@ pub fn ols_hac(x: &[f64], y: &[f64], confidence: f64, maxlags: Option<usize>) ->
     let (x, y) = (&x[..n], &y[..n]);
     let nf = n as f64;
     let mx = x.iter().sum::<f64>() / nf;
-    let my = y.iter().sum::<f64>() / nf;
-    let (mut sxx, mut sxy) = (0.0, 0.0);
-    for (&xi, &yi) in x.iter().zip(y) {
-        sxx += (xi - mx) * (xi - mx);
-        sxy += (xi - mx) * (yi - my);
-    }
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    let intercept = my - slope * mx;
+    let sxx: f64 = x.iter().map(|&xi| (xi - mx) * (xi - mx)).sum();
+    let (slope, intercept) = least_squares(x, y);
     // Scores of the slope coefficient (x centred: the intercept drops out of
     // the slope's sandwich, which is invariant to that reparametrisation).
     let v: Vec<f64> = x

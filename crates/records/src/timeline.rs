@@ -277,8 +277,7 @@ impl Timeline {
     ///
     /// Metrics the marks carry (`rss`, `alloc.*`) are per iteration. External metrics
     /// (`rss.tree`, `pss.tree`, `gpu.*`) are per iteration too when the child marks
-    /// (the last sample at or before each mark; marks before the first sample are
-    /// skipped), else per second. `rss` falls back to the external root-process RSS
+    /// (each sample once, at the fractional iteration of its time), else per second. `rss` falls back to the external root-process RSS
     /// when the marks do not carry it (a writer that only counts iterations, or a
     /// command that never marks).
     pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
@@ -309,7 +308,11 @@ impl Timeline {
         }
     }
 
-    /// An externally sampled metric, aligned to the marks when there are any.
+    /// An externally sampled metric. Without marks it is per second. With marks every
+    /// sample keeps its own clock and is placed once on the iteration axis, at the
+    /// fractional iteration interpolated between the marks before and after it, so n is
+    /// the number of distinct samples and a peak between two marks is kept. Samples
+    /// before the first mark or after the last one have no iteration and are left out.
     fn external<T>(
         &self,
         records: &[T],
@@ -324,21 +327,45 @@ impl Timeline {
             let (x, y) = points.into_iter().unzip();
             return non_empty(x, y, XUnit::Second);
         }
-        // Records arrive in time order; walk both lists once.
-        let mut x = Vec::with_capacity(self.marks.len());
-        let mut y = Vec::with_capacity(self.marks.len());
-        let mut next = 0;
-        for (mark, mark_x) in self.marks.iter().zip(self.mark_xs()) {
-            while next < points.len() && points[next].0 <= mark.t_s {
-                next += 1;
-            }
-            if next > 0 {
-                x.push(mark_x);
-                y.push(points[next - 1].1);
-            }
-        }
+        let mark_xs = self.mark_xs();
+        let (x, y) = at_fractional_iterations(&self.marks, &mark_xs, &points);
         non_empty(x, y, XUnit::Iteration)
     }
+}
+
+/// Each `(t_s, value)` point placed at the x interpolated between the marks around it
+/// (both lists in time order, walked once). A point that would not move x forward (two
+/// samples at one instant, marks out of time order) is dropped: x stays strictly
+/// increasing.
+fn at_fractional_iterations(
+    marks: &[MarkRecord],
+    mark_xs: &[f64],
+    points: &[(f64, f64)],
+) -> (Vec<f64>, Vec<f64>) {
+    let mut x = Vec::with_capacity(points.len());
+    let mut y = Vec::with_capacity(points.len());
+    let mut next = 0; // the first mark after the point
+    for &(t_s, value) in points {
+        while next < marks.len() && marks[next].t_s <= t_s {
+            next += 1;
+        }
+        if next == 0 || next == marks.len() {
+            continue;
+        }
+        let (before, after) = (&marks[next - 1], &marks[next]);
+        let dt = after.t_s - before.t_s;
+        let along = if dt > 0.0 {
+            (t_s - before.t_s) / dt
+        } else {
+            0.0
+        };
+        let xi = mark_xs[next - 1] + along * (mark_xs[next] - mark_xs[next - 1]);
+        if x.last().is_none_or(|&last| xi > last) {
+            x.push(xi);
+            y.push(value);
+        }
+    }
+    (x, y)
 }
 
 fn non_empty(x: Vec<f64>, y: Vec<f64>, axis: XUnit) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
@@ -371,26 +398,56 @@ mod tests {
     }
 
     #[test]
-    fn external_series_align_to_the_last_sample_at_or_before_each_mark() {
+    fn external_samples_sit_at_the_fractional_iteration_of_their_own_time() {
         let mut tl = Timeline::default();
         for r in [
             tree(0.05, 10, 100),
             mark(1, 0.10, Some(7)),
             tree(0.10, 11, 110),
             tree(0.15, 12, 120),
-            mark(2, 0.19, Some(8)),
+            mark(2, 0.20, Some(8)),
+            tree(0.25, 13, 130),
             mark(3, 0.30, Some(9)),
+            tree(0.35, 14, 140),
         ] {
             tl.apply(&r);
         }
         let (x, y, axis) = tl.series("rss.tree").unwrap();
         assert_eq!(axis, XUnit::Iteration);
-        assert_eq!(x, [1.0, 2.0, 3.0]);
-        assert_eq!(y, [110.0, 120.0, 120.0]);
+        // Before the first mark and after the last one there is no iteration to place
+        // a sample at.
+        assert_eq!(y, [110.0, 120.0, 130.0]);
+        let expected = [1.0, 1.5, 2.5];
+        assert!(
+            x.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{x:?}"
+        );
         // Marks that carry rss win over the external root rss.
         assert_eq!(tl.series("rss").unwrap().1, [7.0, 8.0, 9.0]);
         assert!(tl.series("alloc.allocated").is_none());
         assert!(tl.series("no.such.metric").is_none());
+    }
+
+    /// The bug: every outside sample was repeated at each mark after it ("the last sample
+    /// before this mark"), so at 350 marks/s and 20 Hz one value counted ~17 times, and
+    /// the peak between two marks was lost.
+    #[test]
+    fn outside_samples_are_counted_once_not_once_per_mark() {
+        let mut tl = Timeline::default();
+        let mut peak = 0;
+        for i in 0..700u64 {
+            let t_s = i as f64 / 350.0;
+            tl.apply(&mark(i, t_s, None));
+            if i % 17 == 8 {
+                let v = 1000 + (i * 7919) % 113;
+                peak = peak.max(v);
+                tl.apply(&tree(t_s + 0.001, v, v));
+            }
+        }
+        let (x, y, _) = tl.series("rss.tree").unwrap();
+        assert_eq!(y.len(), tl.samples.len(), "one point per sample");
+        assert!(x.windows(2).all(|w| w[1] > w[0]));
+        assert_eq!(y.iter().copied().fold(0.0, f64::max), peak as f64);
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! The warm-up cut and the churn envelope against values computed independently with
+//! numpy and scipy by `tests/reference/make_churn_reference.py`, stored in
+//! `tests/reference/churn_reference.json`; plus the properties they exist for.
+
+use leakcheck_analysis::churn::{detect_period, lower_envelope};
+use leakcheck_analysis::warmup::auto_cut;
+use leakcheck_analysis::{
+    AnalysisOptions, Budget, BudgetKind, Outcome, Series, XUnit, analyze_metric, theil_sen,
+};
+use serde_json::Value;
+
+fn reference() -> Value {
+    serde_json::from_str(include_str!("reference/churn_reference.json")).unwrap()
+}
+
+fn vec(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_f64().unwrap())
+        .collect()
+}
+
+fn close(what: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{what}: {got:e}, reference {want:e}"
+    );
+}
+
+#[test]
+fn warmup_cut_matches_numpy_keeps_lines_and_ends_near_the_fill() {
+    for case in reference()["warmup"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (x, y) = (vec(&case["x"]), vec(&case["y"]));
+        let cut = auto_cut(&x, &y);
+        assert_eq!(cut as u64, case["cut"].as_u64().unwrap(), "{name}");
+        let n = x.len() as f64;
+        match case["fill_95"].as_f64() {
+            // A cache fill: the cut lands within a tenth of the run of where the fill is
+            // 95 % full.
+            Some(at) => assert!(
+                (cut as f64 - at).abs() <= 0.1 * n,
+                "{name}: cut {cut}, fill 95 % at {at:.0}"
+            ),
+            // A line (with noise, or a staircase): at least 90 % is kept.
+            None => assert!(cut as f64 <= 0.1 * n, "{name}: cut {cut} of {n}"),
+        }
+    }
+}
+
+#[test]
+fn churn_period_and_envelope_match_numpy_and_scipy() {
+    for case in reference()["churn"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (x, y) = (vec(&case["x"]), vec(&case["y"]));
+        let found = detect_period(&x, &y);
+        let Some(period) = case["period"].as_u64() else {
+            assert_eq!(found, None, "{name}: no period in the reference");
+            continue;
+        };
+        let (p, acf) = found.unwrap_or_else(|| panic!("{name}: no period found"));
+        assert_eq!(p as u64, period, "{name}");
+        close(&format!("{name} acf"), acf, case["acf"].as_f64().unwrap());
+        let (ex, ey) = lower_envelope(&x, &y, p);
+        assert_eq!(ex, vec(&case["envelope_x"]), "{name}");
+        assert_eq!(ey, vec(&case["envelope_y"]), "{name}");
+        // scipy.stats.theilslopes on the minima (the plain interval; the analysis widens
+        // it for autocorrelation like any other series).
+        let ts = theil_sen(&ex, &ey, 0.99);
+        close(
+            &format!("{name} slope"),
+            ts.slope,
+            case["slope"].as_f64().unwrap(),
+        );
+        close(&format!("{name} lo"), ts.lo, case["lo"].as_f64().unwrap());
+        close(&format!("{name} hi"), ts.hi, case["hi"].as_f64().unwrap());
+    }
+}
+
+/// The bug this is for: a program that allocates and frees 64 MiB twice a second has a
+/// flat floor, yet the cycles, read as noise, made every interval straddle a 1 MiB/s budget.
+#[test]
+fn churn_of_64_mib_cycles_no_longer_hides_the_verdict() {
+    let budget = Budget::parse("rss.slope", BudgetKind::Slope, "1 MiB/s").unwrap();
+    let opts = AnalysisOptions {
+        x_unit: XUnit::Second,
+        ..AnalysisOptions::default()
+    };
+    for (name, expected) in [
+        ("square_64m_flat", Outcome::Pass),
+        ("square_64m_leak_2m_per_s", Outcome::Fail),
+    ] {
+        let case = reference()["churn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone();
+        let series = Series::new(vec(&case["x"]), vec(&case["y"])).unwrap();
+        let a = analyze_metric("rss", &series, &[], std::slice::from_ref(&budget), &opts).unwrap();
+        assert_eq!(a.churn.as_ref().map(|c| c.period), Some(10), "{name}");
+        assert_eq!(
+            a.verdicts[0].outcome, expected,
+            "{name}: {:?}",
+            a.verdicts[0]
+        );
+    }
+}
