@@ -98,3 +98,45 @@ fn adhoc_python_run_judged_per_second_matches_its_snapshot() {
 fn crashed_run_rejudged_offline_matches_its_snapshot() {
     check_fixture("crashed", 3);
 }
+
+/// The bug: each outside sample was repeated at every mark after it, so the fixed
+/// retrain's `rss.tree` (20 Hz against ~350 marks/s) reported `0 B/iter (99% CI 0 … 0)`,
+/// an interval of zero width from a handful of distinct values. Every outside-sampled
+/// metric of every fixture must now have as many points as samples and a real interval.
+#[test]
+fn outside_metric_has_no_zero_width_interval_from_repeated_samples() {
+    for name in ["retrain-fixed", "loader-leaky", "crashed"] {
+        let fixture = repo_root().join("tests/fixtures").join(name);
+        let out = tempfile::tempdir().expect("temp dir");
+        let samples = fixture.join("samples.jsonl");
+        leakcheck(
+            &repo_root(),
+            &[
+                "report",
+                samples.to_str().expect("utf-8 path"),
+                "--out",
+                out.path().to_str().expect("utf-8 path"),
+            ],
+        );
+        let tree_samples = read(&samples)
+            .lines()
+            .filter(|l| l.contains(r#""type":"tree""#))
+            .count();
+        let summary: serde_json::Value =
+            serde_json::from_str(&read(&out.path().join("summary.json"))).expect("json");
+        let metric = summary["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|m| m["name"] == "rss.tree")
+            .unwrap_or_else(|| panic!("{name}: no rss.tree"));
+        let points = metric["points"].as_array().expect("points").len();
+        assert!(
+            points <= tree_samples,
+            "{name}: {points} points from {tree_samples} samples"
+        );
+        let fit = &metric["stats"]["theil_sen"];
+        let (lo, hi) = (fit["lo"].as_f64().unwrap(), fit["hi"].as_f64().unwrap());
+        assert!(lo < hi, "{name}: rss.tree interval {lo} … {hi}");
+    }
+}
