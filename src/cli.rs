@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one scenario of the config, or any command given after `--`, and report on its memory.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the scenarios of the config as a CI leak gate and write the gate's reports.
     Gate(GateArgs),
     /// Re-analyse a samples.jsonl offline and re-render its report.
@@ -57,6 +57,20 @@ pub struct RunArgs {
     /// Number of iterations, passed to the scenario through its `iterations_arg`.
     #[arg(long, value_name = "N")]
     pub iterations: Option<u64>,
+    /// Run until decided, but at least N iterations before a pass (a failure may stop
+    /// the run sooner).
+    #[arg(long, value_name = "N")]
+    pub min_iterations: Option<u64>,
+    /// Stop after N iterations, decided or not (a scenario is started with N through its
+    /// `iterations_arg`).
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<u64>,
+    /// Judge by time (for programs that do not mark): at least this long before a pass.
+    #[arg(long, value_name = "DURATION")]
+    pub min_duration: Option<String>,
+    /// Judge by time, and stop the run after this long, decided or not.
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
     /// Output folder; the scenario's files go to OUT/<name>/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,

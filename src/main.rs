@@ -28,7 +28,7 @@ fn main() {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => commands::run::execute(args),
+        Command::Run(args) => commands::run::execute(*args),
         Command::Gate(args) => commands::gate::execute(args),
         Command::Report(args) => commands::report::execute(args),
         Command::List(args) => commands::list::execute(args),

@@ -36,7 +36,7 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         let request = RunRequest {
             config_path: &config.path,
             variant: args.variant.as_deref(),
-            iterations: None,
+            length: super::LengthRequest::default(),
             out_root: &args.out,
         };
         let result = match run_scenario(scenario, request) {

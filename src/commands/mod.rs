@@ -1,6 +1,7 @@
 //! The subcommands. `run` and `gate` share [`run_scenario`]: build, run, judge, report.
 
 pub mod gate;
+pub mod length;
 pub mod list;
 pub mod report;
 pub mod run;
@@ -9,11 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use leakcheck_judge::{JUDGING_VERSION, Judging, MetricBudget, RunFacts, judge};
+use leakcheck_judge::{
+    JUDGING_VERSION, Judging, LiveJudge, LookPlan, MetricBudget, RunFacts, StopNow, judge,
+};
 use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
 use leakcheck_runner::config::parse_budget_flag;
-use leakcheck_runner::{ScenarioConfig, run_build, run_with};
+use leakcheck_runner::{ScenarioConfig, StopRequest, run_build, run_with};
+use leakcheck_vocab::XUnit;
+
+pub use length::{LengthRequest, look_plan};
 
 use crate::error::{CliError, ExitStatus};
 use crate::output::{say, tell};
@@ -31,7 +37,7 @@ pub struct ScenarioResult {
 pub struct RunRequest<'a> {
     pub config_path: &'a Path,
     pub variant: Option<&'a str>,
-    pub iterations: Option<u64>,
+    pub length: LengthRequest,
     pub out_root: &'a Path,
 }
 
@@ -43,12 +49,13 @@ pub fn run_scenario(
     scenario: &ScenarioConfig,
     request: RunRequest<'_>,
 ) -> Result<ScenarioResult, CliError> {
+    let plan = look_plan(scenario, &request.length)?;
     let dir = create_out_dir(&request.out_root.join(&scenario.name))?;
     let _lock = OutDirLock::take(&dir)?;
     let mut spec = scenario.run_spec(
         request.config_path,
         request.variant,
-        request.iterations,
+        iterations_to_pass(scenario, &request, plan.as_ref()),
         &dir,
     )?;
     spec.cancel = Some(interrupt_flag());
@@ -60,11 +67,22 @@ pub fn run_scenario(
         tell!("[{}] building: {}", scenario.name, build.join(" "));
         run_build(&build, &scenario.working_dir())?;
     }
-    let judging = judging_for(scenario, &request, spec.argv.clone());
+    let judging = judging_for(scenario, &request, spec.argv.clone(), plan);
     judging.save(&dir)?;
 
     let mut progress = Progress::new(&scenario.name, judging.iterations);
-    let outcome = run_with(&spec, &mut |event| progress.on_event(event), &mut |_| None);
+    let told_the_maximum =
+        plan.is_some_and(|p| p.unit == XUnit::Iteration) && scenario.iterations_arg.is_some();
+    let mut live = LiveJudge::new(&judging, !told_the_maximum);
+    let mut early_stop = |timeline: &Timeline| match live.as_mut()?.check(timeline)? {
+        StopNow::Decided(why) => Some(StopRequest::Decided(why)),
+        StopNow::AtMaximum(why) => Some(StopRequest::AtMaximum(why)),
+    };
+    let outcome = run_with(
+        &spec,
+        &mut |event| progress.on_event(event),
+        &mut early_stop,
+    );
     progress.finish();
     let outcome = outcome?;
 
@@ -99,7 +117,7 @@ pub fn not_started(
     request: RunRequest<'_>,
     error: &CliError,
 ) -> ScenarioResult {
-    let judging = judging_for(scenario, &request, scenario.command.clone());
+    let judging = judging_for(scenario, &request, scenario.command.clone(), None);
     let timeline = Timeline::default();
     let judgement = judge(
         &judging,
@@ -122,18 +140,45 @@ pub fn not_started(
     }
 }
 
+/// The count the program is started with through its `iterations_arg`: the plan's maximum
+/// (leakcheck stops it when decided). A count asked for a scenario without an
+/// `iterations_arg` is passed on, so that the config says why it cannot be.
+fn iterations_to_pass(
+    scenario: &ScenarioConfig,
+    request: &RunRequest<'_>,
+    plan: Option<&LookPlan>,
+) -> Option<u64> {
+    match plan {
+        Some(p) if p.unit == XUnit::Iteration && scenario.iterations_arg.is_some() => {
+            Some(p.max as u64)
+        }
+        _ => request.length.iterations,
+    }
+}
+
 /// What a scenario's run is judged by.
-fn judging_for(scenario: &ScenarioConfig, request: &RunRequest<'_>, argv: Vec<String>) -> Judging {
+fn judging_for(
+    scenario: &ScenarioConfig,
+    request: &RunRequest<'_>,
+    argv: Vec<String>,
+    plan: Option<LookPlan>,
+) -> Judging {
+    let planned = plan
+        .filter(|p| p.unit == XUnit::Iteration)
+        .map(|p| p.max as u64);
     Judging {
         version: JUDGING_VERSION,
         scenario: scenario.name.clone(),
         variant: scenario.variant(request.variant).map(str::to_string),
         argv,
-        iterations: request.iterations.or(scenario.iterations),
+        iterations: planned
+            .or(request.length.iterations)
+            .or(scenario.iterations),
         budgets: scenario.budgets.clone(),
         warmup: scenario.settings.warmup,
         confidence: scenario.settings.confidence,
         ceiling: scenario.settings.ceiling,
+        plan,
     }
 }
 

@@ -7,7 +7,7 @@ use leakcheck_judge::apply_budget_overrides;
 use leakcheck_runner::config::{parse_duration_flag, parse_size_flag};
 use leakcheck_runner::{ScenarioConfig, Settings, load_config};
 
-use super::{RunRequest, parse_budget_args, run_scenario};
+use super::{LengthRequest, RunRequest, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
 use crate::error::{CliError, ExitStatus};
 use crate::output::tell;
@@ -57,11 +57,41 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
         RunRequest {
             config_path: &config_path,
             variant: args.variant.as_deref(),
-            iterations: args.iterations,
+            length: length_request(&args)?,
             out_root: &args.out,
         },
     )?;
     Ok(result.status)
+}
+
+/// The length flags, read.
+fn length_request(args: &RunArgs) -> Result<LengthRequest, CliError> {
+    let duration =
+        |flag: &'static str, text: &Option<String>| -> Result<Option<Duration>, CliError> {
+            let Some(text) = text else { return Ok(None) };
+            let d = parse_duration_flag(flag, text)?;
+            if d.is_zero() {
+                return Err(CliError::Usage(format!(
+                    "invalid {flag} {text:?}: expected a duration above zero, e.g. \"30s\""
+                )));
+            }
+            Ok(Some(d))
+        };
+    let count = |flag: &str, n: Option<u64>| -> Result<Option<u64>, CliError> {
+        match n {
+            Some(0) => Err(CliError::Usage(format!(
+                "invalid {flag} 0: expected a whole number above zero"
+            ))),
+            n => Ok(n),
+        }
+    };
+    Ok(LengthRequest {
+        iterations: count("--iterations", args.iterations)?,
+        min_iterations: count("--min-iterations", args.min_iterations)?,
+        max_iterations: count("--max-iterations", args.max_iterations)?,
+        min_duration: duration("--min-duration", &args.min_duration)?,
+        max_duration: duration("--max-duration", &args.max_duration)?,
+    })
 }
 
 /// `leakcheck run -- CMD`: the config's defaults when there is a config file, no budgets

@@ -20,18 +20,25 @@
 //!
 //! Looks sit on a geometric grid `minimum · 1.5^k` (few looks: each spends less the more
 //! there are). Looks below the minimum length may only fail (a leak can be certain early;
-//! a pass needs the minimum length); the grid starts at [`FIRST_LOOK`] units or at
-//! 1/32 of the maximum, whichever is more.
+//! a pass needs the minimum length, and the judge fails a run at an interim look only
+//! on a metric shaped `leak`, whose second half confirms the growth); the grid starts at
+//! [`FIRST_LOOK_ITERATIONS`] iterations ([`FIRST_LOOK_SECONDS`] seconds) or at 1/32 of
+//! the maximum, whichever is more.
 
 use serde::{Deserialize, Serialize};
 
+pub use leakcheck_vocab::Look;
 use leakcheck_vocab::XUnit;
 
 /// Successive looks are this factor apart in length.
 pub const LOOK_RATIO: f64 = 1.5;
 
-/// No look before this many iterations (or seconds).
-pub const FIRST_LOOK: f64 = 20.0;
+/// No look before this many iterations: fewer cannot tell a leak from a cache still
+/// filling.
+pub const FIRST_LOOK_ITERATIONS: f64 = 50.0;
+
+/// No look before this many seconds (40 samples at the default 20 Hz).
+pub const FIRST_LOOK_SECONDS: f64 = 2.0;
 
 /// How long a run may go and when it may be judged: lengths in iterations (marks) or
 /// seconds since the start.
@@ -46,29 +53,18 @@ pub struct LookPlan {
     pub confidence: f64,
 }
 
-/// One look of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Look {
-    /// 1-based.
-    pub index: usize,
-    /// Looks in the plan.
-    pub of: usize,
-    /// Where the data is cut for this look.
-    pub length: f64,
-    /// The two-sided confidence of its intervals.
-    pub confidence: f64,
-    /// It may pass (at or past the minimum length); below it may only fail.
-    pub may_pass: bool,
-}
-
 impl LookPlan {
     /// The lengths of the looks, increasing, the last one the maximum.
     pub fn lengths(&self) -> Vec<f64> {
         let max = self.max.max(1e-9);
         let min = self.min.clamp(0.0, max);
         // The grid runs through the minimum (the first look that may pass).
-        let anchor = if min > 0.0 { min } else { FIRST_LOOK.min(max) };
-        let floor = FIRST_LOOK.max(max / 32.0).min(anchor);
+        let first = match self.unit {
+            XUnit::Iteration => FIRST_LOOK_ITERATIONS,
+            XUnit::Second => FIRST_LOOK_SECONDS,
+        };
+        let anchor = if min > 0.0 { min } else { first.min(max) };
+        let floor = first.max(max / 32.0).min(anchor);
         let mut length = anchor;
         while length / LOOK_RATIO >= floor {
             length /= LOOK_RATIO;
@@ -111,6 +107,7 @@ impl LookPlan {
                     index: i + 1,
                     of,
                     length,
+                    unit: self.unit,
                     confidence: 1.0 - (spent - before),
                     may_pass: length >= self.min,
                 };
@@ -128,6 +125,7 @@ impl LookPlan {
             index: done.len() + 1,
             of: self.lengths().len(),
             length,
+            unit: self.unit,
             confidence: self.confidence + before,
             may_pass: true,
         }
@@ -162,7 +160,7 @@ mod tests {
             .iter()
             .map(|l| l.round() as u64)
             .collect();
-        assert_eq!(fixed, [29, 44, 66, 99, 148, 222, 333, 500]);
+        assert_eq!(fixed, [66, 99, 148, 222, 333, 500]);
     }
 
     #[test]

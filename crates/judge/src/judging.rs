@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use leakcheck_analysis::{AnalysisOptions, MetricBudget, WarmUp};
+use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, WarmUp};
 use leakcheck_records::RunHeader;
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 pub const JUDGING_FILE: &str = "judging.json";
 
 /// Version of the `judging.json` layout; files written before it carried one are 1.
-pub const JUDGING_VERSION: u32 = 1;
+/// Version 2 added the sequential `plan` (a version-1 file has none: judged once, at the
+/// end).
+pub const JUDGING_VERSION: u32 = 2;
 
 fn version_one() -> u32 {
     1
@@ -32,6 +34,10 @@ pub struct Judging {
     pub warmup: WarmUp,
     pub confidence: f64,
     pub ceiling: Option<u64>,
+    /// Judge at looks as the run goes, between a minimum and a maximum length
+    /// ([`leakcheck_analysis::sequential`]); `None`: once, at the end, at `confidence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<LookPlan>,
 }
 
 /// Why a judging file cannot be written or read.
@@ -87,6 +93,7 @@ impl Judging {
             warmup: defaults.warmup,
             confidence: defaults.confidence,
             ceiling: header.ceiling,
+            plan: None,
         }
     }
 

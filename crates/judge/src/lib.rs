@@ -17,7 +17,9 @@ use leakcheck_report::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
-pub use leakcheck_analysis::MetricBudget;
+use leakcheck_analysis::Shape;
+pub use leakcheck_analysis::{LookPlan, MetricBudget};
+pub use leakcheck_vocab::Look;
 
 /// How the recorded run went, besides its samples.
 #[derive(Debug, Clone)]
@@ -44,6 +46,37 @@ pub struct Judgement {
 }
 
 impl Judgement {
+    /// The verdict cannot change with more data: a budget failed on a metric shaped
+    /// `leak` (growth the second half of the data confirms, so not a cache still
+    /// filling), or every budget passed (when passing is allowed yet).
+    fn settled(&self, may_pass: bool) -> bool {
+        let checks: Vec<(&str, Outcome)> = self
+            .report
+            .metrics
+            .iter()
+            .flat_map(|m| m.budgets.iter().map(move |c| (m.shape.as_str(), c.outcome)))
+            .collect();
+        let leaking = checks
+            .iter()
+            .any(|&(shape, outcome)| outcome == Outcome::Fail && shape == Shape::Leak.to_string());
+        let all_pass = !checks.is_empty() && checks.iter().all(|&(_, o)| o == Outcome::Pass);
+        leaking || (may_pass && all_pass)
+    }
+
+    /// The plots show every sample of the run, also those after the look that decided.
+    fn with_all_points(mut self, timeline: &Timeline) -> Judgement {
+        for m in &mut self.report.metrics {
+            if let Some((x, y, _)) = timeline.series(&m.name) {
+                m.points = x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect();
+            }
+        }
+        self.report.iterations =
+            (!timeline.marks.is_empty()).then_some(timeline.marks.len() as u64);
+        let peak = timeline.peak_rss_tree();
+        self.report.peak_bytes = (peak > 0).then_some(peak as f64);
+        self
+    }
+
     /// Every budget check is decided (pass or fail): what a run still going needs to know
     /// to stop early.
     pub fn budgets_decided(&self) -> bool {
@@ -57,14 +90,127 @@ impl Judgement {
 
 /// Analyse every metric worth showing, judge the budgets and combine them with the run's
 /// ending into one verdict.
+///
+/// With a sequential plan the run is judged at each interim look its data reaches, on the
+/// data up to that look and at that look's confidence; the first look where the verdict is
+/// settled (a budget fails, or every budget passes at or past the minimum length) decides.
+/// Otherwise the last look, on all the data up to the maximum, spends what the others
+/// left. The live runner asks the same question through [`LiveJudge`], so a run read back
+/// is judged exactly as it was while it went.
 pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
+    let Some(plan) = judging.plan else {
+        return judge_once(judging, facts, judging.confidence, None);
+    };
+    let timeline = facts.timeline;
+    let looks = plan.looks();
+    let mut done = Vec::new();
+    for look in &looks[..looks.len() - 1] {
+        if timeline.length(plan.unit) <= look.length {
+            break;
+        }
+        let partial = timeline.truncated(plan.unit, look.length);
+        let judgement = judge_at(judging, facts, &partial, *look);
+        if judgement.settled(look.may_pass) {
+            return judgement.with_all_points(timeline);
+        }
+        done.push(*look);
+    }
+    let length = timeline.length(plan.unit);
+    if length >= plan.max {
+        // Stopped at the maximum, perhaps a little past it: judged up to the maximum.
+        let whole = timeline.truncated(plan.unit, plan.max);
+        return judge_at(judging, facts, &whole, looks[looks.len() - 1]).with_all_points(timeline);
+    }
+    let last = plan.final_look(&done, length);
+    judge_at(judging, facts, timeline, last).with_all_points(timeline)
+}
+
+/// The judge a run still going consults: every time the data completes another interim
+/// look of the plan, that look is judged; the answer says when to stop.
+#[derive(Debug, Clone)]
+pub struct LiveJudge {
+    judging: Judging,
+    /// Interim looks not judged yet, first first.
+    pending: Vec<Look>,
+    /// Stop the run at the plan's maximum (false when the program was told the maximum
+    /// and ends there by itself).
+    stop_at_max: bool,
+}
+
+/// Why a run still going should be stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopNow {
+    /// A look settled the verdict: the words say which and why.
+    Decided(String),
+    /// The run reached the plan's maximum length.
+    AtMaximum(String),
+}
+
+impl LiveJudge {
+    /// `None` without a plan: nothing to decide early. `stop_at_max`: the program does not
+    /// know the maximum (an ad-hoc command, a time plan), so the run is stopped there.
+    pub fn new(judging: &Judging, stop_at_max: bool) -> Option<LiveJudge> {
+        let plan = judging.plan?;
+        let mut pending = plan.looks();
+        pending.pop();
+        Some(LiveJudge {
+            judging: judging.clone(),
+            pending,
+            stop_at_max,
+        })
+    }
+
+    /// Judge the looks the data has completed since the last call.
+    pub fn check(&mut self, timeline: &Timeline) -> Option<StopNow> {
+        let plan = self.judging.plan?;
+        while let Some(look) = self.pending.first().copied() {
+            if !timeline.complete_to(plan.unit, look.length) {
+                break;
+            }
+            self.pending.remove(0);
+            let partial = timeline.truncated(plan.unit, look.length);
+            let facts = RunFacts {
+                timeline: &partial,
+                termination: None,
+                reason: None,
+                wall_s: 0.0,
+                samples_file: String::new(),
+            };
+            let judgement = judge_at(&self.judging, &facts, &partial, look);
+            if judgement.settled(look.may_pass) {
+                return Some(StopNow::Decided(report::words::decided_early(
+                    &look,
+                    &judgement.report,
+                )));
+            }
+        }
+        (self.stop_at_max && timeline.length(plan.unit) >= plan.max)
+            .then(|| StopNow::AtMaximum(report::words::at_maximum(plan.unit, plan.max)))
+    }
+}
+
+/// One look: the data up to it judged at its confidence, the rest of the facts as they are.
+fn judge_at(judging: &Judging, facts: &RunFacts<'_>, partial: &Timeline, look: Look) -> Judgement {
+    let at = RunFacts {
+        timeline: partial,
+        ..facts.clone()
+    };
+    judge_once(judging, &at, look.confidence, Some(look))
+}
+
+fn judge_once(
+    judging: &Judging,
+    facts: &RunFacts<'_>,
+    confidence: f64,
+    look: Option<Look>,
+) -> Judgement {
     let timeline = facts.timeline;
     let x_unit = if timeline.marks.is_empty() {
         XUnit::Second
     } else {
         XUnit::Iteration
     };
-    let metrics = metric::judge_metrics(judging, timeline);
+    let metrics = metric::judge_metrics(judging, timeline, confidence);
     let status = run_ending(facts);
     let checks: Vec<&report::BudgetCheck> =
         metrics.iter().flat_map(|m| &m.report.budgets).collect();
@@ -112,6 +258,7 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         peak_bytes: (peak_tree > 0).then_some(peak_tree as f64),
         samples_file: facts.samples_file.clone(),
         decode_warnings: warnings,
+        decided_at: look,
     };
     Judgement {
         verdict,
@@ -139,6 +286,7 @@ fn session_markers(timeline: &Timeline, x_unit: XUnit) -> Vec<report::SessionMar
 fn run_ending(facts: &RunFacts<'_>) -> RunEnding {
     let message = match facts.termination {
         Some(Termination::Exited { code }) if code != 0 => facts.timeline.notes.last().cloned(),
+        Some(Termination::LengthReached { .. }) => facts.reason.clone(),
         Some(Termination::StoppedEarly { .. }) => Some(
             facts
                 .reason

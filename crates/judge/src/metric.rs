@@ -2,8 +2,8 @@
 //! with their worded lines, and the fragmentation relabelling that needs two metrics.
 
 use leakcheck_analysis::{
-    AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict, analyze_metric,
-    classify_fragmentation,
+    AnalysisError, AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict,
+    analyze_metric, classify_fragmentation,
 };
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
@@ -30,7 +30,11 @@ pub(crate) struct JudgedMetric {
 
 /// Every metric worth showing, judged: budgeted metrics first (in [`ALL_METRICS`] order),
 /// then the always-shown ones the run has data for.
-pub(crate) fn judge_metrics(judging: &Judging, timeline: &Timeline) -> Vec<JudgedMetric> {
+pub(crate) fn judge_metrics(
+    judging: &Judging,
+    timeline: &Timeline,
+    confidence: f64,
+) -> Vec<JudgedMetric> {
     let available = timeline.metrics();
     let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
     let shown = ALL_METRICS.into_iter().filter(|m| budgeted(m)).chain(
@@ -39,13 +43,18 @@ pub(crate) fn judge_metrics(judging: &Judging, timeline: &Timeline) -> Vec<Judge
             .filter(|m| available.contains(m) && !budgeted(m)),
     );
     let mut judged: Vec<JudgedMetric> = shown
-        .map(|metric| judge_metric(metric, judging, timeline))
+        .map(|metric| judge_metric(metric, judging, timeline, confidence))
         .collect();
     mark_fragmentation(&mut judged);
     judged
 }
 
-fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedMetric {
+fn judge_metric(
+    metric: &str,
+    judging: &Judging,
+    timeline: &Timeline,
+    confidence: f64,
+) -> JudgedMetric {
     let budgets: Vec<&MetricBudget> = judging
         .budgets
         .iter()
@@ -71,14 +80,14 @@ fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedM
             hint: no_data_hint(metric, timeline),
         };
         for b in &budgets {
-            m.push_unjudged(b, judging, reason.clone(), XUnit::Iteration);
+            m.push_unjudged(b, confidence, reason.clone(), XUnit::Iteration);
         }
         return m;
     };
     m.report.points = x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect();
     m.report.peak = y.iter().copied().fold(f64::NAN, f64::max);
     let options = AnalysisOptions {
-        confidence: judging.confidence,
+        confidence,
         warmup: judging.warmup,
         x_unit,
         ..AnalysisOptions::default()
@@ -94,11 +103,15 @@ fn judge_metric(metric: &str, judging: &Judging, timeline: &Timeline) -> JudgedM
             m.analysis = Some(a);
         }
         Err(e) => {
-            let reason = CheckReason::AnalysisFailed {
-                error: e.to_string(),
+            let reason = match e {
+                // Not broken, only short (a run stopped early, a look early in a run).
+                AnalysisError::TooFewPoints { n, .. } => CheckReason::TooFewPoints { points: n },
+                e => CheckReason::AnalysisFailed {
+                    error: e.to_string(),
+                },
             };
             for b in &budgets {
-                m.push_unjudged(b, judging, reason.clone(), x_unit);
+                m.push_unjudged(b, confidence, reason.clone(), x_unit);
             }
         }
     }
@@ -140,7 +153,7 @@ impl JudgedMetric {
     fn push_unjudged(
         &mut self,
         b: &MetricBudget,
-        judging: &Judging,
+        confidence: f64,
         reason: CheckReason,
         x_unit: XUnit,
     ) {
@@ -150,7 +163,7 @@ impl JudgedMetric {
             estimate: f64::NAN,
             lo: f64::NAN,
             hi: f64::NAN,
-            confidence: judging.confidence,
+            confidence,
             sensitivity: f64::NAN,
             more: None,
             sessions: 0,

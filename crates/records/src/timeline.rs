@@ -265,6 +265,67 @@ impl Timeline {
         out
     }
 
+    /// How far the run got on `unit`: marks so far (iterations), or seconds to the last
+    /// record (time).
+    pub fn length(&self, unit: XUnit) -> f64 {
+        match unit {
+            XUnit::Iteration => self.marks.len() as f64,
+            XUnit::Second => [
+                self.marks.last().map(|m| m.t_s),
+                self.samples.last().map(|s| s.t_s),
+                self.gpu.last().map(|g| g.t_s),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(0.0, f64::max),
+        }
+    }
+
+    /// The instant a look at `length` cuts the run at: the time of the `length`-th mark
+    /// (iterations), or `length` seconds.
+    pub fn cutoff_s(&self, unit: XUnit, length: f64) -> Option<f64> {
+        match unit {
+            XUnit::Iteration => {
+                let k = length.floor() as usize;
+                (k >= 1)
+                    .then(|| self.marks.get(k - 1).map(|m| m.t_s))
+                    .flatten()
+            }
+            XUnit::Second => Some(length),
+        }
+    }
+
+    /// Whether every record up to the cutoff of a look at `length` is in: the data goes
+    /// past it on every stream that has data (records of one stream arrive in time order).
+    /// A run still going is judged at a look only then, so that the look sees exactly what
+    /// a re-reading of the finished run sees.
+    pub fn complete_to(&self, unit: XUnit, length: f64) -> bool {
+        let Some(cut) = self.cutoff_s(unit, length) else {
+            return false;
+        };
+        let past = |last: Option<f64>| last.is_none_or(|t| t > cut);
+        self.length(unit) > length
+            && past(self.samples.last().map(|s| s.t_s))
+            && past(self.gpu.last().map(|g| g.t_s))
+            && (unit == XUnit::Iteration || past(self.marks.last().map(|m| m.t_s)))
+    }
+
+    /// The run as it was at the cutoff of a look at `length`: marks, samples and sessions
+    /// up to that instant (notes and warnings are kept whole).
+    pub fn truncated(&self, unit: XUnit, length: f64) -> Timeline {
+        let cut = self.cutoff_s(unit, length).unwrap_or(f64::NEG_INFINITY);
+        let mut t = self.clone();
+        t.marks.retain(|m| m.t_s <= cut);
+        if unit == XUnit::Iteration {
+            t.marks.truncate(length.floor() as usize);
+        }
+        t.samples.retain(|s| s.t_s <= cut);
+        t.gpu.retain(|g| g.t_s <= cut);
+        t.sessions.retain(|s| s.t_s <= cut);
+        t.ended = false;
+        t
+    }
+
     /// The metrics this timeline has data for, in [`ALL_METRICS`] order.
     pub fn metrics(&self) -> Vec<&'static str> {
         ALL_METRICS

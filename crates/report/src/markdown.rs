@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::model::{BudgetKind, GateEntry, MetricReport, Outcome, Overall, ScenarioReport};
+use crate::words;
 use leakcheck_vocab::fmt;
 
 use crate::{Export, ReportError};
@@ -125,6 +126,9 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
         facts.push(format!("{n} iterations"));
     }
     facts.push(fmt::seconds(r.duration_s));
+    if let Some(look) = &r.decided_at {
+        facts.push(format!("judged {}", md(&words::look_fact(look))));
+    }
     if let (Some(c), Some(p)) = (r.ceiling_bytes, r.peak_bytes) {
         facts.push(format!("ceiling {}, peak {}", fmt::bytes(c), fmt::bytes(p)));
     } else if let Some(c) = r.ceiling_bytes {

@@ -8,7 +8,7 @@
 //! `serde_json` when they are NaN; the reader maps `null` back to NaN so a
 //! report with a missing number still re-reads instead of failing.
 
-pub use leakcheck_vocab::{BudgetKind, Outcome, RunEnding, Termination, ValueUnit, XUnit};
+pub use leakcheck_vocab::{BudgetKind, Look, Outcome, RunEnding, Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Version of the `summary.json` layout written by this crate. 2: `status` is the shared
@@ -67,6 +67,10 @@ pub struct ScenarioReport {
     /// Problems met while decoding the probe stream (never fatal).
     #[serde(default)]
     pub decode_warnings: Vec<String>,
+    /// The look of the sequential plan that decided the verdict (an interim look: the
+    /// budgets were judged on the data up to it), or the last look when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Look>,
 }
 
 /// The verdict of a whole scenario.

@@ -2,9 +2,9 @@
 //! scenario. The judge hands over numbers and a [`CheckReason`]; the wording is here, once,
 //! and every format (terminal, markdown, HTML, JUnit) shows these same lines.
 
-use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, ValueUnit, XUnit, fmt};
+use leakcheck_vocab::{BudgetKind, CheckReason, Look, Outcome, ValueUnit, XUnit, fmt};
 
-use crate::model::{BudgetCheck, Overall, RunEnding};
+use crate::model::{BudgetCheck, Overall, RunEnding, ScenarioReport};
 
 /// What one budget check's line says.
 #[derive(Debug, Clone, Copy)]
@@ -166,6 +166,53 @@ pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -
             "no budgets set: a report only, nothing was judged (see the shapes below)".to_string()
         }
         Overall::Pass => format!("all {} budget checks within limits", checks.len()),
+    }
+}
+
+/// Where a look sits on the run: `after 66 iterations` or `after 12.5 s`.
+pub fn look_length(unit: XUnit, length: f64) -> String {
+    match unit {
+        XUnit::Iteration => format!("after {} iterations", length.floor()),
+        XUnit::Second => format!("after {}", fmt::seconds(length)),
+    }
+}
+
+/// Why a run still going was stopped at a look: which look, at which confidence, and the
+/// check that settled it (the first failing one, or that all passed).
+pub fn decided_early(look: &Look, report: &ScenarioReport) -> String {
+    let checks: Vec<(&str, &BudgetCheck)> = report
+        .metrics
+        .iter()
+        .flat_map(|m| m.budgets.iter().map(move |c| (m.shape.as_str(), c)))
+        .collect();
+    let failing = |leak_only: bool| {
+        checks
+            .iter()
+            .find(|(shape, c)| c.outcome == Outcome::Fail && (!leak_only || *shape == "leak"))
+    };
+    let why = match failing(true).or_else(|| failing(false)) {
+        Some((_, fail)) => fail.line.clone(),
+        None => format!("all {} budget checks within limits", checks.len()),
+    };
+    format!("decided {}: {why}", look_fact(look))
+}
+
+/// Where a run was judged: `after 66 iterations (look 3 of 8, 99.95% intervals)`.
+pub fn look_fact(look: &Look) -> String {
+    format!(
+        "{} (look {} of {}, {}% intervals)",
+        look_length(look.unit, look.length),
+        look.index,
+        look.of,
+        fmt::percent(look.confidence)
+    )
+}
+
+/// Why a run was stopped at its maximum length.
+pub fn at_maximum(unit: XUnit, max: f64) -> String {
+    match unit {
+        XUnit::Iteration => format!("reached the maximum of {} iterations", max.floor()),
+        XUnit::Second => format!("reached the maximum duration of {}", fmt::seconds(max)),
     }
 }
 

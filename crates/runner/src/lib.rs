@@ -28,6 +28,6 @@ pub use config::{
 pub use leakcheck_records::{Termination, Timeline};
 pub use run::{run, run_with};
 pub use spawn::run_build;
-pub use spec::{Event, RunError, RunOutcome, RunSpec, SAMPLES_FILE};
+pub use spec::{Event, RunError, RunOutcome, RunSpec, SAMPLES_FILE, StopRequest};
 pub use supervise::{Mirror, SUPERVISE_ARG, supervise};
 pub use watch::EARLY_STOP_INTERVAL;

@@ -38,7 +38,7 @@ use leakcheck_records::{ExitRecord, Record, RunHeader, SAMPLES_FORMAT, Terminati
 
 use crate::sampling::{spawn_reader, spawn_sampler};
 use crate::spawn::{ChildGuard, command, pipe, read_supervisor_status};
-use crate::spec::{Event, RunError, RunOutcome, RunSpec};
+use crate::spec::{Event, RunError, RunOutcome, RunSpec, StopRequest};
 use crate::watch::{EARLY_STOP_INTERVAL, TICK, Watch};
 use crate::writer::RecordWriter;
 
@@ -55,13 +55,14 @@ pub fn run(spec: &RunSpec, observer: &mut dyn FnMut(&Event)) -> Result<RunOutcom
 }
 
 /// [`run`], plus an early-stop check: at most every [`EARLY_STOP_INTERVAL`], when
-/// new marks or samples arrived, `early_stop` sees the timeline so far; returning
-/// `Some(reason)` (the verdict is already certain) stops the group like a timeout
-/// does and ends the run with [`Termination::StoppedEarly`].
+/// new marks or samples arrived, `early_stop` sees the timeline so far; a
+/// [`StopRequest`] stops the group like a timeout does and ends the run with
+/// [`Termination::StoppedEarly`] (the verdict is already certain) or
+/// [`Termination::LengthReached`] (the run reached its maximum length).
 pub fn run_with(
     spec: &RunSpec,
     observer: &mut dyn FnMut(&Event),
-    early_stop: &mut dyn FnMut(&Timeline) -> Option<String>,
+    early_stop: &mut dyn FnMut(&Timeline) -> Option<StopRequest>,
 ) -> Result<RunOutcome, RunError> {
     spec.validate()?;
     let io_error = |path: PathBuf| move |source| RunError::Io { path, source };

@@ -104,6 +104,16 @@ pub enum Event {
     Warning(String),
 }
 
+/// What the early-stop check of [`crate::run_with`] asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopRequest {
+    /// The verdict is certain: stop, and end the run as [`Termination::StoppedEarly`].
+    Decided(String),
+    /// The run reached its maximum length: stop, and end it as
+    /// [`Termination::LengthReached`].
+    AtMaximum(String),
+}
+
 /// The result of a run that was started (whatever the child did).
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -118,7 +128,7 @@ pub struct RunOutcome {
     pub signal: Option<i32>,
     /// SIGTERM was not enough: SIGKILL was sent after the grace period.
     pub escalated: bool,
-    /// Why the early-stop check of [`run_with`] stopped the run, if it did.
+    /// Why the early-stop check of [`crate::run_with`] stopped the run, if it did.
     pub stopped_early: Option<String>,
 }
 

@@ -18,15 +18,16 @@ use rustix::process::Signal;
 
 use crate::sampling::Input;
 use crate::spawn::ChildGuard;
-use crate::spec::{Event, RunSpec};
+use crate::spec::{Event, RunSpec, StopRequest};
 use crate::writer::RecordWriter;
 
 /// How often the merging thread wakes up without input: bounds the latency of exit
 /// detection, of deadlines and of flushing.
 pub(crate) const TICK: Duration = Duration::from_millis(25);
 
-/// How often at most the early-stop check runs (only when new data came in).
-pub const EARLY_STOP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often at most the early-stop check runs (only when new data came in; the check
+/// itself judges only when the data completes a look).
+pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
 pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
@@ -51,7 +52,7 @@ pub(crate) struct Watch<'a> {
     pub(crate) peak: u64,
     pub(crate) wire_done: bool,
     pub(crate) escalated: bool,
-    pub(crate) early_stop: &'a mut dyn FnMut(&Timeline) -> Option<String>,
+    pub(crate) early_stop: &'a mut dyn FnMut(&Timeline) -> Option<StopRequest>,
     pub(crate) next_early_check: Instant,
     /// Marks + samples seen at the last early-stop check (only new data is worth a check).
     pub(crate) data_at_last_check: usize,
@@ -165,12 +166,19 @@ impl Watch<'_> {
         if now >= self.next_early_check && data > self.data_at_last_check {
             self.next_early_check = now + EARLY_STOP_INTERVAL;
             self.data_at_last_check = data;
-            if let Some(reason) = (self.early_stop)(&self.timeline) {
-                self.warn(format!("stopping early: {reason}"));
-                self.stopped_early = Some(reason);
-                return Some(Termination::StoppedEarly {
-                    last_iteration: self.timeline.last_iteration(),
-                });
+            let last_iteration = self.timeline.last_iteration();
+            match (self.early_stop)(&self.timeline) {
+                Some(StopRequest::Decided(reason)) => {
+                    self.warn(format!("stopping early: {reason}"));
+                    self.stopped_early = Some(reason);
+                    return Some(Termination::StoppedEarly { last_iteration });
+                }
+                Some(StopRequest::AtMaximum(reason)) => {
+                    self.warn(format!("stopping: {reason}"));
+                    self.stopped_early = Some(reason);
+                    return Some(Termination::LengthReached { last_iteration });
+                }
+                None => {}
             }
         }
         None

@@ -350,3 +350,44 @@ fn a_duplicate_key_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn run_lengths_take_a_minimum_and_a_maximum() {
+    let config = parse(
+        r#"
+[scenarios.a]
+command = ["a"]
+iterations = { min = 200, max = 4000 }
+iterations_arg = "--iterations"
+
+[scenarios.b]
+command = ["b"]
+duration = { min = "4s", max = "30s" }
+"#,
+    )
+    .unwrap();
+    let a = config.scenario("a").unwrap();
+    assert_eq!((a.min_iterations, a.iterations), (Some(200), Some(4000)));
+    let b = config.scenario("b").unwrap();
+    assert_eq!(
+        (b.min_duration, b.max_duration),
+        (Some(Duration::from_secs(4)), Some(Duration::from_secs(30)))
+    );
+    let scenario = |body: &str| format!("[scenarios.a]\ncommand = [\"a\"]\n{body}\n");
+    assert_mentions(
+        &error(&scenario("iterations = { min = 400, max = 300 }")),
+        &["scenarios.a.iterations", "min (400) at most max (300)"],
+    );
+    assert_mentions(
+        &error(&scenario("iterations = { min = 400 }")),
+        &["missing key `scenarios.a.iterations.max`"],
+    );
+    assert_mentions(
+        &error(&scenario("duration = { max = \"0s\" }")),
+        &["scenarios.a.duration.max", "above zero"],
+    );
+    assert_mentions(
+        &error(&scenario("iterations = { least = 4 }")),
+        &["unknown key `scenarios.a.iterations.least`", "min, max"],
+    );
+}

@@ -430,7 +430,9 @@ for i in range(1, 2001):
     let mut early = |tl: &leakcheck_runner::Timeline| {
         checks += 1;
         // Stands in for the analysis: "certain" once 50 iterations are in.
-        (tl.last_iteration()? >= 50).then(|| "alloc.allocated grows 1 MiB/iter".to_owned())
+        (tl.last_iteration()? >= 50).then(|| {
+            leakcheck_runner::StopRequest::Decided("alloc.allocated grows 1 MiB/iter".to_owned())
+        })
     };
     let outcome = leakcheck_runner::run_with(&spec, &mut |_| {}, &mut early).unwrap();
     match outcome.termination {

@@ -34,6 +34,9 @@ pub enum Termination {
     Cancelled,
     /// Stopped by the early-stop check: the verdict was already certain.
     StoppedEarly { last_iteration: Option<u64> },
+    /// Stopped at the maximum length the run was given (iterations or time), decided or
+    /// not: a complete run.
+    LengthReached { last_iteration: Option<u64> },
     /// The run never started (the program cannot be executed, the build failed, the
     /// output folder cannot be written); the message says why.
     NotStarted,
@@ -66,7 +69,11 @@ impl RunEnding {
     pub fn is_complete(&self) -> bool {
         matches!(
             self.termination,
-            Some(Termination::Exited { code: 0 } | Termination::StoppedEarly { .. })
+            Some(
+                Termination::Exited { code: 0 }
+                    | Termination::StoppedEarly { .. }
+                    | Termination::LengthReached { .. }
+            )
         )
     }
 
@@ -116,6 +123,9 @@ impl RunEnding {
             ),
             Termination::Cancelled => format!("interrupted by the user{at}"),
             Termination::StoppedEarly { .. } => with_message(format!("stopped early{at}")),
+            Termination::LengthReached { .. } => {
+                with_message(format!("stopped at its maximum length{at}"))
+            }
             Termination::NotStarted => with_message("could not start".to_string()),
         }
     }

@@ -12,6 +12,8 @@
 pub mod ending;
 pub mod fmt;
 mod kinds;
+mod look;
 
 pub use ending::{RunEnding, Termination};
 pub use kinds::{BudgetKind, CheckReason, Outcome, ValueUnit, XUnit};
+pub use look::Look;

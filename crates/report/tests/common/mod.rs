@@ -199,6 +199,7 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
         peak_bytes: Some(peak),
         samples_file: "samples.jsonl".to_string(),
         decode_warnings: Vec::new(),
+        decided_at: None,
     }
 }
 
@@ -235,5 +236,6 @@ pub fn crashed_report() -> ScenarioReport {
         peak_bytes: None,
         samples_file: "samples.jsonl".into(),
         decode_warnings: vec!["1 malformed line skipped (line 17: expected value)".into()],
+        decided_at: None,
     }
 }

@@ -16,8 +16,9 @@
 //! description = "500 training iterations over the CellMap-style loader"
 //! command = ["target/release/loader-loop"]   # argv, never a shell
 //! build = ["cargo", "build", "--release", "-p", "loader-loop"]  # optional, run once first
-//! iterations = 500
-//! iterations_arg = "--iterations"  # appended with the count: --iterations 500
+//! iterations = 500                 # or { min = 200, max = 4000 }: run until decided
+//! iterations_arg = "--iterations"  # appended with the count (the maximum): --iterations 500
+//! duration = { min = "4s", max = "30s" }  # judge by time instead (a program that never marks)
 //! default_variant = "fixed"
 //! env = { RUST_LOG = "warn" }
 //! cwd = "."                        # default: the directory of this file
@@ -105,9 +106,16 @@ pub struct ScenarioConfig {
     /// Extra arguments per variant, e.g. `leaky = ["--variant", "leaky"]`.
     pub variants: BTreeMap<String, Vec<String>>,
     pub default_variant: Option<String>,
+    /// The iteration count passed through `iterations_arg`: the fixed length, or the
+    /// maximum of `iterations = { min, max }`.
     pub iterations: Option<u64>,
+    /// `iterations = { min = N, max = M }`: the run goes on until decided, at least N.
+    pub min_iterations: Option<u64>,
     /// Flag appended with the iteration count, e.g. `--iterations`.
     pub iterations_arg: Option<String>,
+    /// `duration = { min = "4s", max = "10s" }`: judged by time, stopped at the maximum.
+    pub min_duration: Option<Duration>,
+    pub max_duration: Option<Duration>,
     /// Timeouts, ceiling (bytes of `rss.tree`), cadences and statistics: `[defaults]`
     /// with this scenario's overrides.
     pub settings: Settings,
@@ -254,7 +262,10 @@ impl ScenarioConfig {
             variants: BTreeMap::new(),
             default_variant: None,
             iterations: None,
+            min_iterations: None,
             iterations_arg: None,
+            min_duration: None,
+            max_duration: None,
             settings: defaults.clone(),
             budgets: Vec::new(),
             env: BTreeMap::new(),

@@ -36,6 +36,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "build",
     "iterations",
     "iterations_arg",
+    "duration",
     "variants",
     "default_variant",
     "env",
@@ -234,6 +235,63 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| self.invalid(key, value, "a whole number above zero"))
     }
 
+    /// `N`, or `{ min = N, max = M }` with 0 < N ≤ M: `(min, Some(max))`.
+    fn count_range(
+        &self,
+        key: &str,
+        value: &Value<'_>,
+    ) -> Result<(Option<u64>, Option<u64>), ConfigError> {
+        if value.get_ref().as_integer().is_some() {
+            return Ok((None, Some(self.count(key, value)?)));
+        }
+        let form = "a count like 500, or { min = 200, max = 4000 }";
+        self.range(key, value, form, |k, v| self.count(k, v))
+    }
+
+    /// `{ min = "4s", max = "30s" }` (min optional) with 0 < min ≤ max.
+    fn duration_range(
+        &self,
+        key: &str,
+        value: &Value<'_>,
+    ) -> Result<(Option<Duration>, Option<Duration>), ConfigError> {
+        let form = "a table like { min = \"4s\", max = \"30s\" }";
+        self.range(key, value, form, |k, v| self.period(k, v))
+    }
+
+    /// A `{ min, max }` table (min optional, min ≤ max), each value read by `read`.
+    fn range<T: PartialOrd + std::fmt::Debug>(
+        &self,
+        key: &str,
+        value: &Value<'_>,
+        form: &str,
+        read: impl Fn(&str, &Value<'_>) -> Result<T, ConfigError>,
+    ) -> Result<(Option<T>, Option<T>), ConfigError> {
+        let table = value
+            .get_ref()
+            .as_table()
+            .ok_or_else(|| self.invalid(key, value, form))?;
+        let (mut min, mut max) = (None, None);
+        for (k, v) in self.entries(table, key, &["min", "max"])? {
+            let read = read(&join(key, k), v)?;
+            if k == "min" {
+                min = Some(read);
+            } else {
+                max = Some(read);
+            }
+        }
+        match (min, max) {
+            (_, None) => Err(ConfigError::Missing {
+                at: self.loc(value.span()),
+                key: join(key, "max"),
+                expected: format!("the longest the run may go: {form}"),
+            }),
+            (Some(lo), Some(hi)) if lo > hi => {
+                Err(self.invalid(key, value, format!("min ({lo:?}) at most max ({hi:?})")))
+            }
+            range => Ok(range),
+        }
+    }
+
     fn duration(&self, key: &str, value: &Value<'_>) -> Result<Duration, ConfigError> {
         value
             .get_ref()
@@ -354,7 +412,8 @@ impl<'a> Ctx<'a> {
                     has_command = true;
                 }
                 "build" => s.build = Some(self.argv(&k, v)?),
-                "iterations" => s.iterations = Some(self.count(&k, v)?),
+                "iterations" => (s.min_iterations, s.iterations) = self.count_range(&k, v)?,
+                "duration" => (s.min_duration, s.max_duration) = self.duration_range(&k, v)?,
                 "iterations_arg" => s.iterations_arg = Some(self.string(&k, v)?),
                 "default_variant" => s.default_variant = Some(self.string(&k, v)?),
                 "cwd" => s.cwd = Some(PathBuf::from(self.string(&k, v)?)),
