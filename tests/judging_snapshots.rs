@@ -15,6 +15,8 @@
 //! | `retrain-fixed` | `leakcheck run retrain-sequential --variant fixed` |
 //! | `python-adhoc` | `leakcheck run --name python-adhoc --budget rss.slope=1MiB/s --budget rss.tree.slope=1MiB/s -- python3 tests/fixtures/python-adhoc/grow.py` |
 //! | `crashed` | `leakcheck run --name crashed --budget rss.slope=64KiB/iter -- python3 tests/fixtures/marker.py --iterations 400 --abort-at 300 --leak-bytes 4096` |
+//! | `retrain-checkpoints` | `leakcheck run retrain-sequential --variant fixed` (with checkpoints: retained with an interval) |
+//! | `loader-leaky-early` | `leakcheck run loader-loop --variant leaky` (sequential looks: stopped early) |
 
 mod util;
 
@@ -97,6 +99,16 @@ fn adhoc_python_run_judged_per_second_matches_its_snapshot() {
 #[test]
 fn crashed_run_rejudged_offline_matches_its_snapshot() {
     check_fixture("crashed", 3);
+}
+
+#[test]
+fn retrain_with_checkpoints_rejudged_offline_matches_its_snapshot() {
+    check_fixture("retrain-checkpoints", 0);
+}
+
+#[test]
+fn leaky_loader_stopped_early_rejudged_offline_matches_its_snapshot() {
+    check_fixture("loader-leaky-early", 1);
 }
 
 /// The bug: each outside sample was repeated at every mark after it, so the fixed

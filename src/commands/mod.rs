@@ -271,6 +271,10 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
         for check in &metric.budgets {
             say!("  {:9} {}", check.outcome.word(), check.line);
         }
+        if let Some(p) = &metric.retained_per_session {
+            let line = leakcheck_report::words::per_session_line(&metric.name, p, metric.unit);
+            say!("  {:9} {line}", "");
+        }
     }
     say!("  report: {}", dir.join("summary.md").display());
 }

@@ -8,6 +8,7 @@ use crate::budget::{Budget, BudgetKind, Quantity};
 use crate::churn::{Churn, MIN_WINDOWS, envelope_if_churning};
 use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
+use crate::retained::{CheckpointRetained, checkpoint_retained};
 use crate::series::{Series, XUnit, bin_means};
 use crate::slope::SlopeEstimate;
 use crate::theil_sen::{PairSlopes, median_of};
@@ -144,6 +145,10 @@ pub struct MetricAnalysis {
     /// slope, trend and shape are then those of its lower envelope ([`crate::churn`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<Churn>,
+    /// Retained memory between the first and last checkpoint, with an interval, when the
+    /// run sent two or more; retained budgets are then judged on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_retained: Option<CheckpointRetained>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -154,6 +159,20 @@ pub fn analyze_metric(
     metric: &str,
     series: &Series,
     session_starts: &[f64],
+    budgets: &[Budget],
+    opts: &AnalysisOptions,
+) -> Result<MetricAnalysis, AnalysisError> {
+    analyze_metric_with(metric, series, session_starts, &[], budgets, opts)
+}
+
+/// [`analyze_metric`], plus the readings of the metric at each checkpoint (in order):
+/// with two or more, retained memory and its budgets are judged on them, with an
+/// interval ([`crate::retained`]), instead of on the session starts.
+pub fn analyze_metric_with(
+    metric: &str,
+    series: &Series,
+    session_starts: &[f64],
+    checkpoints: &[Vec<f64>],
     budgets: &[Budget],
     opts: &AnalysisOptions,
 ) -> Result<MetricAnalysis, AnalysisError> {
@@ -186,7 +205,8 @@ pub fn analyze_metric(
         None => (px, py),
     };
     let (bx, by) = bin_means(fx, fy, opts.max_pairwise_points);
-    let (theil_sen, trend) = robust_fit(&bx, &by, conf, churn.as_ref().map(|c| &c.0));
+    let (mut theil_sen, trend) = robust_fit(&bx, &by, conf, churn.as_ref().map(|c| &c.0));
+    widen_to_resolution(&mut theil_sen, py, px[px.len() - 1] - px[0]);
     let ols = ols_hac(px, py, conf, None);
     let m = bx.len();
     let late =
@@ -231,6 +251,7 @@ pub fn analyze_metric(
         peak,
         sensitivity,
         churn: churn.map(|c| c.0),
+        checkpoint_retained: checkpoint_retained(checkpoints, conf),
         verdicts: Vec::new(),
     };
     check_finite(&a)?;
@@ -262,6 +283,31 @@ fn robust_fit(
     };
     let est = pairs.estimate(conf, mk.correction, &method);
     (est, mk)
+}
+
+/// Values measured in steps (RSS is a count of 4 KiB pages) cannot resolve a slope finer
+/// than one step over the span, however many samples tie: the interval is at least that
+/// wide on each side of the estimate. Without it, a floor that repeats to the page (the
+/// same pages after every free) gave `0 B/s (CI 0–0)`. The step is the largest power of
+/// two up to 64 KiB that divides every value (1 for byte counts).
+fn widen_to_resolution(fit: &mut SlopeEstimate, y: &[f64], span: f64) {
+    if let Some(step) = resolution_step(y)
+        && span > 0.0
+    {
+        let half = step / span;
+        fit.lo = fit.lo.min(fit.slope - half);
+        fit.hi = fit.hi.max(fit.slope + half);
+    }
+}
+
+/// The measurement step of a series: the largest power of two up to 64 KiB that divides
+/// every value (1 for byte counts; `None` for fractional values).
+pub(crate) fn resolution_step(y: &[f64]) -> Option<f64> {
+    let divides = |step: f64| y.iter().all(|v| (v / step).fract() == 0.0);
+    (0..=16)
+        .map(|k| f64::from(1u32 << k))
+        .take_while(|&step| divides(step))
+        .last()
 }
 
 /// Did the series climb to its steady state? The steady-state line at the
@@ -513,13 +559,22 @@ fn verdict(
             (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
             v.outcome = judge(a.peak, a.peak, limit);
         }
-        (BudgetKind::Retained, Quantity::Bytes(limit)) => match a.retained {
-            Some(r) => {
-                (v.estimate, v.lo, v.hi) = (r, r, r);
-                v.outcome = judge(r, r, limit);
+        (BudgetKind::Retained, Quantity::Bytes(limit)) => {
+            match (&a.checkpoint_retained, a.retained) {
+                (Some(c), _) => {
+                    (v.estimate, v.lo, v.hi) = (c.estimate, c.lo, c.hi);
+                    v.outcome = judge(c.lo, c.hi, limit);
+                    if v.outcome == Outcome::Undecided {
+                        v.reason = CheckReason::Straddles;
+                    }
+                }
+                (None, Some(r)) => {
+                    (v.estimate, v.lo, v.hi) = (r, r, r);
+                    v.outcome = judge(r, r, limit);
+                }
+                (None, None) => v.reason = CheckReason::NoSessions,
             }
-            None => v.reason = CheckReason::NoSessions,
-        },
+        }
         (BudgetKind::Slope, _) => return Err(wrong_quantity("a rate for a slope budget")),
         (_, _) => {
             return Err(wrong_quantity(

@@ -43,6 +43,7 @@ pub mod error;
 pub mod mann_kendall;
 pub mod normal;
 pub mod ols;
+pub mod retained;
 pub mod sequential;
 pub mod series;
 #[cfg(feature = "sim")]
@@ -53,13 +54,14 @@ pub mod warmup;
 
 pub use analyze::{
     AnalysisOptions, CheckReason, MetricAnalysis, Outcome, SessionStats, Shape, Verdict,
-    analyze_metric, classify_fragmentation,
+    analyze_metric, analyze_metric_with, classify_fragmentation,
 };
 pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
 pub use churn::Churn;
 pub use error::AnalysisError;
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use ols::ols_hac;
+pub use retained::CheckpointRetained;
 pub use sequential::{Look, LookPlan};
 pub use series::{Series, XUnit};
 pub use slope::SlopeEstimate;

@@ -22,23 +22,22 @@
 //! there are). Looks below the minimum length may only fail (a leak can be certain early;
 //! a pass needs the minimum length, and the judge fails a run at an interim look only
 //! on a metric shaped `leak`, whose second half confirms the growth); the grid starts at
-//! [`FIRST_LOOK_ITERATIONS`] iterations ([`FIRST_LOOK_SECONDS`] seconds) or at 1/32 of
+//! [`FIRST_LOOK_ITERATIONS`] iterations ([`FIRST_LOOK_SECONDS`] seconds) or at 1/64 of
 //! the maximum, whichever is more.
 
 use serde::{Deserialize, Serialize};
 
 pub use leakcheck_vocab::Look;
-use leakcheck_vocab::XUnit;
+use leakcheck_vocab::{Outcome, XUnit};
 
 /// Successive looks are this factor apart in length.
 pub const LOOK_RATIO: f64 = 1.5;
 
-/// No look before this many iterations: fewer cannot tell a leak from a cache still
-/// filling.
-pub const FIRST_LOOK_ITERATIONS: f64 = 50.0;
+/// No look before this many iterations.
+pub const FIRST_LOOK_ITERATIONS: f64 = 30.0;
 
-/// No look before this many seconds (40 samples at the default 20 Hz).
-pub const FIRST_LOOK_SECONDS: f64 = 2.0;
+/// No look before this many seconds (30 samples at the default 20 Hz).
+pub const FIRST_LOOK_SECONDS: f64 = 1.5;
 
 /// How long a run may go and when it may be judged: lengths in iterations (marks) or
 /// seconds since the start.
@@ -64,16 +63,15 @@ impl LookPlan {
             XUnit::Second => FIRST_LOOK_SECONDS,
         };
         let anchor = if min > 0.0 { min } else { first.min(max) };
-        let floor = first.max(max / 32.0).min(anchor);
-        let mut length = anchor;
-        while length / LOOK_RATIO >= floor {
-            length /= LOOK_RATIO;
-        }
-        let mut out = Vec::new();
-        while length < max * (1.0 - 1e-9) {
-            out.push(length);
-            length *= LOOK_RATIO;
-        }
+        let floor = first.max(max / 64.0).min(anchor);
+        // Powers of the ratio from the anchor, so that the anchor itself is exact.
+        let below = (0..)
+            .take_while(|&k| anchor / LOOK_RATIO.powi(k + 1) >= floor)
+            .count() as i32;
+        let mut out: Vec<f64> = (-below..)
+            .map(|k| anchor * LOOK_RATIO.powi(k))
+            .take_while(|&length| length < max * (1.0 - 1e-9))
+            .collect();
         out.push(max);
         out
     }
@@ -132,9 +130,137 @@ impl LookPlan {
     }
 }
 
+/// What one look's checks say about the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookVerdict {
+    /// A budget failed on a metric shaped `leak` (growth the second half of the data
+    /// confirms).
+    Fails,
+    /// Every budget passed, and the look may pass.
+    Passes,
+    /// Neither: more data may decide.
+    Open,
+}
+
+impl LookVerdict {
+    /// Each check is `(its metric is shaped leak, its outcome)`.
+    pub fn of(checks: impl IntoIterator<Item = (bool, Outcome)>, may_pass: bool) -> LookVerdict {
+        let (mut any, mut all_pass) = (false, true);
+        for (leak_shaped, outcome) in checks {
+            if outcome == Outcome::Fail && leak_shaped {
+                return LookVerdict::Fails;
+            }
+            any = true;
+            all_pass &= outcome == Outcome::Pass;
+        }
+        if may_pass && any && all_pass {
+            LookVerdict::Passes
+        } else {
+            LookVerdict::Open
+        }
+    }
+}
+
+/// A fail is confirmed on this much more data (a look at the failing look's length ×
+/// this factor, judged at the failing look's confidence).
+pub const CONFIRM_RATIO: f64 = 1.25;
+
+/// The interim looks of one run, walked in order as the data reaches them; says which one
+/// settles the verdict. A pass settles at once. A fail must be confirmed on a quarter more
+/// data: a look early in a run cannot tell a leak from one ramp of a cycle longer than
+/// its data (an allocator sawtooth, an epoch's buffers) or from a cache still filling,
+/// and those stop looking like a leak soon after. The confirmation spends no α: needing
+/// two rejections only lowers the false-alarm rate that the failing look's share bounds.
+///
+/// The judge (offline and live) and the detection simulation all walk looks with this,
+/// so they stop at the same look.
+#[derive(Debug, Clone)]
+pub struct LookWalk {
+    /// Looks still to judge, the next first (a confirmation goes in front).
+    queue: std::collections::VecDeque<Look>,
+    /// The front of `queue` confirms a fail.
+    confirming: bool,
+    /// Interim looks of the plan judged so far (their α is spent).
+    pub done: Vec<Look>,
+    max: f64,
+}
+
+impl LookWalk {
+    /// The interim looks of `plan` (all but the last, at the maximum).
+    pub fn new(plan: &LookPlan) -> LookWalk {
+        let mut queue: std::collections::VecDeque<Look> = plan.looks().into();
+        queue.pop_back();
+        LookWalk {
+            queue,
+            confirming: false,
+            done: Vec::new(),
+            max: plan.max,
+        }
+    }
+
+    /// The next look to judge once the data goes past its length.
+    pub fn next_look(&self) -> Option<Look> {
+        self.queue.front().copied()
+    }
+
+    /// Take the verdict of the look [`LookWalk::next_look`] gave; true when it settles
+    /// the run.
+    pub fn record(&mut self, verdict: LookVerdict) -> bool {
+        let Some(look) = self.queue.pop_front() else {
+            return false;
+        };
+        if self.confirming {
+            self.confirming = false;
+            return verdict == LookVerdict::Fails;
+        }
+        self.done.push(look);
+        match verdict {
+            LookVerdict::Passes => true,
+            LookVerdict::Fails => {
+                let length = look.length * CONFIRM_RATIO;
+                if length < self.max {
+                    self.queue.push_front(Look { length, ..look });
+                    self.confirming = true;
+                }
+                false
+            }
+            LookVerdict::Open => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fail_settles_only_when_a_quarter_more_data_confirms_it() {
+        let p = plan(500.0, 2000.0);
+        let mut walk = LookWalk::new(&p);
+        let first = walk.next_look().unwrap();
+        assert!(!walk.record(LookVerdict::Fails));
+        let confirm = walk.next_look().unwrap();
+        assert_eq!(confirm.length, first.length * CONFIRM_RATIO);
+        assert_eq!(confirm.confidence, first.confidence);
+        // Not confirmed: back to the plan's next look.
+        assert!(!walk.record(LookVerdict::Open));
+        assert_eq!(walk.next_look().unwrap().index, 2);
+        assert!(!walk.record(LookVerdict::Fails));
+        assert!(walk.record(LookVerdict::Fails));
+        assert_eq!(walk.done.len(), 2, "confirmations spend nothing");
+
+        let fail_on_a_fill = [(false, Outcome::Fail), (true, Outcome::Pass)];
+        assert_eq!(LookVerdict::of(fail_on_a_fill, true), LookVerdict::Open);
+        assert_eq!(
+            LookVerdict::of([(true, Outcome::Pass)], false),
+            LookVerdict::Open
+        );
+        assert_eq!(
+            LookVerdict::of([(true, Outcome::Pass)], true),
+            LookVerdict::Passes
+        );
+        assert_eq!(LookVerdict::of([], true), LookVerdict::Open);
+    }
 
     fn plan(min: f64, max: f64) -> LookPlan {
         LookPlan {
@@ -150,27 +276,30 @@ mod tests {
         let p = plan(200.0, 2000.0);
         let looks = p.looks();
         let lengths: Vec<u64> = looks.iter().map(|l| l.length.round() as u64).collect();
-        assert_eq!(lengths, [89, 133, 200, 300, 450, 675, 1013, 1519, 2000]);
+        assert_eq!(
+            lengths,
+            [40, 59, 89, 133, 200, 300, 450, 675, 1013, 1519, 2000]
+        );
         let total: f64 = looks.iter().map(|l| 1.0 - l.confidence).sum();
         assert!((total - 0.01).abs() < 1e-12, "{total}");
-        assert!(!looks[1].may_pass && looks[2].may_pass);
+        assert!(!looks[3].may_pass && looks[4].may_pass);
         // A fixed length: fail-only looks, then the run's own end.
         let fixed: Vec<u64> = plan(500.0, 500.0)
             .lengths()
             .iter()
             .map(|l| l.round() as u64)
             .collect();
-        assert_eq!(fixed, [66, 99, 148, 222, 333, 500]);
+        assert_eq!(fixed, [44, 66, 99, 148, 222, 333, 500]);
     }
 
     #[test]
     fn a_run_that_ends_early_spends_the_rest_at_its_end() {
         let p = plan(200.0, 2000.0);
         let looks = p.looks();
-        let last = p.final_look(&looks[..3], 250.0);
+        let last = p.final_look(&looks[..5], 250.0);
         let total: f64 =
-            looks[..3].iter().map(|l| 1.0 - l.confidence).sum::<f64>() + (1.0 - last.confidence);
+            looks[..5].iter().map(|l| 1.0 - l.confidence).sum::<f64>() + (1.0 - last.confidence);
         assert!((total - 0.01).abs() < 1e-12, "{total}");
-        assert_eq!(last.index, 4);
+        assert_eq!(last.index, 6);
     }
 }

@@ -97,3 +97,55 @@ impl SimSpec {
         Series::from_y(self.values(seed))
     }
 }
+
+/// How the sequential looks of one simulated run ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateRun {
+    pub outcome: crate::Outcome,
+    pub shape: crate::Shape,
+    /// Iterations judged by the look that decided.
+    pub length: usize,
+}
+
+/// Judge the series `y` (x = iteration) as the gate does: at each look of `plan` on the
+/// data up to it, the first look that settles the verdict deciding
+/// ([`crate::sequential::Sequence`]), else the last look.
+pub fn gate_run(
+    y: &[f64],
+    plan: &crate::LookPlan,
+    budget: &crate::Budget,
+) -> Result<GateRun, AnalysisError> {
+    use crate::sequential::{LookVerdict, LookWalk};
+    let at = |length: f64, confidence: f64| -> Result<GateRun, AnalysisError> {
+        let n = (length.floor() as usize).min(y.len());
+        let series = Series::from_y(y[..n].to_vec())?;
+        let opts = crate::AnalysisOptions {
+            confidence,
+            ..crate::AnalysisOptions::default()
+        };
+        let a = crate::analyze_metric("sim", &series, &[], std::slice::from_ref(budget), &opts)?;
+        Ok(GateRun {
+            outcome: a.verdicts[0].outcome,
+            shape: a.shape,
+            length: n,
+        })
+    };
+    let mut walk = LookWalk::new(plan);
+    while let Some(look) = walk.next_look() {
+        let run = at(look.length, look.confidence)?;
+        let leak_shaped = run.shape == crate::Shape::Leak;
+        if walk.record(LookVerdict::of([(leak_shaped, run.outcome)], look.may_pass)) {
+            return Ok(run);
+        }
+    }
+    let done = walk.done.clone();
+    let last = if (y.len() as f64) >= plan.max {
+        plan.looks()
+            .last()
+            .copied()
+            .expect("a plan has at least one look")
+    } else {
+        plan.final_look(&done, y.len() as f64)
+    };
+    at(last.length, last.confidence)
+}

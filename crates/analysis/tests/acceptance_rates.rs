@@ -180,3 +180,51 @@ fn long_time_based_series_is_binned_and_judged() {
     .unwrap();
     assert_eq!(a.verdicts[0].outcome, Outcome::Pass);
 }
+
+/// The detection targets of the sequential gate (`examples/detection.rs` with 200 seeds
+/// prints the full tables) on the full mix at sd 64 KiB, the hardest summary column,
+/// 30 seeds per row: zero leak and half the budget pass, twice the budget fails, and
+/// nothing at or below the budget fails.
+#[test]
+fn sequential_gate_under_churn_decides_every_clear_cell() {
+    use leakcheck_analysis::sim::gate_run;
+    use leakcheck_analysis::{LookPlan, XUnit};
+    let budget = Budget::parse("test.slope", BudgetKind::Slope, "1 KiB/iter").unwrap();
+    let plan = LookPlan {
+        unit: XUnit::Iteration,
+        min: 500.0,
+        max: 2000.0,
+        confidence: 0.99,
+    };
+    for (rate, expected) in [
+        (0.0, Outcome::Pass),
+        (0.5, Outcome::Pass),
+        (2.0, Outcome::Fail),
+    ] {
+        let spec = SimSpec {
+            n: 2000,
+            leak_per_iter: rate * KIB,
+            fill: Some(CacheFill {
+                bytes: 8.0 * MIB,
+                end_fraction: 0.05,
+            }),
+            sawtooth: Some(Sawtooth {
+                amplitude: 512.0 * KIB,
+                period: 50,
+            }),
+            ..SimSpec::acceptance()
+        };
+        let right = (0..30)
+            .filter(|&seed| {
+                gate_run(&spec.values(seed), &plan, &budget)
+                    .unwrap()
+                    .outcome
+                    == expected
+            })
+            .count();
+        assert_eq!(
+            right, 30,
+            "leak {rate} KiB/iter: {right}/30 came out {expected:?}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
 use leakcheck_analysis::Shape;
+use leakcheck_analysis::sequential::{LookVerdict, LookWalk};
 pub use leakcheck_analysis::{LookPlan, MetricBudget};
 pub use leakcheck_vocab::Look;
 
@@ -46,21 +47,15 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    /// The verdict cannot change with more data: a budget failed on a metric shaped
-    /// `leak` (growth the second half of the data confirms, so not a cache still
-    /// filling), or every budget passed (when passing is allowed yet).
-    fn settled(&self, may_pass: bool) -> bool {
-        let checks: Vec<(&str, Outcome)> = self
+    /// What this judgement, made at a look, says about the run's verdict.
+    fn look_verdict(&self, may_pass: bool) -> LookVerdict {
+        let leak = Shape::Leak.to_string();
+        let checks = self
             .report
             .metrics
             .iter()
-            .flat_map(|m| m.budgets.iter().map(move |c| (m.shape.as_str(), c.outcome)))
-            .collect();
-        let leaking = checks
-            .iter()
-            .any(|&(shape, outcome)| outcome == Outcome::Fail && shape == Shape::Leak.to_string());
-        let all_pass = !checks.is_empty() && checks.iter().all(|&(_, o)| o == Outcome::Pass);
-        leaking || (may_pass && all_pass)
+            .flat_map(|m| m.budgets.iter().map(|c| (m.shape == leak, c.outcome)));
+        LookVerdict::of(checks, may_pass)
     }
 
     /// The plots show every sample of the run, also those after the look that decided.
@@ -103,18 +98,18 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
     };
     let timeline = facts.timeline;
     let looks = plan.looks();
-    let mut done = Vec::new();
-    for look in &looks[..looks.len() - 1] {
+    let mut walk = LookWalk::new(&plan);
+    while let Some(look) = walk.next_look() {
         if timeline.length(plan.unit) <= look.length {
             break;
         }
         let partial = timeline.truncated(plan.unit, look.length);
-        let judgement = judge_at(judging, facts, &partial, *look);
-        if judgement.settled(look.may_pass) {
+        let judgement = judge_at(judging, facts, &partial, look);
+        if walk.record(judgement.look_verdict(look.may_pass)) {
             return judgement.with_all_points(timeline);
         }
-        done.push(*look);
     }
+    let done = walk.done;
     let length = timeline.length(plan.unit);
     if length >= plan.max {
         // Stopped at the maximum, perhaps a little past it: judged up to the maximum.
@@ -130,8 +125,7 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
 #[derive(Debug, Clone)]
 pub struct LiveJudge {
     judging: Judging,
-    /// Interim looks not judged yet, first first.
-    pending: Vec<Look>,
+    walk: LookWalk,
     /// Stop the run at the plan's maximum (false when the program was told the maximum
     /// and ends there by itself).
     stop_at_max: bool,
@@ -151,11 +145,9 @@ impl LiveJudge {
     /// know the maximum (an ad-hoc command, a time plan), so the run is stopped there.
     pub fn new(judging: &Judging, stop_at_max: bool) -> Option<LiveJudge> {
         let plan = judging.plan?;
-        let mut pending = plan.looks();
-        pending.pop();
         Some(LiveJudge {
             judging: judging.clone(),
-            pending,
+            walk: LookWalk::new(&plan),
             stop_at_max,
         })
     }
@@ -163,11 +155,10 @@ impl LiveJudge {
     /// Judge the looks the data has completed since the last call.
     pub fn check(&mut self, timeline: &Timeline) -> Option<StopNow> {
         let plan = self.judging.plan?;
-        while let Some(look) = self.pending.first().copied() {
+        while let Some(look) = self.walk.next_look() {
             if !timeline.complete_to(plan.unit, look.length) {
                 break;
             }
-            self.pending.remove(0);
             let partial = timeline.truncated(plan.unit, look.length);
             let facts = RunFacts {
                 timeline: &partial,
@@ -177,7 +168,7 @@ impl LiveJudge {
                 samples_file: String::new(),
             };
             let judgement = judge_at(&self.judging, &facts, &partial, look);
-            if judgement.settled(look.may_pass) {
+            if self.walk.record(judgement.look_verdict(look.may_pass)) {
                 return Some(StopNow::Decided(report::words::decided_early(
                     &look,
                     &judgement.report,

@@ -3,11 +3,11 @@
 
 use leakcheck_analysis::{
     AnalysisError, AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict,
-    analyze_metric, classify_fragmentation,
+    analyze_metric_with, classify_fragmentation,
 };
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
-use leakcheck_report::{BudgetCheck, FitLine, MetricReport};
+use leakcheck_report::{BudgetCheck, FitLine, MetricReport, PerSession};
 use leakcheck_vocab::{CheckReason, Outcome, ValueUnit, XUnit};
 
 use crate::Judging;
@@ -70,6 +70,7 @@ fn judge_metric(
             shape: Shape::Inconclusive.to_string(),
             peak: f64::NAN,
             budgets: Vec::new(),
+            retained_per_session: None,
             stats: serde_json::Value::Null,
         },
         reasons: Vec::new(),
@@ -93,8 +94,15 @@ fn judge_metric(
         ..AnalysisOptions::default()
     };
     let starts = timeline.session_starts(x_unit);
+    let checkpoints: Vec<Vec<f64>> = timeline
+        .checkpoint_levels(metric)
+        .into_iter()
+        .map(|(_, readings)| readings)
+        .collect();
     let plain: Vec<_> = budgets.iter().map(|b| b.budget.clone()).collect();
-    match Series::new(x, y).and_then(|s| analyze_metric(metric, &s, &starts, &plain, &options)) {
+    let analysed = Series::new(x, y)
+        .and_then(|s| analyze_metric_with(metric, &s, &starts, &checkpoints, &plain, &options));
+    match analysed {
         Ok(a) => {
             fill_from_analysis(&mut m.report, &a);
             for (b, v) in budgets.iter().zip(&a.verdicts) {
@@ -129,6 +137,7 @@ struct Finding {
     sensitivity: f64,
     more: Option<u64>,
     sessions: usize,
+    checkpoints: usize,
     x_unit: XUnit,
 }
 
@@ -144,6 +153,7 @@ impl JudgedMetric {
             sensitivity: v.sensitivity,
             more: v.more_iterations,
             sessions: a.sessions.len(),
+            checkpoints: a.checkpoint_retained.as_ref().map_or(0, |c| c.checkpoints),
             x_unit: a.x_unit,
         };
         self.push(b, finding);
@@ -167,6 +177,7 @@ impl JudgedMetric {
             sensitivity: f64::NAN,
             more: None,
             sessions: 0,
+            checkpoints: 0,
             x_unit,
         };
         self.push(b, finding);
@@ -190,6 +201,7 @@ impl JudgedMetric {
             more: f.more,
             shape: &self.report.shape,
             sessions: f.sessions,
+            checkpoints: f.checkpoints,
             unit: self.report.unit,
             x_unit: f.x_unit,
         });
@@ -242,6 +254,16 @@ fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {
     }
     m.shape = a.shape.to_string();
     m.peak = a.peak;
+    m.retained_per_session = a.checkpoint_retained.as_ref().and_then(|c| {
+        let fit = c.per_checkpoint.as_ref()?;
+        Some(PerSession {
+            slope: fit.slope,
+            lo: fit.lo,
+            hi: fit.hi,
+            confidence: fit.confidence,
+            checkpoints: c.checkpoints,
+        })
+    });
     m.stats = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
 }
 

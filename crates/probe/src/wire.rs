@@ -62,6 +62,19 @@ pub enum Message {
     },
     /// Free text shown in the report.
     Note { text: String, t_ns: u64 },
+    /// A quiescent point (after releasing a session's state): the level retained memory
+    /// is measured at. A writer sends a few readings of one checkpoint, a few ms apart;
+    /// the runner samples the process tree meanwhile. Readers of version 1 before it
+    /// existed skip it as an unknown type.
+    Checkpoint {
+        id: u64,
+        label: String,
+        t_ns: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rss_bytes: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alloc: Option<AllocStats>,
+    },
     /// The workload finished normally.
     End { t_ns: u64 },
 }
@@ -301,4 +314,4 @@ impl Decoder {
 }
 
 /// The `type` tags of v1, to tell an unknown type from a known one with bad fields.
-const KNOWN_TYPES: [&str; 5] = ["hello", "mark", "session", "note", "end"];
+const KNOWN_TYPES: [&str; 6] = ["hello", "mark", "session", "note", "checkpoint", "end"];

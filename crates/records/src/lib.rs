@@ -13,6 +13,6 @@ pub use leakcheck_probe::wire::{DecodeStats, SessionEvent};
 pub use leakcheck_vocab::{RunEnding, Termination};
 pub use samples::{RecordedRun, RecordsError, read_run, read_run_from};
 pub use timeline::{
-    ALL_METRICS, ExitRecord, GpuRecord, HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FORMAT,
-    SessionRecord, Timeline, TreeRecord,
+    ALL_METRICS, CHECKPOINT_WINDOW_S, CheckpointRecord, ExitRecord, GpuRecord, HelloRecord,
+    MarkRecord, Record, RunHeader, SAMPLES_FORMAT, SessionRecord, Timeline, TreeRecord,
 };

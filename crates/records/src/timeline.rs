@@ -17,6 +17,7 @@
 //! | `tree`       | `t_s`, `rss` (root process), `rss_tree`, `pss_tree` (optional), `pids` |
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
+//! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional): one reading at a quiescent point (a few per checkpoint) |
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
 //! | `end`        | `t_s` (the child said it finished normally) |
@@ -85,6 +86,22 @@ pub struct SessionRecord {
     pub iteration: Option<u64>,
 }
 
+/// One reading of a checkpoint (a quiescent point where retained memory is measured).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub id: u64,
+    pub label: String,
+    pub t_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc: Option<AllocStats>,
+}
+
+/// Outside samples this long after a checkpoint's last reading still count as taken at
+/// it (the runner samples in a burst when a checkpoint arrives).
+pub const CHECKPOINT_WINDOW_S: f64 = 0.02;
+
 /// The child's `hello`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HelloRecord {
@@ -145,6 +162,7 @@ pub enum Record {
     Tree(TreeRecord),
     Gpu(GpuRecord),
     Session(SessionRecord),
+    Checkpoint(CheckpointRecord),
     Note { t_s: f64, text: String },
     Warning { t_s: f64, text: String },
     End { t_s: f64 },
@@ -158,6 +176,8 @@ pub struct Timeline {
     pub samples: Vec<TreeRecord>,
     pub gpu: Vec<GpuRecord>,
     pub sessions: Vec<SessionRecord>,
+    /// Checkpoint readings, in arrival order.
+    pub checkpoints: Vec<CheckpointRecord>,
     /// Free text from the child (`note` messages), in order.
     pub notes: Vec<String>,
     /// Warnings from the runner (why it stopped the child, a broken wire stream, …).
@@ -196,6 +216,7 @@ impl Timeline {
             Record::Tree(t) => self.samples.push(t.clone()),
             Record::Gpu(g) => self.gpu.push(g.clone()),
             Record::Session(s) => self.sessions.push(s.clone()),
+            Record::Checkpoint(c) => self.checkpoints.push(c.clone()),
             Record::Note { text, .. } => self.notes.push(text.clone()),
             Record::Warning { text, .. } => self.warnings.push(text.clone()),
             Record::End { .. } => self.ended = true,
@@ -322,8 +343,69 @@ impl Timeline {
         t.samples.retain(|s| s.t_s <= cut);
         t.gpu.retain(|g| g.t_s <= cut);
         t.sessions.retain(|s| s.t_s <= cut);
+        t.checkpoints.retain(|c| c.t_s <= cut);
         t.ended = false;
         t
+    }
+
+    /// The readings of `metric` at each checkpoint, in checkpoint order (empty when the
+    /// run sent none). Inside metrics come from the checkpoint messages themselves; outside
+    /// metrics from the samples taken between a checkpoint's first reading and
+    /// [`CHECKPOINT_WINDOW_S`] after its last.
+    pub fn checkpoint_levels(&self, metric: &str) -> Vec<(u64, Vec<f64>)> {
+        let mut ids: Vec<u64> = Vec::new();
+        for c in &self.checkpoints {
+            if !ids.contains(&c.id) {
+                ids.push(c.id);
+            }
+        }
+        let inside = |c: &CheckpointRecord| -> Option<u64> {
+            let a = c.alloc.as_ref();
+            match metric {
+                metrics::RSS => c.rss,
+                metrics::ALLOC_ALLOCATED => a.map(|a| a.allocated),
+                metrics::ALLOC_ACTIVE => a.map(|a| a.active),
+                metrics::ALLOC_RESIDENT => a.map(|a| a.resident),
+                metrics::ALLOC_MAPPED => a.map(|a| a.mapped),
+                metrics::ALLOC_METADATA => a.map(|a| a.metadata),
+                _ => None,
+            }
+        };
+        let outside = |t: &TreeRecord| -> Option<u64> {
+            match metric {
+                metrics::RSS_TREE => Some(t.rss_tree),
+                metrics::PSS_TREE => t.pss_tree,
+                _ => None,
+            }
+        };
+        ids.into_iter()
+            .map(|id| {
+                let readings: Vec<&CheckpointRecord> =
+                    self.checkpoints.iter().filter(|c| c.id == id).collect();
+                let mut values: Vec<f64> = readings
+                    .iter()
+                    .filter_map(|c| inside(c))
+                    .map(|v| v as f64)
+                    .collect();
+                if values.is_empty() {
+                    let from = readings.iter().map(|c| c.t_s).fold(f64::INFINITY, f64::min);
+                    let to = readings
+                        .iter()
+                        .map(|c| c.t_s)
+                        .fold(f64::NEG_INFINITY, f64::max)
+                        + CHECKPOINT_WINDOW_S;
+                    values = self
+                        .samples
+                        .iter()
+                        .filter(|t| t.t_s >= from && t.t_s <= to)
+                        .filter_map(outside)
+                        .map(|v| v as f64)
+                        .collect();
+                }
+                (id, values)
+            })
+            .filter(|(_, values)| !values.is_empty())
+            .collect()
     }
 
     /// The metrics this timeline has data for, in [`ALL_METRICS`] order.

@@ -89,6 +89,18 @@ fn budget_table(out: &mut String, r: &ScenarioReport) {
                 "| {name} | {shape} | slope | {est} | {ci} | — | no budget |"
             );
         }
+        if let Some(p) = &m.retained_per_session {
+            let v = |x| fmt::value(x, m.unit);
+            let _ = writeln!(
+                out,
+                "| {name} | {shape} | retained per session | {} | {}% CI: {} … {} ({} checkpoints) | — | no budget |",
+                v(p.slope),
+                fmt::percent(p.confidence),
+                v(p.lo),
+                v(p.hi),
+                p.checkpoints
+            );
+        }
         for b in &m.budgets {
             let v = |x| fmt::budget_value(x, b.kind, m.unit, r.x_unit);
             // Peaks and retained levels are point values: no interval to show.

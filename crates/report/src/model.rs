@@ -148,9 +148,25 @@ pub struct MetricReport {
     /// Budget checks on this metric.
     #[serde(default)]
     pub budgets: Vec<BudgetCheck>,
+    /// Retained growth per session, from four or more checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_per_session: Option<PerSession>,
     /// The full analysis, opaque to the report, embedded as-is.
     #[serde(default)]
     pub stats: serde_json::Value,
+}
+
+/// Growth of the checkpoint levels per checkpoint (per session), with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerSession {
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub slope: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub lo: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub hi: f64,
+    pub confidence: f64,
+    pub checkpoints: usize,
 }
 
 /// A fitted line `y = y_center + slope * (x - x_center)` with a confidence

@@ -31,6 +31,8 @@ pub struct CheckFacts<'a> {
     pub shape: &'a str,
     /// Sessions in the series (for retained budgets).
     pub sessions: usize,
+    /// Checkpoints retained memory was measured at (0: measured at session starts).
+    pub checkpoints: usize,
     pub unit: ValueUnit,
     pub x_unit: XUnit,
 }
@@ -127,11 +129,16 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
             } else {
                 "leak across sessions"
             };
-            format!(
-                "{m} retained {} over {} sessions {sign} budget {lim}: {closing}",
-                value(c.estimate),
-                c.sessions
-            )
+            let over = if c.checkpoints >= 2 {
+                format!("({pc}% CI {range}) between {} checkpoints", c.checkpoints)
+            } else {
+                format!("over {} sessions", c.sessions)
+            };
+            let head = format!("{m} retained {} {over}", value(c.estimate));
+            match c.outcome {
+                Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
+                _ => format!("{head} {sign} budget {lim}: {closing}"),
+            }
         }
     }
 }
@@ -167,6 +174,18 @@ pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -
         }
         Overall::Pass => format!("all {} budget checks within limits", checks.len()),
     }
+}
+
+/// The retained growth per session, e.g. `rss.tree retains 251 MiB per session (99% CI
+/// 249–253 MiB) over 6 checkpoints`.
+pub fn per_session_line(metric: &str, p: &crate::model::PerSession, unit: ValueUnit) -> String {
+    format!(
+        "{metric} retains {} per session ({}% CI {}) over {} checkpoints",
+        fmt::value(p.slope, unit),
+        fmt::percent(p.confidence),
+        fmt::value_range(p.lo, p.hi, unit),
+        p.checkpoints
+    )
 }
 
 /// Where a look sits on the run: `after 66 iterations` or `after 12.5 s`.
@@ -239,6 +258,7 @@ mod tests {
             more: Some(120),
             shape: "leak",
             sessions: 0,
+            checkpoints: 0,
             unit: ValueUnit::Bytes,
             x_unit: XUnit::Iteration,
         })
@@ -291,6 +311,7 @@ mod tests {
             more: None,
             shape: "leak",
             sessions: 3,
+            checkpoints: 0,
             unit: ValueUnit::Bytes,
             x_unit: XUnit::Iteration,
         };

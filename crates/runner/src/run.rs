@@ -126,6 +126,8 @@ pub fn run_with(
         next_early_check: started + EARLY_STOP_INTERVAL,
         data_at_last_check: 0,
         stopped_early: None,
+        sampler: stop_sampler.clone(),
+        checkpoints_seen: Vec::new(),
     };
     watch.emit(Record::Run(RunHeader {
         format: SAMPLES_FORMAT,
@@ -144,8 +146,10 @@ pub fn run_with(
 
     let status = watch.supervise(&rx, &mut guard, started);
 
-    // The child is reaped: stop sampling, then drain the pipe until EOF (bounded).
+    // The child is reaped: stop sampling (both senders gone), then drain the pipe until
+    // EOF (bounded).
     drop(stop_sampler);
+    watch.sampler = mpsc::channel().0;
     let _ = sampler.join();
     let drain_until = Instant::now() + DRAIN_TIMEOUT;
     while !watch.wire_done && Instant::now() < drain_until {

@@ -92,6 +92,17 @@ struct OutsideSampler {
     with_pss: bool,
 }
 
+/// What the merging thread can ask of the outside sampler.
+pub(crate) enum SamplerCommand {
+    /// A checkpoint arrived: sample the tree [`BURST_SAMPLES`] times, [`BURST_SPACING`]
+    /// apart, while the program holds still.
+    Burst,
+}
+
+/// Tree samples taken at a checkpoint.
+const BURST_SAMPLES: u32 = 5;
+const BURST_SPACING: Duration = Duration::from_millis(8);
+
 /// Starts the outside sampler; dropping the returned sender stops it.
 pub(crate) fn spawn_sampler(
     spec: &RunSpec,
@@ -99,8 +110,8 @@ pub(crate) fn spawn_sampler(
     pid: u32,
     spawn_ns: u64,
     tx: Sender<Input>,
-) -> io::Result<(Sender<()>, JoinHandle<()>)> {
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+) -> io::Result<(Sender<SamplerCommand>, JoinHandle<()>)> {
+    let (stop_tx, stop_rx) = mpsc::channel::<SamplerCommand>();
     let sampler = OutsideSampler {
         tree_root,
         pid,
@@ -116,7 +127,7 @@ pub(crate) fn spawn_sampler(
 }
 
 impl OutsideSampler {
-    fn run(self, tx: &Sender<Input>, stop: &Receiver<()>) {
+    fn run(self, tx: &Sender<Input>, commands: &Receiver<SamplerCommand>) {
         let mut tree = leakcheck_probe::process::ProcessTree::new(self.tree_root);
         if self.tree_root != self.pid {
             tree = tree.exclude_root();
@@ -128,6 +139,7 @@ impl OutsideSampler {
         let mut pids: Vec<u32> = vec![self.pid];
         let now = Instant::now();
         let (mut next_rss, mut next_gpu, mut next_pss) = (now, now, now);
+        let mut burst_left = 0;
         loop {
             let now = Instant::now();
             if now >= next_rss {
@@ -163,10 +175,15 @@ impl OutsideSampler {
                     }
                     Err(_) => {}
                 }
-                // Keep the cadence; after a stall, skip the missed ticks.
-                next_rss += self.rss_interval;
-                if next_rss < now {
-                    next_rss = now + self.rss_interval;
+                if burst_left > 0 {
+                    burst_left -= 1;
+                    next_rss = now + BURST_SPACING;
+                } else {
+                    // Keep the cadence; after a stall, skip the missed ticks.
+                    next_rss += self.rss_interval;
+                    if next_rss < now {
+                        next_rss = now + self.rss_interval;
+                    }
                 }
             }
             let gpu = gpu.get_or_insert_with(|| {
@@ -189,9 +206,13 @@ impl OutsideSampler {
             } else {
                 next_rss
             };
-            match stop.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            match commands.recv_timeout(wake.saturating_duration_since(Instant::now())) {
                 Err(RecvTimeoutError::Timeout) => {}
-                _ => break,
+                Ok(SamplerCommand::Burst) => {
+                    burst_left = BURST_SAMPLES;
+                    next_rss = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
     }

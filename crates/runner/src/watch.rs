@@ -5,18 +5,19 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use leakcheck_probe::monotonic_ns;
 use leakcheck_probe::wire::Message;
 use leakcheck_records::{
-    HelloRecord, MarkRecord, Record, RunEnding, SessionRecord, Termination, Timeline,
+    CheckpointRecord, HelloRecord, MarkRecord, Record, RunEnding, SessionRecord, Termination,
+    Timeline,
 };
 use leakcheck_vocab::fmt;
 use rustix::process::Signal;
 
-use crate::sampling::Input;
+use crate::sampling::{Input, SamplerCommand};
 use crate::spawn::ChildGuard;
 use crate::spec::{Event, RunSpec, StopRequest};
 use crate::writer::RecordWriter;
@@ -57,6 +58,10 @@ pub(crate) struct Watch<'a> {
     /// Marks + samples seen at the last early-stop check (only new data is worth a check).
     pub(crate) data_at_last_check: usize,
     pub(crate) stopped_early: Option<String>,
+    /// Asks the outside sampler for a burst at a checkpoint.
+    pub(crate) sampler: Sender<SamplerCommand>,
+    /// The checkpoint ids seen so far (a burst for the first reading of each).
+    pub(crate) checkpoints_seen: Vec<u64>,
 }
 
 impl Watch<'_> {
@@ -261,6 +266,25 @@ impl Watch<'_> {
                     label,
                     t_s: self.t_s(t_ns),
                     iteration: self.timeline.last_iteration(),
+                })
+            }
+            Message::Checkpoint {
+                id,
+                label,
+                t_ns,
+                rss_bytes,
+                alloc,
+            } => {
+                if !self.checkpoints_seen.contains(&id) {
+                    self.checkpoints_seen.push(id);
+                    let _ = self.sampler.send(SamplerCommand::Burst);
+                }
+                Record::Checkpoint(CheckpointRecord {
+                    id,
+                    label,
+                    t_s: self.t_s(t_ns),
+                    rss: rss_bytes,
+                    alloc,
                 })
             }
             Message::Note { text, t_ns } => {

@@ -4,7 +4,9 @@
 //! on (`--sessions N`). `--variant leaky` keeps every earlier session's state
 //! ([`CleanupPolicy::Retain`]), `fixed` releases it. Training steps are marked as
 //! iterations (increasing across sessions) and sessions as sessions through
-//! `leakcheck-probe`, so the runner sees retained memory at session boundaries.
+//! `leakcheck-probe`, and each session start (after the earlier sessions' state was
+//! released or kept) is a checkpoint, so the runner measures retained memory there, with
+//! an interval; with `--sessions 3` or more the retained growth per session gets a slope.
 //!
 //! Exit status: 0 when every session completes, 1 when a session fails (the message,
 //! with the ceiling and the measured memory for the watchdog, goes to stderr, the
@@ -123,7 +125,14 @@ struct ProbeObserver {
 }
 
 impl SessionObserver for ProbeObserver {
+    /// Called after the service released (fixed) or kept (leaky) the earlier sessions'
+    /// state and before the new one allocates anything: the quiescent point retained
+    /// memory is measured at, so it is sent as a checkpoint first.
     fn session_start(&mut self, id: u64, label: &str) {
+        self.probe.checkpoint(
+            id,
+            &format!("before {label} (earlier sessions released or kept)"),
+        );
         let allocated = leakcheck_probe::alloc::stats().ok().map(|s| s.allocated);
         if let Ok(mut v) = self.starts.lock() {
             v.push((id, allocated));

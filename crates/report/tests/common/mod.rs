@@ -92,6 +92,7 @@ pub fn metric(
         shape: if slope > 0.0 { "leak" } else { "flat" }.to_string(),
         peak,
         budgets: Vec::new(),
+        retained_per_session: None,
         stats: serde_json::json!({"method": "ols", "n": n}),
     }
 }

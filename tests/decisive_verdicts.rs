@@ -1,0 +1,110 @@
+//! Every run ends decided: early stops on a certain leak, run-until-decided by time for a
+//! program that never marks, churn that no longer hides the verdict. Real runs of the
+//! shipped scenarios and of real Python processes.
+
+mod util;
+
+use util::{leakcheck, read, repo_root};
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
+}
+
+/// The bug: the leaky loader ran all 500 iterations to 899 MiB although its leak (1.76
+/// MiB/iter against 16 KiB/iter) was certain after a few dozen.
+#[test]
+fn leaky_loader_stops_early_within_100_marks_and_reads_back_the_same() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let run = leakcheck(
+        &repo_root(),
+        &["run", "loader-loop", "--variant", "leaky", "--out", dir],
+    );
+    run.assert_exit_code(1);
+    assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
+    let scenario = out.path().join("loader-loop");
+    let marks = read(&scenario.join("samples.jsonl"))
+        .lines()
+        .filter(|l| l.contains(r#""type":"mark""#))
+        .count();
+    assert!(marks <= 100, "{marks} marks before the stop");
+    let live = summary(&scenario);
+    assert!(live["decided_at"]["index"].as_u64().is_some(), "{live}");
+
+    // Judged offline, the run stops at the same look with the same words.
+    let again = tempfile::tempdir().unwrap();
+    let samples = scenario.join("samples.jsonl");
+    leakcheck(
+        &repo_root(),
+        &[
+            "report",
+            samples.to_str().unwrap(),
+            "--out",
+            again.path().to_str().unwrap(),
+        ],
+    )
+    .assert_exit_code(1);
+    assert_eq!(
+        read(&again.path().join("summary.json")),
+        read(&scenario.join("summary.json"))
+    );
+
+    let fixed = leakcheck(
+        &repo_root(),
+        &["run", "loader-loop", "--variant", "fixed", "--out", dir],
+    );
+    fixed.assert_exit_code(0);
+}
+
+/// Runs `tests/fixtures/churn.py` (64 MiB allocated and freed twice a second, never a
+/// mark) judged by time between 4 and 10 s against a 1 MiB/s budget on `rss.tree`.
+fn churn(name: &str, leak_mib_per_s: &str, expected_exit: i32) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let script = repo_root().join("tests/fixtures/churn.py");
+    leakcheck(
+        &repo_root(),
+        &[
+            "run",
+            "--name",
+            name,
+            "--budget",
+            "rss.tree.slope=1MiB/s",
+            "--min-duration",
+            "4s",
+            "--max-duration",
+            "10s",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--",
+            "python3",
+            script.to_str().unwrap(),
+            "--leak-mib-per-s",
+            leak_mib_per_s,
+        ],
+    )
+    .assert_exit_code(expected_exit);
+    summary(&out.path().join(name))
+}
+
+/// The bug: the cycles, read as autocorrelated noise, widened the interval to
+/// −3.6 … +4.6 MiB/s, so a program with a flat mean ended UNDECIDED (exit 4).
+#[test]
+fn churn_with_a_flat_mean_passes_within_10_s() {
+    let s = churn("flat", "0", 0);
+    let decided = s["decided_at"]["length"].as_f64().unwrap();
+    assert!(decided <= 10.0, "decided after {decided} s");
+    let rss = s["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "rss.tree")
+        .unwrap();
+    assert!(rss["stats"]["churn"]["period"].as_u64().is_some(), "{rss}");
+}
+
+#[test]
+fn churn_with_a_2_mib_per_s_leak_underneath_fails() {
+    let s = churn("leaking", "2", 1);
+    let decided = s["decided_at"]["length"].as_f64().unwrap();
+    assert!(decided <= 10.0, "decided after {decided} s");
+}
