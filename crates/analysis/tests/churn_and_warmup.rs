@@ -108,3 +108,51 @@ fn churn_of_64_mib_cycles_no_longer_hides_the_verdict() {
         );
     }
 }
+
+#[test]
+fn checkpoint_retained_matches_numpy_and_scipy() {
+    use leakcheck_analysis::retained::checkpoint_retained;
+    for (i, case) in reference()["retained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let readings: Vec<Vec<f64>> = case["readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(vec)
+            .collect();
+        let r = checkpoint_retained(&readings, 0.99).expect("two or more checkpoints");
+        close(
+            &format!("case {i} estimate"),
+            r.estimate,
+            case["estimate"].as_f64().unwrap(),
+        );
+        close(&format!("case {i} lo"), r.lo, case["lo"].as_f64().unwrap());
+        close(&format!("case {i} hi"), r.hi, case["hi"].as_f64().unwrap());
+        assert!(r.lo < r.estimate && r.estimate < r.hi, "case {i}: {r:?}");
+        match (&r.per_checkpoint, case.get("per_checkpoint")) {
+            (Some(fit), Some(want)) => {
+                close(
+                    &format!("case {i} slope"),
+                    fit.slope,
+                    want["slope"].as_f64().unwrap(),
+                );
+                close(
+                    &format!("case {i} slope lo"),
+                    fit.lo,
+                    want["lo"].as_f64().unwrap(),
+                );
+                close(
+                    &format!("case {i} slope hi"),
+                    fit.hi,
+                    want["hi"].as_f64().unwrap(),
+                );
+            }
+            (None, None) => {}
+            (got, want) => panic!("case {i}: per-checkpoint slope {got:?}, reference {want:?}"),
+        }
+    }
+}

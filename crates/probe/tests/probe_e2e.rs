@@ -269,7 +269,8 @@ fn the_readme_python_writer_decodes() {
     let mut msgs = Vec::new();
     d.feed(&bytes, &mut msgs);
     d.finish(&mut msgs);
-    assert_eq!(d.stats().decoded, 102, "{:?}", d.stats());
+    // hello, 100 marks, 4 checkpoints of 5 readings, end.
+    assert_eq!(d.stats().decoded, 122, "{:?}", d.stats());
     assert_eq!(
         msgs[0],
         Message::Hello {
@@ -278,7 +279,19 @@ fn the_readme_python_writer_decodes() {
             allocator: "python".into()
         }
     );
-    for (i, m) in msgs[1..101].iter().enumerate() {
+    let (checkpoints, marks): (Vec<&Message>, Vec<&Message>) = msgs[1..121]
+        .iter()
+        .partition(|m| matches!(m, Message::Checkpoint { .. }));
+    assert_eq!(checkpoints.len(), 20);
+    assert!(checkpoints.iter().all(|c| matches!(
+        c,
+        Message::Checkpoint {
+            id: 0..=3,
+            rss_bytes: Some(_),
+            ..
+        }
+    )));
+    for (i, m) in marks.into_iter().enumerate() {
         match m {
             Message::Mark {
                 iteration,
@@ -293,5 +306,5 @@ fn the_readme_python_writer_decodes() {
             other => panic!("expected a mark, got {other:?}"),
         }
     }
-    assert!(matches!(msgs[101], Message::End { .. }));
+    assert!(matches!(msgs[121], Message::End { .. }));
 }

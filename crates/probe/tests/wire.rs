@@ -46,6 +46,13 @@ fn every_message() -> Vec<Message> {
             text: "checkpoint saved\u{0}".into(),
             t_ns: 12,
         },
+        Message::Checkpoint {
+            id: 2,
+            label: "after releasing session 1".into(),
+            t_ns: 12,
+            rss_bytes: Some(4096),
+            alloc: None,
+        },
         Message::End { t_ns: 13 },
     ]
 }

@@ -21,7 +21,7 @@
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
 //! | `end`        | `t_s` (the child said it finished normally) |
-//! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`, `stopped_early` {`last_iteration`}), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters), `stopped_early` (the reason, optional) — the last line of a run leakcheck survived |
+//! | `exit`       | `wall_s`, `termination` (tagged by `kind`: `exited` {`code`}, `signaled` {`signal`}, `timed_out` {`after_s`}, `hung` {`no_progress_for_s`, `last_iteration`}, `ceiling_exceeded` {`ceiling`, `peak`}, `cancelled`, `stopped_early` {`last_iteration`}, `length_reached` {`last_iteration`}), `code`, `signal`, `escalated` (SIGKILL was needed), `peak_rss_tree`, `decode` (wire decoder counters), `stopped_early` (the reason, optional) — the last line of a run leakcheck survived |
 //!
 //! Readers ignore unknown fields; [`crate::read_run`] skips unknown or broken
 //! lines with a warning (a run cut short may end in half a line).
@@ -656,6 +656,63 @@ mod tests {
         );
         assert_eq!(y, [10.0, 11.0, 12.0, 13.0]);
         assert_eq!(tl.session_starts(XUnit::Iteration), [-0.5, 1.5]);
+    }
+
+    fn checkpoint(id: u64, t_s: f64, rss: u64) -> Record {
+        Record::Checkpoint(CheckpointRecord {
+            id,
+            label: format!("c{id}"),
+            t_s,
+            rss: Some(rss),
+            alloc: None,
+        })
+    }
+
+    #[test]
+    fn checkpoint_levels_come_from_the_readings_inside_and_the_burst_outside() {
+        let mut tl = Timeline::default();
+        for r in [
+            tree(0.90, 1, 900),
+            checkpoint(1, 1.00, 10),
+            tree(1.005, 1, 100),
+            checkpoint(1, 1.01, 11),
+            tree(1.02, 1, 101),
+            tree(1.10, 1, 999),
+            checkpoint(2, 2.00, 20),
+            tree(2.01, 1, 200),
+        ] {
+            tl.apply(&r);
+        }
+        assert_eq!(
+            tl.checkpoint_levels("rss"),
+            [(1, vec![10.0, 11.0]), (2, vec![20.0])]
+        );
+        // Outside: the samples from the first reading to 20 ms after the last.
+        assert_eq!(
+            tl.checkpoint_levels("rss.tree"),
+            [(1, vec![100.0, 101.0]), (2, vec![200.0])]
+        );
+        assert!(tl.checkpoint_levels("alloc.allocated").is_empty());
+    }
+
+    #[test]
+    fn a_look_sees_the_run_up_to_its_cutoff_once_every_stream_is_past_it() {
+        let mut tl = Timeline::default();
+        for i in 1..=10u64 {
+            tl.apply(&mark(i, i as f64 / 10.0, None));
+            tl.apply(&tree(i as f64 / 10.0 + 0.05, 1, i));
+        }
+        let at_five = tl.truncated(XUnit::Iteration, 5.0);
+        assert_eq!(at_five.marks.len(), 5);
+        assert!(at_five.samples.iter().all(|s| s.t_s <= 0.5));
+        assert!(tl.complete_to(XUnit::Iteration, 5.0));
+        assert!(
+            !tl.complete_to(XUnit::Iteration, 10.0),
+            "no data past the last mark"
+        );
+        assert!(tl.complete_to(XUnit::Second, 0.9));
+        assert!(!tl.complete_to(XUnit::Second, 1.2));
+        assert_eq!(tl.truncated(XUnit::Second, 0.3).marks.len(), 3);
     }
 
     #[test]

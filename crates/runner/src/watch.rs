@@ -28,7 +28,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(25);
 
 /// How often at most the early-stop check runs (only when new data came in; the check
 /// itself judges only when the data completes a look).
-pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(50);
+pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
 pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {

@@ -574,3 +574,27 @@ fn a_setsid_escapee_holding_the_pipe_is_warned_about() {
     });
     assert!(warned, "{events:?}");
 }
+
+/// A checkpoint makes the sampler take a burst: several tree samples land within the
+/// checkpoint's window, however slow the normal cadence.
+#[test]
+fn a_checkpoint_gets_a_burst_of_outside_samples() {
+    let dir = TempDir::new().unwrap();
+    let script = r#"
+for c in (1, 2):
+    for k in range(5):
+        send(dict(type="checkpoint", id=c, label="c%d" % c, t_ns=now(), rss_bytes=rss()))
+        time.sleep(0.01)
+    time.sleep(0.6)
+"#;
+    let mut spec = spec(&dir, python(script));
+    // Far slower than a checkpoint lasts: only the burst can put samples inside it.
+    spec.rss_interval = Duration::from_millis(500);
+    let (outcome, _) = run(&spec);
+    let levels = outcome.timeline.checkpoint_levels("rss.tree");
+    assert_eq!(levels.len(), 2, "{levels:?}");
+    for (id, samples) in &levels {
+        assert!(samples.len() >= 3, "checkpoint {id}: {samples:?}");
+    }
+    assert_eq!(outcome.timeline.checkpoint_levels("rss")[0].1.len(), 5);
+}

@@ -2,7 +2,9 @@
 """Reference values for crates/analysis/tests/churn_and_warmup.rs.
 
 The warm-up cut (MSER-5 on a line, the improvement and edge guards, the 99 % transient
-end) and the churn envelope (the period from the autocorrelation of the OLS residuals,
+end), retained memory between checkpoints (Hodges-Lehmann shift of the last checkpoint's
+readings over the first's, the Moses interval from the normal approximation of the
+Mann-Whitney statistic, at least one measurement step wide) and the churn envelope (the period from the autocorrelation of the OLS residuals,
 the minimum of each whole window of one period, Theil-Sen of those minima) computed with
 numpy and scipy from the method as documented in src/warmup.rs and src/churn.rs, not from
 the Rust code. Run from any directory:
@@ -83,6 +85,37 @@ def envelope(x, y, p):
     return x[idx], y[idx]
 
 
+def step_of(values):
+    step = None
+    for k in range(17):
+        if all(float(v) % (1 << k) == 0 for v in values):
+            step = float(1 << k)
+        else:
+            break
+    return step
+
+
+def retained(readings, conf=0.99):
+    first, last = np.asarray(readings[0]), np.asarray(readings[-1])
+    d = np.sort((last[:, None] - first[None, :]).ravel())
+    est = float(np.median(d))
+    n, m = len(first), len(last)
+    z = stats.norm.ppf(1 - (1 - conf) / 2)
+    k = int(np.floor(n * m / 2 - z * np.sqrt(n * m * (n + m + 1) / 12)))
+    k = min(max(k, 0), len(d) - 1)
+    lo, hi = float(d[k]), float(d[len(d) - 1 - k])
+    step = step_of(np.concatenate([first, last]))
+    if step is not None:
+        lo, hi = min(lo, est - step), max(hi, est + step)
+    levels = [float(np.median(r)) for r in readings]
+    out = {"readings": [list(map(float, r)) for r in readings], "estimate": est, "lo": lo, "hi": hi}
+    if len(levels) >= 4:
+        x = np.arange(len(levels), dtype=float)
+        r = stats.theilslopes(levels, x, alpha=conf, method="separate")
+        out["per_checkpoint"] = {"slope": float(r.slope), "lo": float(r.low_slope), "hi": float(r.high_slope)}
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261201)
     n = 500
@@ -127,11 +160,30 @@ def main():
                 "slope": float(r.slope), "lo": float(r.low_slope), "hi": float(r.high_slope),
             })
         churns.append(case)
+    retains = []
+    page = 4096.0
+    # RSS in pages around two checkpoints, 5 readings each; then 6 checkpoints of a leak
+    # of ~300 MiB per session with jitter; then 12 vs 9 byte-exact allocator readings.
+    base = 300 * MIB
+    retains.append(retained([
+        np.round((base + rng.normal(0, 256 * KIB, 5)) / page) * page,
+        np.round((base + 7 * MIB + rng.normal(0, 256 * KIB, 5)) / page) * page,
+    ]))
+    retains.append(retained([
+        np.round((base + k * 300 * MIB + rng.normal(0, 8 * MIB) + rng.normal(0, 64 * KIB, 5)) / page) * page
+        for k in range(6)
+    ]))
+    retains.append(retained([
+        np.round(20 * MIB + rng.normal(0, 3000, 12)),
+        np.round(27 * MIB + rng.normal(0, 3000, 9)),
+    ]))
+
     json.dump({
         "generator": "crates/analysis/tests/reference/make_churn_reference.py",
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__},
         "warmup": warmups,
         "churn": churns,
+        "retained": retains,
     }, sys.stdout, indent=1)
     print()
 
