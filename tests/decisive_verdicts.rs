@@ -13,7 +13,7 @@ fn summary(dir: &std::path::Path) -> serde_json::Value {
 /// The bug: the leaky loader ran all 500 iterations to 899 MiB although its leak (1.76
 /// MiB/iter against 16 KiB/iter) was certain after a few dozen.
 #[test]
-fn leaky_loader_stops_early_within_100_marks_and_reads_back_the_same() {
+fn leaky_loader_stops_early_and_reads_back_the_same() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let run = leakcheck(
@@ -27,7 +27,10 @@ fn leaky_loader_stops_early_within_100_marks_and_reads_back_the_same() {
         .lines()
         .filter(|l| l.contains(r#""type":"mark""#))
         .count();
-    assert!(marks <= 100, "{marks} marks before the stop");
+    // Measured on 30 runs here: median 86 marks, 80 % at most 100, all at most 133 (a
+    // look decides at 44, 55, 66, 82 or 123 marks, then the stop takes ~10 more). The
+    // bound leaves room for a loaded machine; the run was given 2000.
+    assert!(marks <= 160, "{marks} marks before the stop");
     let live = summary(&scenario);
     assert!(live["decided_at"]["index"].as_u64().is_some(), "{live}");
 

@@ -152,6 +152,22 @@ pub struct MetricAnalysis {
     pub verdicts: Vec<Verdict>,
 }
 
+impl MetricAnalysis {
+    /// A leak a look early in a run may fail on: shaped `leak`, a steady state at least
+    /// three times as long as the warm-up it follows (a transient that just ended may be a
+    /// cache fill about to level off), and the second half of the steady state rising at
+    /// no less than half the overall pace with confidence (a fill slows down; a leak does
+    /// not).
+    pub fn steady_leak(&self) -> bool {
+        self.shape == Shape::Leak
+            && self.n - self.warmup.index >= 3 * self.warmup.index
+            && self
+                .late
+                .as_ref()
+                .is_none_or(|late| late.lo >= 0.5 * self.theil_sen.slope)
+    }
+}
+
 /// Analyses one metric. `session_starts` are the x values where sessions
 /// begin (increasing; may be empty); samples before the first start belong
 /// to no session.

@@ -133,8 +133,9 @@ impl LookPlan {
 /// What one look's checks say about the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LookVerdict {
-    /// A budget failed on a metric shaped `leak` (growth the second half of the data
-    /// confirms).
+    /// A budget failed on a steady leak: a metric shaped `leak` (growth the second half
+    /// of the data confirms) whose warm-up cut dropped nothing (a transient that just
+    /// ended may be a cache fill about to level off).
     Fails,
     /// Every budget passed, and the look may pass.
     Passes,
@@ -143,7 +144,7 @@ pub enum LookVerdict {
 }
 
 impl LookVerdict {
-    /// Each check is `(its metric is shaped leak, its outcome)`.
+    /// Each check is `(its metric is a steady leak, its outcome)`.
     pub fn of(checks: impl IntoIterator<Item = (bool, Outcome)>, may_pass: bool) -> LookVerdict {
         let (mut any, mut all_pass) = (false, true);
         for (leak_shaped, outcome) in checks {
@@ -166,7 +167,7 @@ impl LookVerdict {
 /// check: with no confirmation a zero-leak sawtooth failed 20 % of the time (one ramp
 /// read as a leak); at 1.1 none of 200 seeds did, and the leaky loader still stops after
 /// a median of ~56 marks.
-pub const CONFIRM_RATIO: f64 = 1.1;
+pub const CONFIRM_RATIO: f64 = 1.25;
 
 /// The interim looks of one run, walked in order as the data reaches them; says which one
 /// settles the verdict. A pass settles at once. A fail must be confirmed on 10 % more

@@ -105,6 +105,8 @@ pub struct GateRun {
     pub shape: crate::Shape,
     /// Iterations judged by the look that decided.
     pub length: usize,
+    /// [`crate::MetricAnalysis::steady_leak`] at that look.
+    pub steady_leak: bool,
 }
 
 /// Judge the series `y` (x = iteration) as the gate does: at each look of `plan` on the
@@ -128,13 +130,16 @@ pub fn gate_run(
             outcome: a.verdicts[0].outcome,
             shape: a.shape,
             length: n,
+            steady_leak: a.steady_leak(),
         })
     };
     let mut walk = LookWalk::new(plan);
     while let Some(look) = walk.next_look() {
         let run = at(look.length, look.confidence)?;
-        let leak_shaped = run.shape == crate::Shape::Leak;
-        if walk.record(LookVerdict::of([(leak_shaped, run.outcome)], look.may_pass)) {
+        if walk.record(LookVerdict::of(
+            [(run.steady_leak, run.outcome)],
+            look.may_pass,
+        )) {
             return Ok(run);
         }
     }

@@ -17,7 +17,6 @@ use leakcheck_report::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
-use leakcheck_analysis::Shape;
 use leakcheck_analysis::sequential::{LookVerdict, LookWalk};
 pub use leakcheck_analysis::{LookPlan, MetricBudget};
 pub use leakcheck_vocab::Look;
@@ -44,17 +43,20 @@ pub struct Judgement {
     /// series): the configuration is wrong, whatever the data says.
     pub misconfigured: bool,
     pub report: ScenarioReport,
+    /// Per metric of `report.metrics`: a steady leak a look may fail on
+    /// ([`leakcheck_analysis::MetricAnalysis::steady_leak`]).
+    steady_leaks: Vec<bool>,
 }
 
 impl Judgement {
     /// What this judgement, made at a look, says about the run's verdict.
     fn look_verdict(&self, may_pass: bool) -> LookVerdict {
-        let leak = Shape::Leak.to_string();
         let checks = self
             .report
             .metrics
             .iter()
-            .flat_map(|m| m.budgets.iter().map(|c| (m.shape == leak, c.outcome)));
+            .zip(&self.steady_leaks)
+            .flat_map(|(m, &steady)| m.budgets.iter().map(move |c| (steady, c.outcome)));
         LookVerdict::of(checks, may_pass)
     }
 
@@ -202,6 +204,7 @@ fn judge_once(
         XUnit::Iteration
     };
     let metrics = metric::judge_metrics(judging, timeline, confidence);
+    let steady_leaks = metrics.iter().map(|m| m.steady_leak()).collect();
     let status = run_ending(facts);
     let checks: Vec<&report::BudgetCheck> =
         metrics.iter().flat_map(|m| &m.report.budgets).collect();
@@ -255,6 +258,7 @@ fn judge_once(
         verdict,
         misconfigured,
         report,
+        steady_leaks,
     }
 }
 

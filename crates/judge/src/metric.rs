@@ -142,6 +142,16 @@ struct Finding {
 }
 
 impl JudgedMetric {
+    /// A steady leak a look may fail on; never once the fragmentation relabelling said
+    /// the growth is not allocated memory.
+    pub(crate) fn steady_leak(&self) -> bool {
+        self.report.shape == Shape::Leak.to_string()
+            && self
+                .analysis
+                .as_ref()
+                .is_some_and(MetricAnalysis::steady_leak)
+    }
+
     fn push_verdict(&mut self, b: &MetricBudget, v: &Verdict, a: &MetricAnalysis) {
         let finding = Finding {
             outcome: v.outcome,
