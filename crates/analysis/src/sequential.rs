@@ -165,13 +165,13 @@ impl LookVerdict {
 /// A fail is confirmed on this much more data (a look at the failing look's length ×
 /// this factor, judged at the failing look's confidence). The detection simulation is the
 /// check: with no confirmation a zero-leak sawtooth failed 20 % of the time (one ramp
-/// read as a leak); at 1.1 none of 200 seeds did, and the leaky loader still stops after
-/// a median of ~56 marks.
+/// read as a leak); at 2 a cache fill still rising at both looks failed nearly always; at
+/// 1.25, with [`crate::MetricAnalysis::steady_leak`], none of 200 seeds in any cell did.
 pub const CONFIRM_RATIO: f64 = 1.25;
 
 /// The interim looks of one run, walked in order as the data reaches them; says which one
-/// settles the verdict. A pass settles at once. A fail must be confirmed on 10 % more
-/// data: a look early in a run cannot tell a leak from one ramp of a cycle longer than
+/// settles the verdict. A pass settles at once. A fail must be on a steady leak
+/// ([`crate::MetricAnalysis::steady_leak`]) and be confirmed on a quarter more data: a look early in a run cannot tell a leak from one ramp of a cycle longer than
 /// its data (an allocator sawtooth, an epoch's buffers) or from a cache still filling,
 /// and those stop looking like a leak soon after. The confirmation spends no α: needing
 /// two rejections only lowers the false-alarm rate that the failing look's share bounds.

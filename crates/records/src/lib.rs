@@ -4,7 +4,10 @@
 //! * [`timeline`]: the record types of `samples.jsonl` (format documented there), the
 //!   merged [`Timeline`] and the series of each metric.
 //! * [`samples`]: reading a recorded run back ([`read_run`]).
+//! * `cut`: the run as a look of a sequential plan sees it, and the levels at its
+//!   checkpoints (methods of [`Timeline`]).
 
+mod cut;
 pub mod samples;
 pub mod timeline;
 

@@ -1,0 +1,216 @@
+//! Where a run is cut for a look of a sequential plan, and the levels measured at its
+//! checkpoints: the parts of [`Timeline`] the judge's sequential looks and retained
+//! memory read.
+
+use leakcheck_probe::metrics;
+use leakcheck_vocab::XUnit;
+
+use crate::timeline::{CHECKPOINT_WINDOW_S, CheckpointRecord, Timeline, TreeRecord};
+
+impl Timeline {
+    /// How far the run got on `unit`: marks so far (iterations), or seconds to the last
+    /// record (time).
+    pub fn length(&self, unit: XUnit) -> f64 {
+        match unit {
+            XUnit::Iteration => self.marks.len() as f64,
+            XUnit::Second => [
+                self.marks.last().map(|m| m.t_s),
+                self.samples.last().map(|s| s.t_s),
+                self.gpu.last().map(|g| g.t_s),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(0.0, f64::max),
+        }
+    }
+
+    /// The instant a look at `length` cuts the run at: the time of the `length`-th mark
+    /// (iterations), or `length` seconds.
+    pub fn cutoff_s(&self, unit: XUnit, length: f64) -> Option<f64> {
+        match unit {
+            XUnit::Iteration => {
+                let k = length.floor() as usize;
+                (k >= 1)
+                    .then(|| self.marks.get(k - 1).map(|m| m.t_s))
+                    .flatten()
+            }
+            XUnit::Second => Some(length),
+        }
+    }
+
+    /// Whether every record up to the cutoff of a look at `length` is in: the data goes
+    /// past it on every stream that has data (records of one stream arrive in time order).
+    /// A run still going is judged at a look only then, so that the look sees exactly what
+    /// a re-reading of the finished run sees.
+    pub fn complete_to(&self, unit: XUnit, length: f64) -> bool {
+        let Some(cut) = self.cutoff_s(unit, length) else {
+            return false;
+        };
+        let past = |last: Option<f64>| last.is_none_or(|t| t > cut);
+        self.length(unit) > length
+            && past(self.samples.last().map(|s| s.t_s))
+            && past(self.gpu.last().map(|g| g.t_s))
+            && (unit == XUnit::Iteration || past(self.marks.last().map(|m| m.t_s)))
+    }
+
+    /// The run as it was at the cutoff of a look at `length`: marks, samples and sessions
+    /// up to that instant (notes and warnings are kept whole).
+    pub fn truncated(&self, unit: XUnit, length: f64) -> Timeline {
+        let cut = self.cutoff_s(unit, length).unwrap_or(f64::NEG_INFINITY);
+        let mut t = self.clone();
+        t.marks.retain(|m| m.t_s <= cut);
+        if unit == XUnit::Iteration {
+            t.marks.truncate(length.floor() as usize);
+        }
+        t.samples.retain(|s| s.t_s <= cut);
+        t.gpu.retain(|g| g.t_s <= cut);
+        t.sessions.retain(|s| s.t_s <= cut);
+        t.checkpoints.retain(|c| c.t_s <= cut);
+        t.ended = false;
+        t
+    }
+
+    /// The readings of `metric` at each checkpoint, in checkpoint order (empty when the
+    /// run sent none). Inside metrics come from the checkpoint messages themselves; outside
+    /// metrics from the samples taken between a checkpoint's first reading and
+    /// [`CHECKPOINT_WINDOW_S`] after its last.
+    pub fn checkpoint_levels(&self, metric: &str) -> Vec<(u64, Vec<f64>)> {
+        let mut ids: Vec<u64> = Vec::new();
+        for c in &self.checkpoints {
+            if !ids.contains(&c.id) {
+                ids.push(c.id);
+            }
+        }
+        let inside = |c: &CheckpointRecord| -> Option<u64> {
+            let a = c.alloc.as_ref();
+            match metric {
+                metrics::RSS => c.rss,
+                metrics::ALLOC_ALLOCATED => a.map(|a| a.allocated),
+                metrics::ALLOC_ACTIVE => a.map(|a| a.active),
+                metrics::ALLOC_RESIDENT => a.map(|a| a.resident),
+                metrics::ALLOC_MAPPED => a.map(|a| a.mapped),
+                metrics::ALLOC_METADATA => a.map(|a| a.metadata),
+                _ => None,
+            }
+        };
+        let outside = |t: &TreeRecord| -> Option<u64> {
+            match metric {
+                metrics::RSS_TREE => Some(t.rss_tree),
+                metrics::PSS_TREE => t.pss_tree,
+                _ => None,
+            }
+        };
+        ids.into_iter()
+            .map(|id| {
+                let readings: Vec<&CheckpointRecord> =
+                    self.checkpoints.iter().filter(|c| c.id == id).collect();
+                let mut values: Vec<f64> = readings
+                    .iter()
+                    .filter_map(|c| inside(c))
+                    .map(|v| v as f64)
+                    .collect();
+                if values.is_empty() {
+                    let from = readings.iter().map(|c| c.t_s).fold(f64::INFINITY, f64::min);
+                    let to = readings
+                        .iter()
+                        .map(|c| c.t_s)
+                        .fold(f64::NEG_INFINITY, f64::max)
+                        + CHECKPOINT_WINDOW_S;
+                    values = self
+                        .samples
+                        .iter()
+                        .filter(|t| t.t_s >= from && t.t_s <= to)
+                        .filter_map(outside)
+                        .map(|v| v as f64)
+                        .collect();
+                }
+                (id, values)
+            })
+            .filter(|(_, values)| !values.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leakcheck_probe::wire::AllocStats;
+
+    use super::*;
+    use crate::timeline::{MarkRecord, Record};
+
+    fn mark(iteration: u64, t_s: f64) -> Record {
+        Record::Mark(MarkRecord {
+            iteration,
+            t_s,
+            rss: None,
+            alloc: None::<AllocStats>,
+        })
+    }
+
+    fn tree(t_s: f64, rss: u64, rss_tree: u64) -> Record {
+        Record::Tree(TreeRecord {
+            t_s,
+            rss,
+            rss_tree,
+            pss_tree: None,
+            pids: 1,
+        })
+    }
+
+    fn checkpoint(id: u64, t_s: f64, rss: u64) -> Record {
+        Record::Checkpoint(CheckpointRecord {
+            id,
+            label: format!("c{id}"),
+            t_s,
+            rss: Some(rss),
+            alloc: None,
+        })
+    }
+
+    #[test]
+    fn checkpoint_levels_come_from_the_readings_inside_and_the_burst_outside() {
+        let mut tl = Timeline::default();
+        for r in [
+            tree(0.90, 1, 900),
+            checkpoint(1, 1.00, 10),
+            tree(1.005, 1, 100),
+            checkpoint(1, 1.01, 11),
+            tree(1.02, 1, 101),
+            tree(1.10, 1, 999),
+            checkpoint(2, 2.00, 20),
+            tree(2.01, 1, 200),
+        ] {
+            tl.apply(&r);
+        }
+        assert_eq!(
+            tl.checkpoint_levels("rss"),
+            [(1, vec![10.0, 11.0]), (2, vec![20.0])]
+        );
+        // Outside: the samples from the first reading to 20 ms after the last.
+        assert_eq!(
+            tl.checkpoint_levels("rss.tree"),
+            [(1, vec![100.0, 101.0]), (2, vec![200.0])]
+        );
+        assert!(tl.checkpoint_levels("alloc.allocated").is_empty());
+    }
+
+    #[test]
+    fn a_look_sees_the_run_up_to_its_cutoff_once_every_stream_is_past_it() {
+        let mut tl = Timeline::default();
+        for i in 1..=10u64 {
+            tl.apply(&mark(i, i as f64 / 10.0));
+            tl.apply(&tree(i as f64 / 10.0 + 0.05, 1, i));
+        }
+        let at_five = tl.truncated(XUnit::Iteration, 5.0);
+        assert_eq!(at_five.marks.len(), 5);
+        assert!(at_five.samples.iter().all(|s| s.t_s <= 0.5));
+        assert!(tl.complete_to(XUnit::Iteration, 5.0));
+        assert!(
+            !tl.complete_to(XUnit::Iteration, 10.0),
+            "no data past the last mark"
+        );
+        assert!(tl.complete_to(XUnit::Second, 0.9));
+        assert!(!tl.complete_to(XUnit::Second, 1.2));
+        assert_eq!(tl.truncated(XUnit::Second, 0.3).marks.len(), 3);
+    }
+}
