@@ -25,11 +25,13 @@ use util::{leakcheck, read, repo_root};
 /// Files compared against `expected/`.
 const COMPARED: [&str; 2] = ["summary.json", "summary.md"];
 
-fn check_fixture(name: &str, expected_exit: i32) {
+/// `leakcheck report` of a fixture into a fresh folder: the fixture's folder, the report
+/// folder, and how the command ended.
+fn report_fixture(name: &str) -> (std::path::PathBuf, tempfile::TempDir, util::Outcome) {
     let fixture = repo_root().join("tests/fixtures").join(name);
     let out = tempfile::tempdir().expect("temp dir");
     let samples = fixture.join("samples.jsonl");
-    leakcheck(
+    let outcome = leakcheck(
         &repo_root(),
         &[
             "report",
@@ -37,8 +39,13 @@ fn check_fixture(name: &str, expected_exit: i32) {
             "--out",
             out.path().to_str().expect("utf-8 path"),
         ],
-    )
-    .assert_exit_code(expected_exit);
+    );
+    (fixture, out, outcome)
+}
+
+fn check_fixture(name: &str, expected_exit: i32) {
+    let (fixture, out, outcome) = report_fixture(name);
+    outcome.assert_exit_code(expected_exit);
 
     let bless = std::env::var_os("LEAKCHECK_BLESS").is_some();
     for file in COMPARED {
@@ -118,19 +125,8 @@ fn leaky_loader_stopped_early_rejudged_offline_matches_its_snapshot() {
 #[test]
 fn outside_metric_has_no_zero_width_interval_from_repeated_samples() {
     for name in ["retrain-fixed", "loader-leaky", "crashed"] {
-        let fixture = repo_root().join("tests/fixtures").join(name);
-        let out = tempfile::tempdir().expect("temp dir");
-        let samples = fixture.join("samples.jsonl");
-        leakcheck(
-            &repo_root(),
-            &[
-                "report",
-                samples.to_str().expect("utf-8 path"),
-                "--out",
-                out.path().to_str().expect("utf-8 path"),
-            ],
-        );
-        let tree_samples = read(&samples)
+        let (fixture, out, _) = report_fixture(name);
+        let tree_samples = read(&fixture.join("samples.jsonl"))
             .lines()
             .filter(|l| l.contains(r#""type":"tree""#))
             .count();

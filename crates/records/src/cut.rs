@@ -133,29 +133,9 @@ impl Timeline {
 
 #[cfg(test)]
 mod tests {
-    use leakcheck_probe::wire::AllocStats;
-
     use super::*;
-    use crate::timeline::{MarkRecord, Record};
-
-    fn mark(iteration: u64, t_s: f64) -> Record {
-        Record::Mark(MarkRecord {
-            iteration,
-            t_s,
-            rss: None,
-            alloc: None::<AllocStats>,
-        })
-    }
-
-    fn tree(t_s: f64, rss: u64, rss_tree: u64) -> Record {
-        Record::Tree(TreeRecord {
-            t_s,
-            rss,
-            rss_tree,
-            pss_tree: None,
-            pids: 1,
-        })
-    }
+    use crate::timeline::Record;
+    use crate::timeline::build::{mark, tree};
 
     fn checkpoint(id: u64, t_s: f64, rss: u64) -> Record {
         Record::Checkpoint(CheckpointRecord {
@@ -198,7 +178,7 @@ mod tests {
     fn a_look_sees_the_run_up_to_its_cutoff_once_every_stream_is_past_it() {
         let mut tl = Timeline::default();
         for i in 1..=10u64 {
-            tl.apply(&mark(i, i as f64 / 10.0));
+            tl.apply(&mark(i, i as f64 / 10.0, None));
             tl.apply(&tree(i as f64 / 10.0 + 0.05, 1, i));
         }
         let at_five = tl.truncated(XUnit::Iteration, 5.0);

@@ -393,13 +393,12 @@ fn non_empty(x: Vec<f64>, y: Vec<f64>, axis: XUnit) -> Option<(Vec<f64>, Vec<f64
     (!x.is_empty()).then_some((x, y, axis))
 }
 
+/// Record builders for this crate's tests.
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
+pub(crate) mod build {
     use super::*;
 
-    fn mark(iteration: u64, t_s: f64, rss: Option<u64>) -> Record {
+    pub(crate) fn mark(iteration: u64, t_s: f64, rss: Option<u64>) -> Record {
         Record::Mark(MarkRecord {
             iteration,
             t_s,
@@ -408,7 +407,7 @@ mod tests {
         })
     }
 
-    fn tree(t_s: f64, rss: u64, rss_tree: u64) -> Record {
+    pub(crate) fn tree(t_s: f64, rss: u64, rss_tree: u64) -> Record {
         Record::Tree(TreeRecord {
             t_s,
             rss,
@@ -417,6 +416,14 @@ mod tests {
             pids: 1,
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::build::{mark, tree};
+    use super::*;
 
     #[test]
     fn external_samples_sit_at_the_fractional_iteration_of_their_own_time() {
