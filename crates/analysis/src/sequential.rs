@@ -115,9 +115,15 @@ impl LookPlan {
             .collect()
     }
 
-    /// The look at the end of a run that stopped before the maximum, after the interim
-    /// looks `done`: it spends what those left.
+    /// The look at the end of a run of `length`, after the interim looks `done`: the
+    /// plan's last look when the run reached the maximum, else a look at `length` that
+    /// spends what those left.
     pub fn final_look(&self, done: &[Look], length: f64) -> Look {
+        if length >= self.max
+            && let Some(last) = self.looks().last()
+        {
+            return *last;
+        }
         let before = done.last().map_or(0.0, |l| self.spent(l.length));
         Look {
             index: done.len() + 1,

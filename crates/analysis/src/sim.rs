@@ -143,14 +143,6 @@ pub fn gate_run(
             return Ok(run);
         }
     }
-    let done = walk.done.clone();
-    let last = if (y.len() as f64) >= plan.max {
-        plan.looks()
-            .last()
-            .copied()
-            .expect("a plan has at least one look")
-    } else {
-        plan.final_look(&done, y.len() as f64)
-    };
+    let last = plan.final_look(&walk.done, y.len() as f64);
     at(last.length, last.confidence)
 }

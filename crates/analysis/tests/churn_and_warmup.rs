@@ -9,16 +9,11 @@ use leakcheck_analysis::{
 };
 use serde_json::Value;
 
+mod common;
+use common::vec;
+
 fn reference() -> Value {
     serde_json::from_str(include_str!("reference/churn_reference.json")).unwrap()
-}
-
-fn vec(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_f64().unwrap())
-        .collect()
 }
 
 fn close(what: &str, got: f64, want: f64) {

@@ -8,6 +8,9 @@
 use leakcheck_analysis::{PairSlopes, mann_kendall, ols_hac, theil_sen};
 use serde_json::Value;
 
+mod common;
+use common::vec;
+
 const REL: f64 = 1e-6;
 
 fn close(what: &str, case: &str, got: f64, want: f64) {
@@ -24,14 +27,6 @@ fn cases() -> Vec<Value> {
     let cases = v["cases"].as_array().unwrap().clone();
     assert!(cases.len() >= 3);
     cases
-}
-
-fn vec(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_f64().unwrap())
-        .collect()
 }
 
 fn f(v: &Value, k: &str) -> f64 {

@@ -99,7 +99,6 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         return judge_once(judging, facts, judging.confidence, None);
     };
     let timeline = facts.timeline;
-    let looks = plan.looks();
     let mut walk = LookWalk::new(&plan);
     while let Some(look) = walk.next_look() {
         if timeline.length(plan.unit) <= look.length {
@@ -111,15 +110,15 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
             return judgement.with_all_points(timeline);
         }
     }
-    let done = walk.done;
     let length = timeline.length(plan.unit);
-    if length >= plan.max {
-        // Stopped at the maximum, perhaps a little past it: judged up to the maximum.
-        let whole = timeline.truncated(plan.unit, plan.max);
-        return judge_at(judging, facts, &whole, looks[looks.len() - 1]).with_all_points(timeline);
-    }
-    let last = plan.final_look(&done, length);
-    judge_at(judging, facts, timeline, last).with_all_points(timeline)
+    let last = plan.final_look(&walk.done, length);
+    // Stopped at the maximum, perhaps a little past it: judged up to the maximum.
+    let judged = if length >= plan.max {
+        &timeline.truncated(plan.unit, plan.max)
+    } else {
+        timeline
+    };
+    judge_at(judging, facts, judged, last).with_all_points(timeline)
 }
 
 /// The judge a run still going consults: every time the data completes another interim
