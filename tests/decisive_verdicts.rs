@@ -97,13 +97,10 @@ fn churn_with_a_flat_mean_passes_within_10_s() {
     let s = churn("flat", "0", 0);
     let decided = s["decided_at"]["length"].as_f64().unwrap();
     assert!(decided <= 10.0, "decided after {decided} s");
-    let rss = s["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "rss.tree")
-        .unwrap();
-    assert!(rss["stats"]["churn"]["period"].as_u64().is_some(), "{rss}");
+    // Which estimator settles it depends on how many whole cycles the first look holds
+    // (on CI's machine Theil–Sen alone passed at 4 s, before the churn envelope had its
+    // eight periods), so the test pins the outcome, not the path: the envelope itself is
+    // reference-tested in crates/analysis/tests/churn_and_warmup.rs.
 }
 
 #[test]
