@@ -36,7 +36,7 @@ pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
                 "  budget: {} {} = {}",
                 b.metric,
                 b.budget.kind.as_str(),
-                b.budget.limit
+                b.budget.limit_text()
             );
         }
     }

@@ -6,15 +6,21 @@
 //! who wrote it). Rates: a size, `/`, and `iter`, `s` or `min` (minutes are
 //! stored per second). Long spellings (`/iteration`, `/sec`) are refused so
 //! that one config has one spelling; the error lists the accepted forms.
+//!
+//! Budgets on count metrics (`py.blocks`) are counts: a number with an optional SI
+//! suffix `k`, `M` or `G` (`10k`, `50/iter`); a size unit there is refused. The
+//! amounts in [`Quantity`] are in the budget's [`ValueUnit`] (bytes or things); the
+//! JSON field is called `bytes` because byte budgets came first.
 
 use serde::{Deserialize, Serialize};
 
 use crate::series::XUnit;
 
 pub use leakcheck_vocab::BudgetKind;
-use leakcheck_vocab::fmt;
+use leakcheck_vocab::{ValueUnit, fmt};
 
-/// A size or a rate (JSON: `{"bytes": 1024.0}` or `{"rate": {"bytes": 1024.0, "per": "iteration"}}`).
+/// An amount or a rate (JSON: `{"bytes": 1024.0}` or `{"rate": {"bytes": 1024.0, "per": "iteration"}}`),
+/// in the unit of the budget holding it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quantity {
@@ -27,18 +33,18 @@ pub enum Quantity {
 }
 
 impl Quantity {
+    /// The amount (bytes, or things for a count budget), per x unit for a rate.
     pub fn bytes(&self) -> f64 {
         match *self {
             Quantity::Bytes(bytes) | Quantity::Rate { bytes, .. } => bytes,
         }
     }
-}
 
-impl std::fmt::Display for Quantity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// For people: `16 KiB/iter`, `64 MiB`, or for counts `50/iter`, `10 k`.
+    pub fn text(&self, unit: ValueUnit) -> String {
         match *self {
-            Quantity::Bytes(bytes) => f.write_str(&fmt::bytes(bytes)),
-            Quantity::Rate { bytes, per } => f.write_str(&fmt::byte_rate(bytes, per)),
+            Quantity::Bytes(amount) => fmt::value(amount, unit),
+            Quantity::Rate { bytes, per } => fmt::rate(bytes, unit, per),
         }
     }
 }
@@ -48,6 +54,13 @@ impl std::fmt::Display for Quantity {
 pub struct Budget {
     pub kind: BudgetKind,
     pub limit: Quantity,
+    /// What the limit counts: bytes unless the metric is a count (absent in JSON then).
+    #[serde(default, skip_serializing_if = "is_bytes")]
+    pub unit: ValueUnit,
+}
+
+fn is_bytes(unit: &ValueUnit) -> bool {
+    *unit == ValueUnit::Bytes
 }
 
 /// A budget on one named metric, with the key it came from (quoted by messages).
@@ -76,6 +89,13 @@ pub const SIZE_FORMS: &str = "a size: a non-negative number with an optional uni
 /// The accepted rate forms, quoted by errors.
 pub const RATE_FORMS: &str = "a rate: a size per /iter, /s or /min, e.g. \"4 KiB/iter\", \"1 MiB/min\", \
 \"10 MB/s\" (size units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)";
+/// The accepted count forms, quoted by errors.
+pub const COUNT_FORMS: &str = "a count: a non-negative number with an optional k, M or G (powers \
+of 1000), e.g. \"10k\", \"2500\"";
+/// The accepted count-rate forms, quoted by errors.
+pub const COUNT_RATE_FORMS: &str = "a count per /iter, /s or /min, e.g. \"50/iter\", \"2k/s\"";
+
+const COUNT_UNITS: [(&str, f64); 4] = [("", 1.0), ("k", 1e3), ("M", 1e6), ("G", 1e9)];
 
 const SIZE_UNITS: [(&str, f64); 10] = [
     ("", 1.0),
@@ -91,13 +111,24 @@ const SIZE_UNITS: [(&str, f64); 10] = [
 ];
 
 impl Budget {
-    /// Parses `value` for a budget of `kind`; `key` is the dotted config key
+    /// Parses `value` for a byte budget of `kind`; `key` is the dotted config key
     /// quoted by errors (e.g. `scenario.loader-loop.budgets.allocated.slope`).
     pub fn parse(key: &str, kind: BudgetKind, value: &str) -> Result<Budget, BudgetError> {
-        let expected = if kind == BudgetKind::Slope {
-            RATE_FORMS
-        } else {
-            SIZE_FORMS
+        Budget::parse_in(key, kind, value, ValueUnit::Bytes)
+    }
+
+    /// Parses `value` for a budget of `kind` on a metric whose values are `unit`s.
+    pub fn parse_in(
+        key: &str,
+        kind: BudgetKind,
+        value: &str,
+        unit: ValueUnit,
+    ) -> Result<Budget, BudgetError> {
+        let expected = match (unit, kind) {
+            (ValueUnit::Bytes, BudgetKind::Slope) => RATE_FORMS,
+            (ValueUnit::Bytes, _) => SIZE_FORMS,
+            (ValueUnit::Count, BudgetKind::Slope) => COUNT_RATE_FORMS,
+            (ValueUnit::Count, _) => COUNT_FORMS,
         };
         let fail = |problem: String| BudgetError {
             key: key.to_string(),
@@ -110,12 +141,20 @@ impl Budget {
             Some((s, p)) => (s.trim(), Some(p.trim())),
             None => (t, None),
         };
-        let bytes = parse_size(size).map_err(&fail)?;
+        let bytes = match unit {
+            ValueUnit::Bytes => parse_size(size),
+            ValueUnit::Count => parse_count(size),
+        }
+        .map_err(&fail)?;
         let limit = match (kind, per) {
             (BudgetKind::Slope, None) => {
-                return Err(fail(
-                    "a slope budget needs a rate (a size per /iter, /s or /min)".into(),
-                ));
+                let what = match unit {
+                    ValueUnit::Bytes => "a size",
+                    ValueUnit::Count => "a count",
+                };
+                return Err(fail(format!(
+                    "a slope budget needs a rate ({what} per /iter, /s or /min)"
+                )));
             }
             (BudgetKind::Slope, Some(p)) => match p {
                 "iter" => Quantity::Rate {
@@ -133,25 +172,53 @@ impl Budget {
                 other => return Err(fail(format!("unknown rate unit \"/{other}\""))),
             },
             (_, Some(p)) => {
+                let what = match unit {
+                    ValueUnit::Bytes => "a size",
+                    ValueUnit::Count => "a count",
+                };
                 return Err(fail(format!(
-                    "a {} budget is a size, not a rate (\"/{p}\")",
+                    "a {} budget is {what}, not a rate (\"/{p}\")",
                     kind.as_str()
                 )));
             }
             (_, None) => Quantity::Bytes(bytes),
         };
-        Ok(Budget { kind, limit })
+        Ok(Budget { kind, limit, unit })
+    }
+
+    /// The limit for people (`16 KiB/iter`, `10 k`).
+    pub fn limit_text(&self) -> String {
+        self.limit.text(self.unit)
     }
 }
 
 impl std::fmt::Display for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.kind.as_str(), self.limit)
+        write!(f, "{} {}", self.kind.as_str(), self.limit_text())
     }
 }
 
 /// "512 KiB" -> bytes, or the problem in words.
 fn parse_size(s: &str) -> Result<f64, String> {
+    parse_amount(s, &SIZE_UNITS, "size")
+}
+
+/// "10k" -> 10000, or the problem in words (a size unit names the mix-up).
+fn parse_count(s: &str) -> Result<f64, String> {
+    parse_amount(s, &COUNT_UNITS, "count").map_err(|problem| {
+        let unit = s
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .trim();
+        if SIZE_UNITS.iter().any(|(u, _)| !u.is_empty() && *u == unit) || unit == "KB" {
+            format!("{unit:?} is a size unit, but this metric counts things, not bytes")
+        } else {
+            problem
+        }
+    })
+}
+
+/// A non-negative decimal number and one of `units`, scaled; `what` names it in errors.
+fn parse_amount(s: &str, units: &[(&str, f64)], what: &str) -> Result<f64, String> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
@@ -179,14 +246,14 @@ fn parse_size(s: &str) -> Result<f64, String> {
             "{s:?} has an exponent: write the number out with a unit instead (e.g. \"4 GiB\")"
         ));
     }
-    match SIZE_UNITS.iter().find(|(u, _)| *u == unit) {
-        Some((_, m)) if !(v * m).is_finite() || v * m > crate::series::MAX_ABS => Err(format!(
-            "{s:?} is too large for a size (at most 1e18 bytes)"
-        )),
+    match units.iter().find(|(u, _)| *u == unit) {
+        Some((_, m)) if !(v * m).is_finite() || v * m > crate::series::MAX_ABS => {
+            Err(format!("{s:?} is too large for a {what} (at most 1e18)"))
+        }
         Some((_, m)) => Ok(v * m),
-        None if unit == "KB" => {
+        None if unit == "KB" && what == "size" => {
             Err("unit \"KB\" is ambiguous: write kB (1000) or KiB (1024)".into())
         }
-        None => Err(format!("unknown size unit {unit:?}")),
+        None => Err(format!("unknown {what} unit {unit:?}")),
     }
 }

@@ -5,6 +5,7 @@ use leakcheck_analysis::{
     AnalysisOptions, Budget, BudgetKind, CheckReason, Outcome, Quantity, Series, Shape, WarmUp,
     XUnit, analyze_metric, classify_fragmentation,
 };
+use leakcheck_vocab::ValueUnit;
 
 fn bytes(key: &str, v: &str) -> f64 {
     match Budget::parse(key, BudgetKind::Peak, v).unwrap().limit {
@@ -281,4 +282,40 @@ fn a_short_series_fails_when_its_whole_interval_is_above_and_else_says_how_long(
         Some(6),
         "10 points needed, 1 iteration apart"
     );
+}
+
+/// Count metrics (`py.blocks`) take counts with SI suffixes, refuse sizes by name, and
+/// print as counts.
+#[test]
+fn count_budgets_take_counts_and_refuse_sizes() {
+    let count = |kind, v| Budget::parse_in("py.blocks.x", kind, v, ValueUnit::Count);
+    let slope = count(BudgetKind::Slope, "50/iter").unwrap();
+    assert_eq!(
+        slope.limit,
+        Quantity::Rate {
+            bytes: 50.0,
+            per: XUnit::Iteration
+        }
+    );
+    assert_eq!(slope.unit, ValueUnit::Count);
+    assert_eq!(slope.limit_text(), "50/iter");
+    let growth = count(BudgetKind::Growth, "10k").unwrap();
+    assert_eq!(growth.limit, Quantity::Bytes(10_000.0));
+    assert_eq!(growth.to_string(), "growth 10 k");
+    assert_eq!(
+        count(BudgetKind::Growth, "1.5M").unwrap().limit,
+        Quantity::Bytes(1.5e6)
+    );
+    let e = count(BudgetKind::Growth, "10 MiB").unwrap_err();
+    assert!(e.problem.contains("\"MiB\" is a size unit"), "{e}");
+    assert_eq!(e.expected, leakcheck_analysis::budget::COUNT_FORMS);
+    let e = count(BudgetKind::Slope, "50").unwrap_err();
+    assert!(e.problem.contains("a count per /iter"), "{e}");
+    assert!(count(BudgetKind::Growth, "10x").is_err());
+    // A byte budget's JSON does not change: the unit is written only for counts.
+    let bytes = Budget::parse("k", BudgetKind::Peak, "1 KiB").unwrap();
+    assert!(!serde_json::to_string(&bytes).unwrap().contains("unit"));
+    let json = serde_json::to_string(&growth).unwrap();
+    assert!(json.contains(r#""unit":"count""#), "{json}");
+    assert_eq!(serde_json::from_str::<Budget>(&json).unwrap(), growth);
 }

@@ -8,7 +8,7 @@ use leakcheck_analysis::{
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
 use leakcheck_report::{BudgetCheck, FitLine, MetricReport, PerSession};
-use leakcheck_vocab::{CheckReason, Outcome, ValueUnit, XUnit};
+use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
 use crate::Judging;
 
@@ -63,7 +63,7 @@ fn judge_metric(
     let mut m = JudgedMetric {
         report: MetricReport {
             name: metric.to_string(),
-            unit: ValueUnit::Bytes,
+            unit: leakcheck_records::unit_of(metric),
             points: Vec::new(),
             warmup_end_x: None,
             fit: None,
@@ -194,7 +194,7 @@ impl JudgedMetric {
     }
 
     fn push(&mut self, b: &MetricBudget, f: Finding) {
-        let limit_text = b.budget.limit.to_string();
+        let limit_text = b.budget.limit_text();
         let line = check_line(&CheckFacts {
             metric: &self.report.name,
             key: &b.key,

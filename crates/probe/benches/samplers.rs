@@ -75,6 +75,7 @@ fn mark(c: &mut Criterion) {
         t_ns: monotonic_ns(),
         rss_bytes: Some(1 << 30),
         alloc: Some(alloc::stats().unwrap()),
+        stats: Default::default(),
     };
     g.bench_function("encode_mark", |b| {
         b.iter(|| {

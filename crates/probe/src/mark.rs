@@ -151,6 +151,7 @@ impl Probe {
                 t_ns,
                 rss_bytes: inner.last.rss_bytes,
                 alloc: inner.last.alloc,
+                stats: wire::Stats::new(),
             }
         });
     }
@@ -196,6 +197,7 @@ impl Probe {
                     t_ns: monotonic_ns(),
                     rss_bytes: stats.rss_bytes,
                     alloc: stats.alloc,
+                    stats: wire::Stats::new(),
                 }
             });
         }

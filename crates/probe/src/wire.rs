@@ -4,7 +4,9 @@
 //! Unknown fields are ignored; unknown types, malformed, oversized and non-UTF-8
 //! lines are counted by the [`Decoder`] and never fatal.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Version written in `hello` and understood by this decoder.
 pub const WIRE_VERSION: u32 = 1;
@@ -22,6 +24,23 @@ pub struct AllocStats {
     /// Address space jemalloc keeps for reuse: read for completeness, never a leak signal.
     #[serde(default)]
     pub retained: u64,
+}
+
+/// Named in-process numbers beyond `rss_bytes` and `alloc` (the Python client's
+/// `py.blocks`, `py.gc.gen0`, `torch.cuda.allocated`, …; [`crate::metrics`] says what
+/// each known name means and its unit). Optional on `mark` and `checkpoint`: writers
+/// without it omit it, and readers from before it ignore it.
+pub type Stats = BTreeMap<String, f64>;
+
+/// Reads a `stats` object keeping only its numbers: a writer's one bad value (`null`, a
+/// string, an object) costs that value, not the whole mark.
+pub fn finite_stats<'de, D: Deserializer<'de>>(d: D) -> Result<Stats, D::Error> {
+    let raw: Option<BTreeMap<String, serde_json::Value>> = Option::deserialize(d)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, v)| Some((name, v.as_f64().filter(|x| x.is_finite())?)))
+        .collect())
 }
 
 /// Whether a `session` message opens or closes a session.
@@ -52,6 +71,12 @@ pub enum Message {
         rss_bytes: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         alloc: Option<AllocStats>,
+        #[serde(
+            default,
+            skip_serializing_if = "Stats::is_empty",
+            deserialize_with = "finite_stats"
+        )]
+        stats: Stats,
     },
     /// A session boundary (training sessions, epochs, phases).
     Session {
@@ -74,6 +99,12 @@ pub enum Message {
         rss_bytes: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         alloc: Option<AllocStats>,
+        #[serde(
+            default,
+            skip_serializing_if = "Stats::is_empty",
+            deserialize_with = "finite_stats"
+        )]
+        stats: Stats,
     },
     /// The workload finished normally.
     End { t_ns: u64 },

@@ -159,6 +159,7 @@ fn marks_sessions_notes_and_end_arrive_through_a_pipe() {
                 t_ns,
                 rss_bytes: Some(rss),
                 alloc: Some(a),
+                ..
             } => (*iteration, *t_ns, *rss, a.allocated),
             other => panic!("expected a mark with stats, got {other:?}"),
         })
@@ -298,6 +299,7 @@ fn the_readme_python_writer_decodes() {
                 t_ns,
                 rss_bytes: Some(rss),
                 alloc: None,
+                ..
             } => {
                 assert_eq!(*iteration, i as u64);
                 assert!(before < *t_ns && *t_ns < after, "same monotonic clock");

@@ -23,12 +23,14 @@ fn every_message() -> Vec<Message> {
                 metadata: 5,
                 retained: 6,
             }),
+            stats: Default::default(),
         },
         Message::Mark {
             iteration: u64::MAX,
             t_ns: 0,
             rss_bytes: None,
             alloc: None,
+            stats: [("py.blocks".to_owned(), 123_456.0)].into(),
         },
         Message::Session {
             event: SessionEvent::Start,
@@ -52,6 +54,7 @@ fn every_message() -> Vec<Message> {
             t_ns: 12,
             rss_bytes: Some(4096),
             alloc: None,
+            stats: Default::default(),
         },
         Message::End { t_ns: 13 },
     ]
@@ -106,7 +109,8 @@ fn wire_shape_matches_the_documented_format() {
             iteration: 0,
             t_ns: 5,
             rss_bytes: Some(1 << 20),
-            alloc: None
+            alloc: None,
+            stats: Default::default(),
         }
     );
     // And the encoder writes the tag as "type" with snake_case names.
@@ -253,4 +257,28 @@ fn unknown_type_names_are_bounded() {
         stats.unknown_type_names.len(),
         leakcheck_probe::wire::MAX_UNKNOWN_NAMES
     );
+}
+
+/// A `stats` object keeps its numbers; a value that is not one (null, a string, an
+/// object) costs that value alone, never the mark's iteration.
+#[test]
+fn a_mark_with_a_bad_stat_keeps_its_iteration_and_its_good_stats() {
+    let mut d = Decoder::new();
+    let mut out = Vec::new();
+    d.feed(
+        br#"{"type":"mark","iteration":3,"t_ns":9,"stats":{"py.blocks":41,"py.gc.gen0":null,"x":"y","nested":{"a":1}}}
+"#,
+        &mut out,
+    );
+    assert_eq!(d.stats().malformed, 0, "{:?}", d.stats());
+    match &out[..] {
+        [
+            Message::Mark {
+                iteration: 3,
+                stats,
+                ..
+            },
+        ] => assert_eq!(stats, &[("py.blocks".to_owned(), 41.0)].into()),
+        other => panic!("{other:?}"),
+    }
 }

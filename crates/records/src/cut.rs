@@ -81,17 +81,18 @@ impl Timeline {
                 ids.push(c.id);
             }
         }
-        let inside = |c: &CheckpointRecord| -> Option<u64> {
+        let inside = |c: &CheckpointRecord| -> Option<f64> {
             let a = c.alloc.as_ref();
-            match metric {
+            let bytes = match metric {
                 metrics::RSS => c.rss,
                 metrics::ALLOC_ALLOCATED => a.map(|a| a.allocated),
                 metrics::ALLOC_ACTIVE => a.map(|a| a.active),
                 metrics::ALLOC_RESIDENT => a.map(|a| a.resident),
                 metrics::ALLOC_MAPPED => a.map(|a| a.mapped),
                 metrics::ALLOC_METADATA => a.map(|a| a.metadata),
-                _ => None,
-            }
+                named => return c.stats.get(named).copied(),
+            };
+            bytes.map(|v| v as f64)
         };
         let outside = |t: &TreeRecord| -> Option<u64> {
             match metric {
@@ -104,11 +105,7 @@ impl Timeline {
             .map(|id| {
                 let readings: Vec<&CheckpointRecord> =
                     self.checkpoints.iter().filter(|c| c.id == id).collect();
-                let mut values: Vec<f64> = readings
-                    .iter()
-                    .filter_map(|c| inside(c))
-                    .map(|v| v as f64)
-                    .collect();
+                let mut values: Vec<f64> = readings.iter().filter_map(|c| inside(c)).collect();
                 if values.is_empty() {
                     let from = readings.iter().map(|c| c.t_s).fold(f64::INFINITY, f64::min);
                     let to = readings
@@ -144,6 +141,7 @@ mod tests {
             t_s,
             rss: Some(rss),
             alloc: None,
+            stats: Default::default(),
         })
     }
 

@@ -13,11 +13,11 @@
 //! | `run`        | `format` (1), `version` (leakcheck), `scenario`, `argv`, `started_unix`, `pid`, `rss_interval_s`, `gpu_interval_s`, `timeout_s`, `no_progress_timeout_s` (null: off), `ceiling` (null: none) — always the first line |
 //! | `gpu_status` | `status`: `"available: …"` or `"unavailable (reason)"`, once |
 //! | `hello`      | `t_s`, `version`, `pid`, `allocator` (the child's `hello`) |
-//! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`) |
+//! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`), `stats` (optional: named numbers such as `py.blocks`, see `leakcheck_probe::metrics`) |
 //! | `tree`       | `t_s`, `rss` (root process), `rss_tree`, `pss_tree` (optional), `pids` |
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
-//! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional): one reading at a quiescent point (a few per checkpoint) |
+//! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
 //! | `end`        | `t_s` (the child said it finished normally) |
@@ -27,8 +27,8 @@
 //! lines with a warning (a run cut short may end in half a line).
 
 use leakcheck_probe::metrics;
-use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent};
-use leakcheck_vocab::{Termination, XUnit};
+use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent, Stats, finite_stats};
+use leakcheck_vocab::{Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `samples.jsonl` record format.
@@ -45,6 +45,13 @@ pub struct MarkRecord {
     /// jemalloc statistics (absent for non-jemalloc writers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc: Option<AllocStats>,
+    /// Named in-process numbers (`py.blocks`, `torch.cuda.allocated`, …), as sent.
+    #[serde(
+        default,
+        skip_serializing_if = "Stats::is_empty",
+        deserialize_with = "finite_stats"
+    )]
+    pub stats: Stats,
 }
 
 /// One external sample of the process tree (procfs, taken by the runner).
@@ -96,6 +103,12 @@ pub struct CheckpointRecord {
     pub rss: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc: Option<AllocStats>,
+    #[serde(
+        default,
+        skip_serializing_if = "Stats::is_empty",
+        deserialize_with = "finite_stats"
+    )]
+    pub stats: Stats,
 }
 
 /// Outside samples this long after a checkpoint's last reading still count as taken at
@@ -191,7 +204,7 @@ pub struct Timeline {
 }
 
 /// Metrics a [`Timeline`] can hold, in the order reports list them.
-pub const ALL_METRICS: [&str; 10] = [
+pub const ALL_METRICS: [&str; 17] = [
     metrics::RSS,
     metrics::RSS_TREE,
     metrics::PSS_TREE,
@@ -202,7 +215,23 @@ pub const ALL_METRICS: [&str; 10] = [
     metrics::ALLOC_METADATA,
     metrics::GPU_PROCESS,
     metrics::GPU_DEVICE,
+    metrics::PY_BLOCKS,
+    metrics::PY_GC_GEN0,
+    metrics::PY_GC_GEN1,
+    metrics::PY_GC_GEN2,
+    metrics::PY_TRACED,
+    metrics::TORCH_CUDA_ALLOCATED,
+    metrics::TORCH_CUDA_RESERVED,
 ];
+
+/// What `metric`'s values count: bytes, or things ([`metrics::COUNT_METRICS`]).
+pub fn unit_of(metric: &str) -> ValueUnit {
+    if metrics::COUNT_METRICS.contains(&metric) {
+        ValueUnit::Count
+    } else {
+        ValueUnit::Bytes
+    }
+}
 
 impl Timeline {
     /// Merge one record (the live runner and [`crate::read_run`] share this path,
@@ -296,7 +325,8 @@ impl Timeline {
 
     /// One metric as `(x, bytes, axis)`; `None` for an unknown metric or one without data.
     ///
-    /// Metrics the marks carry (`rss`, `alloc.*`) are per iteration. External metrics
+    /// Metrics the marks carry (`rss`, `alloc.*`, and any name in their `stats`, such
+    /// as `py.blocks`) are per iteration. External metrics
     /// (`rss.tree`, `pss.tree`, `gpu.*`) are per iteration too when the child marks
     /// (each sample once, at the fractional iteration of its time), else per second. `rss` falls back to the external root-process RSS
     /// when the marks do not carry it (a writer that only counts iterations, or a
@@ -325,7 +355,15 @@ impl Timeline {
             metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.pss_tree),
             metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| g.process),
             metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| g.device),
-            _ => None,
+            named => {
+                let (x, y): (Vec<f64>, Vec<f64>) = self
+                    .marks
+                    .iter()
+                    .zip(&mark_xs)
+                    .filter_map(|(m, &x)| Some((x, *m.stats.get(named)?)))
+                    .unzip();
+                non_empty(x, y, XUnit::Iteration)
+            }
         }
     }
 
@@ -404,6 +442,7 @@ pub(crate) mod build {
             t_s,
             rss,
             alloc: None,
+            stats: Stats::new(),
         })
     }
 
@@ -476,6 +515,49 @@ mod tests {
         assert_eq!(y.len(), tl.samples.len(), "one point per sample");
         assert!(x.windows(2).all(|w| w[1] > w[0]));
         assert_eq!(y.iter().copied().fold(0.0, f64::max), peak as f64);
+    }
+
+    #[test]
+    fn named_stats_are_per_iteration_series_and_counts_are_counts() {
+        let mut tl = Timeline::default();
+        for i in 0..3u64 {
+            let mut stats = Stats::new();
+            stats.insert(metrics::PY_BLOCKS.to_owned(), 1000.0 + 7.0 * i as f64);
+            if i > 0 {
+                stats.insert(metrics::PY_TRACED.to_owned(), 4096.0 * i as f64);
+            }
+            tl.apply(&Record::Mark(MarkRecord {
+                iteration: i,
+                t_s: i as f64 / 10.0,
+                rss: None,
+                alloc: None,
+                stats,
+            }));
+        }
+        let (x, y, axis) = tl.series(metrics::PY_BLOCKS).unwrap();
+        assert_eq!(
+            (x, y, axis),
+            (
+                vec![0.0, 1.0, 2.0],
+                vec![1000.0, 1007.0, 1014.0],
+                XUnit::Iteration
+            )
+        );
+        // A stat the first mark lacked starts where it was first sent.
+        assert_eq!(tl.series(metrics::PY_TRACED).unwrap().0, [1.0, 2.0]);
+        assert_eq!(tl.metrics(), [metrics::PY_BLOCKS, metrics::PY_TRACED]);
+        assert_eq!(unit_of(metrics::PY_BLOCKS), ValueUnit::Count);
+        assert_eq!(unit_of(metrics::PY_TRACED), ValueUnit::Bytes);
+        // samples.jsonl keeps them: a mark read back has the same stats.
+        let line = serde_json::to_string(&Record::Mark(tl.marks[2].clone())).unwrap();
+        assert!(
+            line.contains(r#""stats":{"py.blocks":1014.0,"py.traced":8192.0}"#),
+            "{line}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).unwrap(),
+            Record::Mark(tl.marks[2].clone())
+        );
     }
 
     #[test]

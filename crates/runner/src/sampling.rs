@@ -19,8 +19,6 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use crate::spec::RunSpec;
 use crate::watch::since;
 
-/// PSS (`smaps_rollup`, whose cost grows with RSS) is read at most this often.
-const PSS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the wire reader waits for input before checking whether to stop.
 const READ_POLL: Timespec = Timespec {
     tv_sec: 0,
@@ -90,6 +88,7 @@ struct OutsideSampler {
     rss_interval: Duration,
     gpu_interval: Duration,
     with_pss: bool,
+    pss_interval: Duration,
 }
 
 /// What the merging thread can ask of the outside sampler.
@@ -119,6 +118,7 @@ pub(crate) fn spawn_sampler(
         rss_interval: spec.rss_interval,
         gpu_interval: spec.gpu_interval,
         with_pss: spec.with_pss,
+        pss_interval: spec.pss_interval,
     };
     let handle = thread::Builder::new()
         .name("leakcheck-sampler".to_owned())
@@ -143,9 +143,10 @@ impl OutsideSampler {
         loop {
             let now = Instant::now();
             if now >= next_rss {
-                let pss = self.with_pss && now >= next_pss;
+                // A checkpoint's burst reads PSS too: the level retained memory is measured at.
+                let pss = self.with_pss && (now >= next_pss || burst_left > 0);
                 if pss {
-                    next_pss = now + PSS_INTERVAL;
+                    next_pss = now + self.pss_interval;
                 }
                 match tree.sample(pss) {
                     Ok(s) => {

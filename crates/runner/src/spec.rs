@@ -31,8 +31,10 @@ pub struct RunSpec {
     pub ceiling: Option<u64>,
     pub rss_interval: Duration,
     pub gpu_interval: Duration,
-    /// Also sample PSS of the tree (at most once a second; it costs ~ms per GiB).
+    /// Also sample PSS of the tree, every `pss_interval` and in each checkpoint's burst.
     pub with_pss: bool,
+    /// How often PSS is read (`smaps_rollup`, whose cost grows with RSS: ~ms per GiB).
+    pub pss_interval: Duration,
     /// `samples.jsonl` goes here (created if missing).
     pub out_dir: PathBuf,
     /// SIGTERM -> SIGKILL delay.
@@ -51,7 +53,8 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// A spec with the documented defaults: 10 min timeout, no hang detection, no
-    /// ceiling, RSS every 50 ms, GPU every 1 s, no PSS, 2 s grace, inherited output.
+    /// ceiling, RSS every 50 ms, GPU every 1 s, no PSS (1 s when on), 2 s grace, inherited
+    /// output.
     pub fn new(name: impl Into<String>, argv: Vec<String>, out_dir: impl Into<PathBuf>) -> Self {
         Self {
             name: name.into(),
@@ -64,6 +67,7 @@ impl RunSpec {
             rss_interval: Duration::from_millis(50),
             gpu_interval: Duration::from_secs(1),
             with_pss: false,
+            pss_interval: Duration::from_secs(1),
             out_dir: out_dir.into(),
             grace: Duration::from_secs(2),
             child_log: None,

@@ -235,6 +235,7 @@ impl Watch<'_> {
                 t_ns,
                 rss_bytes,
                 alloc,
+                stats,
             } => {
                 self.last_progress = Instant::now();
                 (self.observer)(&Event::Mark {
@@ -247,6 +248,7 @@ impl Watch<'_> {
                     t_s: self.t_s(t_ns),
                     rss: rss_bytes,
                     alloc,
+                    stats,
                 })
             }
             Message::Session {
@@ -274,6 +276,7 @@ impl Watch<'_> {
                 t_ns,
                 rss_bytes,
                 alloc,
+                stats,
             } => {
                 if !self.checkpoints_seen.contains(&id) {
                     self.checkpoints_seen.push(id);
@@ -285,6 +288,7 @@ impl Watch<'_> {
                     t_s: self.t_s(t_ns),
                     rss: rss_bytes,
                     alloc,
+                    stats,
                 })
             }
             Message::Note { text, t_ns } => {

@@ -10,7 +10,8 @@
 //! confidence = 0.99               # confidence of the slope bounds, in (0, 1)
 //! warmup = "auto"                 # "auto", a number of iterations ("50") or a share ("10%")
 //! ceiling = "8 GiB"               # kill when rss.tree goes above it (default: none)
-//! pss = false                     # also sample PSS of the tree (once a second)
+//! pss = false                     # also sample PSS of the tree
+//! pss_interval = "1s"             # how often, when pss = true (it costs ~ms per GiB)
 //!
 //! [scenarios.loader-loop]
 //! description = "500 training iterations over the CellMap-style loader"
@@ -23,7 +24,7 @@
 //! env = { RUST_LOG = "warn" }
 //! cwd = "."                        # default: the directory of this file
 //! # timeout, no_progress_timeout, rss_interval, gpu_interval, grace, confidence,
-//! # warmup, ceiling and pss override [defaults] per scenario.
+//! # warmup, ceiling, pss and pss_interval override [defaults] per scenario.
 //!
 //! [scenarios.loader-loop.variants]      # extra arguments per variant
 //! fixed = ["--variant", "fixed"]
@@ -78,6 +79,7 @@ pub struct Settings {
     pub warmup: WarmUp,
     pub ceiling: Option<u64>,
     pub pss: bool,
+    pub pss_interval: Duration,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             warmup: "auto".parse().expect("\"auto\" is a valid warm-up"),
             ceiling: None,
             pss: false,
+            pss_interval: Duration::from_secs(1),
         }
     }
 }
@@ -368,6 +371,7 @@ impl ScenarioConfig {
         spec.gpu_interval = set.gpu_interval;
         spec.grace = set.grace;
         spec.with_pss = set.pss;
+        spec.pss_interval = set.pss_interval;
         Ok(spec)
     }
 }
@@ -405,7 +409,8 @@ pub fn parse_budget_flag(arg: &str) -> Result<MetricBudget, ConfigError> {
     }
     let kind =
         BudgetKind::from_key(kind).ok_or_else(|| invalid(format!("unknown kind {kind:?}")))?;
-    let budget = Budget::parse(key.trim(), kind, value.trim()).map_err(|source| {
+    let unit = leakcheck_records::unit_of(metric);
+    let budget = Budget::parse_in(key.trim(), kind, value.trim(), unit).map_err(|source| {
         ConfigError::FlagBudget {
             flag: "--budget",
             source,

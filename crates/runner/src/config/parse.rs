@@ -28,6 +28,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "warmup",
     "ceiling",
     "pss",
+    "pss_interval",
 ];
 /// Keys only a scenario has; a scenario also takes every one of [`DEFAULT_KEYS`].
 const SCENARIO_KEYS: &[&str] = &[
@@ -386,6 +387,7 @@ impl<'a> Ctx<'a> {
             "warmup" => d.warmup = self.warmup(path, value)?,
             "ceiling" => d.ceiling = Some(self.size(path, value)?),
             "pss" => d.pss = self.bool(path, value)?,
+            "pss_interval" => d.pss_interval = self.period(path, value)?,
             _ => unreachable!("key {key} was checked against DEFAULT_KEYS"),
         }
         Ok(())
@@ -511,7 +513,9 @@ impl<'a> Ctx<'a> {
                     _ => BudgetKind::Retained,
                 };
                 let text = self.string(&key, v)?;
-                let budget = Budget::parse(&key, kind, &text).map_err(|e| ConfigError::Budget {
+                let unit = leakcheck_records::unit_of(name);
+                let parsed = Budget::parse_in(&key, kind, &text, unit);
+                let budget = parsed.map_err(|e| ConfigError::Budget {
                     at: self.loc(v.span()),
                     key: key.clone(),
                     value: show(v),
