@@ -4,11 +4,7 @@
 
 mod util;
 
-use util::{leakcheck, read, repo_root};
-
-fn summary(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
-}
+use util::{leakcheck, read, repo_root, summary};
 
 /// The bug: the leaky loader ran all 500 iterations to 899 MiB although its leak (1.76
 /// MiB/iter against 16 KiB/iter) was certain after a few dozen.

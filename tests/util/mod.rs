@@ -19,6 +19,19 @@ pub fn marker_script() -> String {
         .to_string()
 }
 
+/// A run folder's `summary.json`.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
+}
+
+/// The metric named `name` in a `summary.json`.
+pub fn metric<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    summary["metrics"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["name"] == name))
+        .unwrap_or_else(|| panic!("no metric {name} in {summary}"))
+}
+
 /// What one `leakcheck` invocation did.
 #[derive(Debug)]
 pub struct Outcome {

@@ -245,7 +245,7 @@ fn judge_once(
         iterations: (!timeline.marks.is_empty()).then_some(timeline.marks.len() as u64),
         metrics: metrics.into_iter().map(|m| m.report).collect(),
         sessions: session_markers(timeline, x_unit),
-        notes: timeline.notes.clone(),
+        notes: notes(timeline),
         ceiling_bytes: judging.ceiling.map(|c| c as f64),
         ceiling_metric: judging.ceiling.map(|_| metrics::RSS_TREE.to_string()),
         peak_bytes: (peak_tree > 0).then_some(peak_tree as f64),
@@ -259,6 +259,25 @@ fn judge_once(
         report,
         steady_leaks,
     }
+}
+
+/// The child's notes, then the tree's RSS against its PSS when several processes shared
+/// pages (the double counting a reader of `rss.tree` alone would take for memory).
+fn notes(timeline: &Timeline) -> Vec<String> {
+    let mut notes = timeline.notes.clone();
+    let last_shared = timeline
+        .samples
+        .iter()
+        .rev()
+        .find_map(|s| Some((s, s.pss_tree.filter(|_| s.pids > 1)?)));
+    if let Some((s, pss)) = last_shared {
+        notes.push(report::words::sharing_note(
+            s.rss_tree as f64,
+            pss as f64,
+            s.pids,
+        ));
+    }
+    notes
 }
 
 fn session_markers(timeline: &Timeline, x_unit: XUnit) -> Vec<report::SessionMarker> {

@@ -188,6 +188,19 @@ pub fn per_session_line(metric: &str, p: &crate::model::PerSession, unit: ValueU
     )
 }
 
+/// What the tree's RSS and PSS say side by side when processes share pages (forked
+/// workers): `rss` counts a shared page once in every process that maps it.
+pub fn sharing_note(rss_tree: f64, pss_tree: f64, processes: u32) -> String {
+    format!(
+        "rss.tree {} vs pss.tree {} at the last PSS sample of several processes ({processes}): rss.tree \
+         counts a page shared by several processes once in each, pss.tree splits it among \
+         them, so the {} between them is sharing, not memory",
+        fmt::bytes(rss_tree),
+        fmt::bytes(pss_tree),
+        fmt::bytes(rss_tree - pss_tree)
+    )
+}
+
 /// Where a look sits on the run: `after 66 iterations` or `after 12.5 s`.
 pub fn look_length(unit: XUnit, length: f64) -> String {
     match unit {
