@@ -82,7 +82,10 @@ fn a_program_keeping_24_kib_per_iteration_fails_rss_and_block_budgets() {
 fn the_same_program_keeping_nothing_passes_both() {
     let out = tempfile::tempdir().unwrap();
     let s = client_run(out.path(), "flat", "0", 0);
-    assert_eq!(outcomes(metric(&s, "rss")), [("slope".into(), "pass".into())]);
+    assert_eq!(
+        outcomes(metric(&s, "rss")),
+        [("slope".into(), "pass".into())]
+    );
     assert_eq!(
         outcomes(metric(&s, "py.blocks")),
         [
@@ -131,13 +134,18 @@ fn the_runner_keeps_every_mark_of_a_client_marking_flat_out() {
     let marks = records_of_type(&samples, "mark");
     let notes = records_of_type(&samples, "note");
     assert_eq!(marks.len(), 100_000, "{}", run.all_output());
-    assert!(marks.windows(2).all(|w| w[1]["iteration"]
-        .as_u64()
-        .zip(w[0]["iteration"].as_u64())
-        .is_some_and(|(b, a)| b == a + 1)));
+    assert!(marks.windows(2).all(|w| {
+        w[1]["iteration"]
+            .as_u64()
+            .zip(w[0]["iteration"].as_u64())
+            .is_some_and(|(b, a)| b == a + 1)
+    }));
     let exit = &records_of_type(&samples, "exit")[0];
     assert_eq!(exit["decode"]["malformed"], 0, "{exit}");
-    assert_eq!(exit["decode"]["decoded"], 100_003, "hello + marks + note + end");
+    assert_eq!(
+        exit["decode"]["decoded"], 100_003,
+        "hello + marks + note + end"
+    );
     // The rate is a figure for the README (scripts/client_throughput.sh), not asserted:
     // the machines are shared.
     eprintln!("{}", notes[0]["text"]);
