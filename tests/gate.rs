@@ -1,5 +1,6 @@
 //! End-to-end: the CI leak gate over the shipped scenarios (real workloads, real Zarr files,
-//! real training), fixed variants pass and leaky variants are caught.
+//! real training, real forked Python workers), fixed variants pass and leaky variants are
+//! caught.
 
 mod util;
 
@@ -28,7 +29,7 @@ fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
         .replace("&gt;", ">")
         .replace("&lt;", "<")
         .replace("&amp;", "&");
-    for scenario in ["loader-loop", "retrain-sequential"] {
+    for scenario in ["loader-loop", "retrain-sequential", "dataloader-workers"] {
         let json: serde_json::Value =
             serde_json::from_str(&read(&leaky_dir.path().join(scenario).join("summary.json")))
                 .unwrap();
@@ -58,4 +59,18 @@ fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
             "{scenario} leaky: no failing budget:\n{summary}"
         );
     }
+
+    // The forked workers share the dataset's pages: the report says how much of the
+    // tree's RSS is that sharing, which PSS (the budgeted metric) does not count.
+    let workers: serde_json::Value = serde_json::from_str(&read(
+        &leaky_dir.path().join("dataloader-workers/summary.json"),
+    ))
+    .unwrap();
+    let notes = workers["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("is sharing, not memory")),
+        "{notes:?}"
+    );
 }

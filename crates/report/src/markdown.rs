@@ -57,7 +57,7 @@ pub(crate) fn display_name(r: &ScenarioReport) -> String {
 
 fn confidence_label(m: &MetricReport) -> String {
     match &m.fit {
-        Some(f) if f.confidence.is_finite() => format!("{:.0}% CI", f.confidence * 100.0),
+        Some(f) if f.confidence.is_finite() => format!("{}% CI", fmt::percent(f.confidence)),
         _ => "CI".to_string(),
     }
 }

@@ -521,3 +521,14 @@ fn junit_case_names_stay_stable_when_estimates_change() {
         "the estimate moved to system-out: {xml}"
     );
 }
+
+/// The bug: the table rounded a look's confidence to whole percent, so a fit the check
+/// line called "99.93% CI" appeared in the same summary as "100% CI".
+#[test]
+fn summary_table_confidence_matches_the_check_line_not_rounded_to_100_percent() {
+    let mut report = common::leaky_report(500);
+    report.metrics[0].fit.as_mut().unwrap().confidence = 0.9993;
+    let md = scenario_markdown(&report);
+    assert!(md.contains("| 99.93% CI: "), "{md}");
+    assert!(!md.contains("100% CI"), "{md}");
+}
