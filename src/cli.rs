@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use leakcheck_runner::Attribute;
 
 /// Memory-profiling and leak-regression gate: runs a workload, samples its memory from
 /// inside and outside, fits growth slopes with confidence bounds and checks them against budgets.
@@ -35,6 +36,20 @@ pub struct ConfigArg {
     /// The scenario file.
     #[arg(long, value_name = "FILE", default_value = "leakcheck.toml")]
     pub config: PathBuf,
+}
+
+/// Whether an attribution pass ("where it grows") follows the run.
+#[derive(Debug, Args)]
+pub struct AttributeArg {
+    /// Run an attribution pass after the run and add its allocation sites to the report:
+    /// `--attribute` alone is `always`; `on-failure` and `never` too (default: the
+    /// config's `attribute`, else never). It never changes the verdict.
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "always", value_parser = parse_attribute)]
+    pub attribute: Option<Attribute>,
+}
+
+fn parse_attribute(text: &str) -> Result<Attribute, String> {
+    Attribute::parse(text).ok_or_else(|| format!("expected {}", Attribute::FORMS))
 }
 
 /// Budgets given on the command line, on top of (or instead of) the config's.
@@ -91,6 +106,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub pss: bool,
     #[command(flatten)]
+    pub attribute: AttributeArg,
+    #[command(flatten)]
     pub budgets: BudgetArgs,
     #[command(flatten)]
     pub config: ConfigArg,
@@ -111,6 +128,8 @@ pub struct GateArgs {
     /// Output folder for the reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub attribute: AttributeArg,
     #[command(flatten)]
     pub config: ConfigArg,
 }

@@ -71,3 +71,35 @@ fn bad_budget_on_the_command_line_is_a_usage_error() {
     out.assert_exit_code(2);
     assert!(out.all_output().contains("fast"), "{}", out.all_output());
 }
+
+#[test]
+fn a_size_budget_on_a_count_metric_names_the_mix_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakcheck(
+        dir.path(),
+        &["run", "--budget", "py.blocks.growth=10MiB", "--", "true"],
+    );
+    out.assert_exit_code(2);
+    let text = out.all_output();
+    assert!(text.contains("\"MiB\" is a size unit"), "{text}");
+    assert!(text.contains("10k"), "the accepted forms are named: {text}");
+}
+
+#[test]
+fn an_attribution_table_without_its_length_flag_and_a_bad_attribute_are_named() {
+    assert_config_error(
+        "[scenarios.a]\ncommand = [\"true\"]\n[scenarios.a.attribution]\ncommand = [\"true\"]\n",
+        &["list"],
+        &["scenarios.a.attribution.length_arg", "--iterations"],
+    );
+    assert_config_error(
+        "[defaults]\nattribute = \"sometimes\"\n[scenarios.a]\ncommand = [\"true\"]\n",
+        &["list"],
+        &["defaults.attribute", "sometimes", "on-failure"],
+    );
+    assert_config_error(
+        "[scenarios.a]\ncommand = [\"true\"]\n[scenarios.a.attribution]\ncommand = [\"true\"]\nlength_arg = \"-n\"\nlengths = [120, 60]\n",
+        &["list"],
+        &["scenarios.a.attribution.lengths", "shorter first"],
+    );
+}

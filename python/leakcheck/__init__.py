@@ -5,8 +5,8 @@
 Standard library only.
 """
 
-from ._probe import FD_ENV, TRACEMALLOC_ENV, Probe, probe
+from ._probe import ATTRIBUTE_ENV, ATTRIBUTE_FROM_ENV, FD_ENV, TRACEMALLOC_ENV, Probe, probe
 
 __version__ = "0.1.0"
 
-__all__ = ["FD_ENV", "TRACEMALLOC_ENV", "Probe", "probe", "__version__"]
+__all__ = ["ATTRIBUTE_ENV", "ATTRIBUTE_FROM_ENV", "FD_ENV", "TRACEMALLOC_ENV", "Probe", "probe", "__version__"]

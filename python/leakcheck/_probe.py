@@ -17,6 +17,8 @@ import time
 import tracemalloc as _tracemalloc
 import weakref
 
+from ._attribution import ATTRIBUTE_ENV, ATTRIBUTE_FROM_ENV, Attribution, start_after_from_env
+
 FD_ENV = "LEAKCHECK_FD"
 TRACEMALLOC_ENV = "LEAKCHECK_TRACEMALLOC"
 
@@ -87,33 +89,44 @@ class Probe:
     The lock is re-entrant so that a signal handler (a SIGTERM handler calling
     ``end()``) cannot deadlock on a mark it interrupted; its line goes out whole before
     the interrupted one (only a line over 4 KiB cut by a signal mid-write could tear).
+
+    With ``attribute=True`` (``LEAKCHECK_ATTRIBUTE=1``) an active probe also traces with
+    tracemalloc and sends ``attribution`` lines: where the memory grows (``_attribution``).
     """
 
-    __slots__ = ("_fd", "_lock", "_checkpoint_ids", "__weakref__")
+    __slots__ = ("_fd", "_lock", "_checkpoint_ids", "_attribution", "__weakref__")
 
-    def __init__(self, fd=None, tracemalloc=False):
+    def __init__(self, fd=None, tracemalloc=False, attribute=False, attribute_from=None):
         self._fd = None
         self._lock = threading.RLock()
         self._checkpoint_ids = itertools.count(1)
+        self._attribution = None
+        if attribute_from is not None:
+            attribute_from = _index(attribute_from)
+            if attribute_from < 1:
+                raise ValueError(f"attribute_from must be at least 1 (a mark number), not {attribute_from}")
         if fd is not None:
-            self._activate(_index(fd), tracemalloc)
+            self._activate(_index(fd), tracemalloc, attribute, attribute_from)
 
     @classmethod
-    def from_env(cls, tracemalloc=None):
+    def from_env(cls, tracemalloc=None, attribute=None):
         """The probe the runner asked for through ``LEAKCHECK_FD``; inert when it is unset.
 
         A value that is not an open fd is reported on stderr (one line) and gives an
-        inert probe. ``tracemalloc=None`` follows ``LEAKCHECK_TRACEMALLOC=1``.
+        inert probe. ``tracemalloc=None`` follows ``LEAKCHECK_TRACEMALLOC=1``,
+        ``attribute=None`` follows ``LEAKCHECK_ATTRIBUTE=1``.
         """
         if tracemalloc is None:
             tracemalloc = os.environ.get(TRACEMALLOC_ENV) == "1"
+        if attribute is None:
+            attribute = os.environ.get(ATTRIBUTE_ENV) == "1"
         value = os.environ.get(FD_ENV)
         if value is None:
             return cls()
         fd = _parse_fd(value)
         if fd is None:
             return cls()
-        return cls(fd, tracemalloc=tracemalloc)
+        return cls(fd, tracemalloc=tracemalloc, attribute=attribute)
 
     @property
     def active(self):
@@ -131,6 +144,12 @@ class Probe:
                 return
             t_ns = _monotonic_ns()
             self._write_line(fd, _MARK % (iteration, t_ns, _readings(t_ns, fresh_blocks=False)))
+            attribution = self._attribution
+            if attribution is None:
+                return
+            due = attribution.count_mark(iteration)
+        if due is not None:  # a snapshot, taken outside the lock: other threads go on marking
+            attribution.at_mark(due, self._send)
 
     @contextlib.contextmanager
     def session(self, session_id, label):
@@ -178,7 +197,13 @@ class Probe:
         self._send(lambda: _NOTE % (text_json, _monotonic_ns()))
 
     def end(self):
-        """The program finished normally."""
+        """The program finished normally. In attribution mode, the last attribution line
+        (growth since the baseline, when a mark came after it) goes out first."""
+        attribution = self._attribution
+        if attribution is not None and self._fd is not None:
+            with self._lock:
+                marks, iteration = attribution.marks, attribution.last_iteration
+            attribution.finish(marks, iteration, self._send)
         self._send(lambda: _END % _monotonic_ns())
 
     def _session(self, event, session_id, label):
@@ -188,7 +213,7 @@ class Probe:
         label_json = _json_text(label)
         self._send(lambda: _SESSION % (event, session_id, label_json, _monotonic_ns()))
 
-    def _activate(self, fd, tracemalloc):
+    def _activate(self, fd, tracemalloc, attribute, attribute_from):
         try:
             # Close-on-exec: programs this one execs must not hold the runner's pipe open,
             # or the runner would not see EOF when this program exits.
@@ -204,6 +229,10 @@ class Probe:
         self._fd = fd
         if tracemalloc and not _is_tracing():
             _tracemalloc.start(TRACEMALLOC_FRAMES)
+        if attribute:
+            if attribute_from is None:
+                attribute_from = start_after_from_env(_warn)
+            self._attribution = Attribution.start(attribute_from, _warn)
         self._send(lambda: _HELLO % os.getpid())
 
     def _send(self, build_line):
@@ -229,6 +258,7 @@ class Probe:
     def _disown_after_fork(self):
         """In a forked child: stop writing (the pipe itself is closed by the caller)."""
         self._fd = None
+        self._attribution = None  # its baseline describes the parent's heap
         self._lock = threading.RLock()  # another thread may have held it at the fork
 
 

@@ -32,3 +32,31 @@ def test_bench_json_holds_every_run():
         assert result[key]["marks"] == marks
         assert len(result[key]["runs_ns"]) == 3
         assert result[key]["median_ns"] == sorted(result[key]["runs_ns"])[1]
+
+
+def bench_attribution(*args):
+    """What ``python3 -m leakcheck.bench_attribution`` prints, with small runs."""
+    command = [sys.executable, "-m", "leakcheck.bench_attribution", "--iterations", "100", "--runs", "1", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def test_bench_attribution_prints_the_medians_and_the_ratio():
+    lines = bench_attribution().splitlines()
+    assert re.fullmatch(r"plain, with marks: median \d+\.\d{3} s \(1 runs of 100 iterations\)", lines[0]), lines[0]
+    assert lines[1].startswith("attribution on: median ")
+    assert lines[2].startswith("tracemalloc tracing only: median ")
+    assert re.fullmatch(r"attribution / plain: \d+\.\d\dx", lines[3]), lines[3]
+    assert re.fullmatch(r"tracemalloc only / plain: \d+\.\d\dx", lines[4]), lines[4]
+    # The attribution runs found the string the loop keeps every iteration.
+    assert re.fullmatch(r"top site: workload\.py:11 in step, \d+ bytes a mark \(\d+ attribution lines\)", lines[5])
+    assert lines[6].startswith("(Python ")
+
+
+def test_bench_attribution_json_holds_every_run():
+    result = json.loads(bench_attribution("--runs", "3", "--json"))
+    assert (result["iterations"], result["runs"]) == (100, 3)
+    for mode in ("plain", "attribution", "tracemalloc"):
+        assert len(result["seconds"][mode]) == 3
+        assert result["median_s"][mode] == sorted(result["seconds"][mode])[1]
+    assert result["ratio"] == result["median_s"]["attribution"] / result["median_s"]["plain"]
+    assert 40 <= result["top_site"]["bytes_per_mark"] <= 100

@@ -18,7 +18,13 @@ import pytest
 from conftest import PYTHON_DIR
 WHEEL = "leakcheck-0.1.0-py3-none-any.whl"
 DIST_INFO = "leakcheck-0.1.0.dist-info"
-MODULES = ["leakcheck/__init__.py", "leakcheck/_probe.py", "leakcheck/bench.py"]
+MODULES = [
+    "leakcheck/__init__.py",
+    "leakcheck/_attribution.py",
+    "leakcheck/_probe.py",
+    "leakcheck/bench.py",
+    "leakcheck/bench_attribution.py",
+]
 
 
 def call_backend(source_dir, hook, *args):

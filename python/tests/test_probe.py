@@ -24,6 +24,7 @@ def no_leakcheck_env(monkeypatch):
     """Each test starts outside leakcheck, without tracemalloc."""
     monkeypatch.delenv("LEAKCHECK_FD", raising=False)
     monkeypatch.delenv("LEAKCHECK_TRACEMALLOC", raising=False)
+    monkeypatch.delenv("LEAKCHECK_ATTRIBUTE", raising=False)
     assert not tracemalloc.is_tracing()
     yield
     tracemalloc.stop()

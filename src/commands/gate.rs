@@ -38,6 +38,7 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
             variant: args.variant.as_deref(),
             length: super::LengthRequest::default(),
             out_root: &args.out,
+            attribute: args.attribute.attribute,
         };
         let result = match run_scenario(scenario, request) {
             Ok(result) => result,

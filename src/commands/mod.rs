@@ -1,5 +1,6 @@
 //! The subcommands. `run` and `gate` share [`run_scenario`]: build, run, judge, report.
 
+pub mod attribute;
 pub mod gate;
 pub mod length;
 pub mod list;
@@ -16,7 +17,7 @@ use leakcheck_judge::{
 use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
 use leakcheck_runner::config::parse_budget_flag;
-use leakcheck_runner::{ScenarioConfig, StopRequest, run_build, run_with};
+use leakcheck_runner::{Attribute, ScenarioConfig, StopRequest, run_build, run_with};
 use leakcheck_vocab::XUnit;
 
 pub use length::{LengthRequest, look_plan};
@@ -39,6 +40,8 @@ pub struct RunRequest<'a> {
     pub variant: Option<&'a str>,
     pub length: LengthRequest,
     pub out_root: &'a Path,
+    /// `--attribute`, over the config's `attribute`.
+    pub attribute: Option<Attribute>,
 }
 
 /// Build (when the scenario says how), run, judge and report one scenario.
@@ -103,9 +106,17 @@ pub fn run_scenario(
     );
     print_result(&judgement.report, &dir);
     write_scenario_or_warn(&dir, &judgement.report);
+    let mut report = judgement.report;
+    let when = request.attribute.unwrap_or(scenario.settings.attribute);
+    if attribute::wanted(when, &report) {
+        let found = attribute::attribute(scenario, request.variant, &spec, &report, &dir);
+        print_attribution(&found);
+        report.attribution = Some(found);
+        write_scenario_or_warn(&dir, &report);
+    }
     Ok(ScenarioResult {
         status: ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured),
-        report: judgement.report,
+        report,
     })
 }
 
@@ -277,6 +288,20 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
         }
     }
     say!("  report: {}", dir.join("summary.md").display());
+}
+
+/// "Where it grows" on stdout: the top sites and what they add up to.
+fn print_attribution(a: &leakcheck_report::Attribution) {
+    use leakcheck_report::words;
+    say!("  where it grows: {}", words::attribution_sum(a));
+    for s in a.sites.iter().take(5) {
+        say!(
+            "    {:>14}  {} ({})",
+            words::per_unit(s.bytes_per_iter, &a.per),
+            s.location,
+            s.function
+        );
+    }
 }
 
 /// Budgets given as `METRIC.KIND=VALUE` on the command line.

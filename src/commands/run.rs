@@ -59,6 +59,7 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
             variant: args.variant.as_deref(),
             length: length_request(&args)?,
             out_root: &args.out,
+            attribute: args.attribute.attribute,
         },
     )?;
     Ok(result.status)

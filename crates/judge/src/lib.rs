@@ -252,6 +252,7 @@ fn judge_once(
         samples_file: facts.samples_file.clone(),
         decode_warnings: warnings,
         decided_at: look,
+        attribution: None,
     };
     Judgement {
         verdict,

@@ -14,6 +14,7 @@
 pub mod alloc;
 #[cfg(feature = "nvml")]
 pub mod gpu;
+pub mod heap_profile;
 pub mod mark;
 pub mod metrics;
 pub mod process;

@@ -106,8 +106,41 @@ pub enum Message {
         )]
         stats: Stats,
     },
+    /// Where memory grew between two marks, measured by the writer (the Python client's
+    /// tracemalloc snapshots on an attribution pass). Each message covers the run from
+    /// its first snapshot to now; the last one sent is the one that counts.
+    Attribution {
+        /// How the sites were measured (`tracemalloc`).
+        method: String,
+        /// The iterations of the marks the two snapshots were taken at.
+        from_iteration: u64,
+        to_iteration: u64,
+        /// Marks written between the two snapshots: the divisor of `bytes`.
+        marks: u64,
+        t_ns: u64,
+        #[serde(default)]
+        sites: Vec<WireSite>,
+    },
     /// The workload finished normally.
     End { t_ns: u64 },
+}
+
+/// One allocation site of an [`Message::Attribution`]: what it gained between the two
+/// snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireSite {
+    /// `path:line` of the frame in the program's own code.
+    pub location: String,
+    /// The function (or `<module>`) around that line.
+    #[serde(default)]
+    pub function: String,
+    /// Bytes the site gained (negative: released).
+    pub bytes: i64,
+    #[serde(default)]
+    pub blocks: i64,
+    /// `path:line in function`, innermost first.
+    #[serde(default)]
+    pub stack: Vec<String>,
 }
 
 /// Append `msg` as one JSON line, including the trailing `'\n'`.
@@ -345,4 +378,12 @@ impl Decoder {
 }
 
 /// The `type` tags of v1, to tell an unknown type from a known one with bad fields.
-const KNOWN_TYPES: [&str; 6] = ["hello", "mark", "session", "note", "checkpoint", "end"];
+const KNOWN_TYPES: [&str; 7] = [
+    "hello",
+    "mark",
+    "session",
+    "note",
+    "checkpoint",
+    "attribution",
+    "end",
+];

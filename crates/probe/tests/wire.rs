@@ -56,6 +56,20 @@ fn every_message() -> Vec<Message> {
             alloc: None,
             stats: Default::default(),
         },
+        Message::Attribution {
+            method: "tracemalloc".into(),
+            from_iteration: 9,
+            to_iteration: 399,
+            marks: 390,
+            t_ns: 14,
+            sites: vec![leakcheck_probe::wire::WireSite {
+                location: "/w/prog.py:27".into(),
+                function: "step".into(),
+                bytes: 9_437_184,
+                blocks: 390,
+                stack: vec!["/w/prog.py:27 in step".into()],
+            }],
+        },
         Message::End { t_ns: 13 },
     ]
 }

@@ -16,6 +16,7 @@ pub use leakcheck_probe::wire::{DecodeStats, SessionEvent};
 pub use leakcheck_vocab::{RunEnding, Termination};
 pub use samples::{RecordedRun, RecordsError, read_run, read_run_from};
 pub use timeline::{
-    ALL_METRICS, CHECKPOINT_WINDOW_S, CheckpointRecord, ExitRecord, GpuRecord, HelloRecord,
-    MarkRecord, Record, RunHeader, SAMPLES_FORMAT, SessionRecord, Timeline, TreeRecord, unit_of,
+    ALL_METRICS, AttributionRecord, CHECKPOINT_WINDOW_S, CheckpointRecord, ExitRecord, GpuRecord,
+    HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FORMAT, SessionRecord, Timeline,
+    TreeRecord, unit_of,
 };

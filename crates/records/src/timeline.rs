@@ -18,6 +18,7 @@
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
 //! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
+//! | `attribution` | `t_s`, `method`, `from_iteration`, `to_iteration`, `marks`, `sites` (`location`, `function`, `bytes`, `blocks`, `stack`): where memory grew, from the child (an attribution pass) |
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
 //! | `end`        | `t_s` (the child said it finished normally) |
@@ -27,7 +28,7 @@
 //! lines with a warning (a run cut short may end in half a line).
 
 use leakcheck_probe::metrics;
-use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent, Stats, finite_stats};
+use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent, Stats, WireSite, finite_stats};
 use leakcheck_vocab::{Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,17 @@ pub struct CheckpointRecord {
     pub stats: Stats,
 }
 
+/// Where memory grew, as the child measured it (an attribution pass's client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionRecord {
+    pub t_s: f64,
+    pub method: String,
+    pub from_iteration: u64,
+    pub to_iteration: u64,
+    pub marks: u64,
+    pub sites: Vec<WireSite>,
+}
+
 /// Outside samples this long after a checkpoint's last reading still count as taken at
 /// it (the runner samples in a burst when a checkpoint arrives).
 pub const CHECKPOINT_WINDOW_S: f64 = 0.02;
@@ -176,6 +188,7 @@ pub enum Record {
     Gpu(GpuRecord),
     Session(SessionRecord),
     Checkpoint(CheckpointRecord),
+    Attribution(AttributionRecord),
     Note { t_s: f64, text: String },
     Warning { t_s: f64, text: String },
     End { t_s: f64 },
@@ -191,6 +204,8 @@ pub struct Timeline {
     pub sessions: Vec<SessionRecord>,
     /// Checkpoint readings, in arrival order.
     pub checkpoints: Vec<CheckpointRecord>,
+    /// The child's last `attribution` message (each covers the run up to it).
+    pub attribution: Option<AttributionRecord>,
     /// Free text from the child (`note` messages), in order.
     pub notes: Vec<String>,
     /// Warnings from the runner (why it stopped the child, a broken wire stream, …).
@@ -246,6 +261,7 @@ impl Timeline {
             Record::Gpu(g) => self.gpu.push(g.clone()),
             Record::Session(s) => self.sessions.push(s.clone()),
             Record::Checkpoint(c) => self.checkpoints.push(c.clone()),
+            Record::Attribution(a) => self.attribution = Some(a.clone()),
             Record::Note { text, .. } => self.notes.push(text.clone()),
             Record::Warning { text, .. } => self.warnings.push(text.clone()),
             Record::End { .. } => self.ended = true,

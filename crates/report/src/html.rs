@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::junit::xml as esc;
 use crate::markdown::{display_name, url_path, verdict_counts};
 use crate::model::{GateEntry, Outcome};
+use crate::words;
 use leakcheck_vocab::fmt;
 
 use crate::{Export, ReportError};
@@ -101,6 +102,9 @@ pub fn index_html(entries: &[GateEntry]) -> String {
             }
             out.push_str("</table>\n");
         }
+        if let Some(a) = &r.attribution {
+            attribution_table(&mut out, a);
+        }
         let samples = esc(&url_path(&r.samples_file));
         let _ = writeln!(
             out,
@@ -114,6 +118,33 @@ pub fn index_html(entries: &[GateEntry]) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// "Where it grows": the top sites, each with its stack on hover.
+fn attribution_table(out: &mut String, a: &crate::model::Attribution) {
+    out.push_str("<h3>Where it grows</h3>\n");
+    if !a.sites.is_empty() {
+        out.push_str("<table>\n<tr><th>#</th><th>site</th><th>function</th><th>growth</th><th>share</th></tr>\n");
+        for (i, s) in a
+            .sites
+            .iter()
+            .take(words::ATTRIBUTION_SITES_SHOWN)
+            .enumerate()
+        {
+            let share = words::share(s.share);
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td title=\"{}\"><code>{}</code></td><td>{}</td><td>{}</td><td>{share}</td></tr>",
+                i + 1,
+                esc(&s.stack.join("\n")),
+                esc(&s.location),
+                esc(&s.function),
+                esc(&words::per_unit(s.bytes_per_iter, &a.per)),
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    let _ = writeln!(out, "<p>{}</p>", esc(&words::attribution_sum(a)));
 }
 
 /// `index.html`.

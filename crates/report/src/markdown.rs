@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{BudgetKind, GateEntry, MetricReport, Outcome, Overall, ScenarioReport};
+use crate::model::{
+    Attribution, BudgetKind, GateEntry, MetricReport, Outcome, Overall, ScenarioReport,
+};
 use crate::words;
 use leakcheck_vocab::fmt;
 
@@ -177,6 +179,9 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
         out.push_str(&why.join("\n"));
         out.push_str("\n\n");
     }
+    if let Some(a) = &r.attribution {
+        attribution_table(out, a, &h);
+    }
     for (title, items) in [("Notes", &r.notes), ("Decode warnings", &r.decode_warnings)] {
         if !items.is_empty() {
             let _ = writeln!(out, "{title}:\n");
@@ -193,6 +198,40 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
          [summary.json]({prefix}summary.json) · [samples]({prefix}{})\n",
         url_path(&r.samples_file)
     );
+}
+
+/// "Where it grows": the top sites of an attribution pass and what they add up to.
+fn attribution_table(out: &mut String, a: &Attribution, h: &str) {
+    let _ = writeln!(out, "{h}# Where it grows\n");
+    if !a.sites.is_empty() {
+        let per = if a.per == "session" {
+            "session"
+        } else {
+            "iter"
+        };
+        let _ = writeln!(
+            out,
+            "| # | site | function | bytes/{per} | share |\n|---:|---|---|---:|---:|"
+        );
+        for (i, s) in a
+            .sites
+            .iter()
+            .take(words::ATTRIBUTION_SITES_SHOWN)
+            .enumerate()
+        {
+            let share = words::share(s.share);
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} | {share} |",
+                i + 1,
+                md(&s.location),
+                md(&s.function),
+                words::per_unit(s.bytes_per_iter, &a.per),
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}\n", md(&words::attribution_sum(a)));
 }
 
 /// Percent-encodes a relative path for a link, keeping `/`.
@@ -259,6 +298,22 @@ pub fn gate_markdown(entries: &[GateEntry]) -> String {
             );
         }
         out.push('\n');
+    }
+    let grows: Vec<String> = entries
+        .iter()
+        .filter(|e| e.report.verdict == Overall::Fail)
+        .filter_map(|e| {
+            let a = e.report.attribution.as_ref()?;
+            let top = words::top_site(a).unwrap_or_else(|| words::attribution_sum(a));
+            Some(format!("- {}: {}", md(&display_name(&e.report)), md(&top)))
+        })
+        .collect();
+    if !grows.is_empty() {
+        let _ = writeln!(
+            out,
+            "Where the failing scenarios grow:\n\n{}\n",
+            grows.join("\n")
+        );
     }
     for e in entries {
         scenario_section(&mut out, &e.report, 2, Some(&e.rel_dir));

@@ -71,6 +71,65 @@ pub struct ScenarioReport {
     /// budgets were judged on the data up to it), or the last look when none did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<Look>,
+    /// Where the memory grows: the allocation sites an attribution pass measured (only
+    /// when one ran; it never changes the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
+}
+
+/// The result of an attribution pass: allocation sites and what each adds per unit of
+/// the run (iteration or session), against the growth the judged run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// `dhat` (Rust scenarios, two lengths compared) or `tracemalloc` (the Python client).
+    pub method: String,
+    /// The runs the pass took.
+    pub passes: Vec<AttributionPass>,
+    /// What `bytes_per_iter` is per: `iteration` or `session`.
+    pub per: String,
+    /// The metric and rate the shares are of (the judged run's failing growth).
+    #[serde(default)]
+    pub metric: Option<String>,
+    #[serde(default)]
+    pub measured: Option<f64>,
+    /// Largest first; sites that add ~nothing are left out.
+    pub sites: Vec<AttributionSite>,
+    /// Why there are no sites, when the pass could not run or measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// One run of an attribution pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionPass {
+    /// Iterations or sessions the run was given.
+    pub length: u64,
+    /// Its folder, relative to the scenario's (profile, samples, log).
+    pub dir: String,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub wall_s: f64,
+}
+
+/// One allocation site and its growth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributionSite {
+    /// `path:line`: for Rust the workspace file, for Python the script.
+    pub location: String,
+    pub function: String,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub bytes_per_iter: f64,
+    /// `bytes_per_iter` over the measured rate (NaN without one).
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub share: f64,
+    /// The frames, innermost first.
+    pub stack: Vec<String>,
+}
+
+impl Attribution {
+    /// The top `n` sites' bytes per unit, summed.
+    pub fn top_sum(&self, n: usize) -> f64 {
+        self.sites.iter().take(n).map(|s| s.bytes_per_iter).sum()
+    }
 }
 
 /// The verdict of a whole scenario.

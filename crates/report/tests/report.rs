@@ -532,3 +532,54 @@ fn summary_table_confidence_matches_the_check_line_not_rounded_to_100_percent() 
     assert!(md.contains("| 99.93% CI: "), "{md}");
     assert!(!md.contains("100% CI"), "{md}");
 }
+
+/// A failing scenario's allocation sites: a table in its summary, the top one in the
+/// gate's summary, and the same table in index.html.
+#[test]
+fn where_it_grows_is_in_every_summary_of_a_failing_scenario() {
+    let mut report = common::leaky_report(500);
+    report.attribution = Some(leakcheck_report::Attribution {
+        method: "dhat".into(),
+        passes: Vec::new(),
+        per: "iteration".into(),
+        metric: Some("alloc.allocated".into()),
+        measured: Some(2048.0),
+        sites: vec![leakcheck_report::AttributionSite {
+            location: "crates/volume-loader/src/image.rs:488".into(),
+            function: "read_padded".into(),
+            bytes_per_iter: 1536.0,
+            share: 0.75,
+            stack: vec!["crates/volume-loader/src/image.rs:488 in read_padded".into()],
+        }],
+        unavailable: None,
+    });
+    let md = scenario_markdown(&report);
+    assert!(md.contains("## Where it grows"), "{md}");
+    assert!(
+        md.contains(
+            "| 1 | `crates/volume-loader/src/image.rs:488` | read\\_padded | +1.5 KiB/iter | 75% |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "the top 1 site adds +1.5 KiB/iter, 75% of alloc.allocated's measured +2 KiB/iter"
+        ),
+        "{md}"
+    );
+    let entries = [GateEntry {
+        rel_dir: "loader-loop".into(),
+        report,
+    }];
+    let gate = gate_markdown(&entries);
+    assert!(
+        gate.contains("Where the failing scenarios grow:\n\n- loader-loop (leaky): crates/volume-loader/src/image.rs:488 (read\\_padded) +1.5 KiB/iter, 75%"),
+        "{gate}"
+    );
+    let html = leakcheck_report::index_html(&entries);
+    assert!(html.contains("<h3>Where it grows</h3>"), "{html}");
+    assert!(
+        html.contains("<code>crates/volume-loader/src/image.rs:488</code>"),
+        "{html}"
+    );
+}

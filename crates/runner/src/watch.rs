@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use leakcheck_probe::monotonic_ns;
 use leakcheck_probe::wire::Message;
 use leakcheck_records::{
-    CheckpointRecord, HelloRecord, MarkRecord, Record, RunEnding, SessionRecord, Termination,
-    Timeline,
+    AttributionRecord, CheckpointRecord, HelloRecord, MarkRecord, Record, RunEnding, SessionRecord,
+    Termination, Timeline,
 };
 use leakcheck_vocab::fmt;
 use rustix::process::Signal;
@@ -298,6 +298,21 @@ impl Watch<'_> {
                     text,
                 }
             }
+            Message::Attribution {
+                method,
+                from_iteration,
+                to_iteration,
+                marks,
+                t_ns,
+                sites,
+            } => Record::Attribution(AttributionRecord {
+                t_s: self.t_s(t_ns),
+                method,
+                from_iteration,
+                to_iteration,
+                marks,
+                sites,
+            }),
             Message::End { t_ns } => Record::End {
                 t_s: self.t_s(t_ns),
             },

@@ -251,6 +251,8 @@ fn run(args: &Args, probe: &Probe) -> Result<(), VolumeError> {
             allocated_last = allocated();
         }
     }
+    // An attribution build's profile ends here, with what the loop kept still live.
+    leakcheck_probe::heap_profile::stop();
     drop(batches);
     let seconds = started.elapsed().as_secs_f64();
     probe.end();
@@ -291,8 +293,7 @@ fn ndarray_axis(a: usize) -> volume_loader::ndarray::Axis {
 }
 
 fn main() -> ExitCode {
-    #[cfg(feature = "dhat-heap")]
-    let _profiler = dhat::Profiler::new_heap();
+    leakcheck_probe::heap_profile::start();
     let args = Args::parse();
     let probe = Probe::from_env();
     match run(&args, &probe) {

@@ -156,8 +156,7 @@ impl SessionObserver for ProbeObserver {
 }
 
 fn main() -> ExitCode {
-    #[cfg(feature = "dhat-heap")]
-    let _profiler = dhat::Profiler::new_heap();
+    leakcheck_probe::heap_profile::start();
     let cli = Cli::parse();
     run(cli)
 }
@@ -233,6 +232,8 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+    // An attribution build's profile ends here, with what the service kept still live.
+    leakcheck_probe::heap_profile::stop();
     if let Ok(v) = starts.lock() {
         for (id, a) in v.iter() {
             println!(

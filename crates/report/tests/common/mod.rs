@@ -201,6 +201,7 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
         samples_file: "samples.jsonl".to_string(),
         decode_warnings: Vec::new(),
         decided_at: None,
+        attribution: None,
     }
 }
 
@@ -238,5 +239,6 @@ pub fn crashed_report() -> ScenarioReport {
         samples_file: "samples.jsonl".into(),
         decode_warnings: vec!["1 malformed line skipped (line 17: expected value)".into()],
         decided_at: None,
+        attribution: None,
     }
 }

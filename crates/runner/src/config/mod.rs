@@ -80,7 +80,51 @@ pub struct Settings {
     pub ceiling: Option<u64>,
     pub pss: bool,
     pub pss_interval: Duration,
+    /// When an attribution pass runs after the judged run.
+    pub attribute: Attribute,
 }
+
+/// When leakcheck runs an attribution pass ("where it grows") after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribute {
+    #[default]
+    Never,
+    /// After a run that failed a budget.
+    OnFailure,
+    Always,
+}
+
+impl Attribute {
+    /// The config and flag spellings, as errors list them.
+    pub const FORMS: &'static str = "\"on-failure\", \"always\" or \"never\"";
+
+    pub fn parse(text: &str) -> Option<Attribute> {
+        match text {
+            "never" => Some(Attribute::Never),
+            "on-failure" => Some(Attribute::OnFailure),
+            "always" => Some(Attribute::Always),
+            _ => None,
+        }
+    }
+}
+
+/// `[scenarios.NAME.attribution]`: how to build and run the scenario's attribution
+/// variant (a dhat build), and at which two lengths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributionConfig {
+    pub build: Option<Vec<String>>,
+    pub command: Vec<String>,
+    /// Flag appended with each length, e.g. `--iterations`.
+    pub length_arg: String,
+    /// N₁ < N₂.
+    pub lengths: [u64; 2],
+    /// What a length counts: `iteration` or `session`.
+    pub per: String,
+}
+
+/// The attribution pass's lengths when the config names none: far enough apart that the
+/// kept bytes dwarf a run's noise, short enough that dhat's slowdown stays cheap.
+pub const DEFAULT_ATTRIBUTION_LENGTHS: [u64; 2] = [60, 120];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -95,6 +139,7 @@ impl Default for Settings {
             ceiling: None,
             pss: false,
             pss_interval: Duration::from_secs(1),
+            attribute: Attribute::Never,
         }
     }
 }
@@ -130,6 +175,9 @@ pub struct ScenarioConfig {
     pub build: Option<Vec<String>>,
     /// Directory of the config file: relative paths are resolved against it.
     pub base_dir: PathBuf,
+    /// The dhat attribution variant; without one, a pass re-runs the command with the
+    /// Python client's attribution on.
+    pub attribution: Option<AttributionConfig>,
 }
 
 /// Where in the config file something is.
@@ -275,6 +323,7 @@ impl ScenarioConfig {
             cwd: None,
             build: None,
             base_dir: PathBuf::from("."),
+            attribution: None,
         }
     }
 
@@ -325,6 +374,24 @@ impl ScenarioConfig {
             Some(cwd) => self.base_dir.join(cwd),
             None => self.base_dir.clone(),
         }
+    }
+
+    /// The attribution variant's argv at `length`: its command (resolved like the
+    /// scenario's), the variant's arguments, then `length_arg length`.
+    pub fn attribution_argv(&self, variant: Option<&str>, length: u64) -> Option<Vec<String>> {
+        let a = self.attribution.as_ref()?;
+        let mut argv = self.resolve_program(&a.command);
+        if let Some(extra) = self.variant(variant).and_then(|v| self.variants.get(v)) {
+            argv.extend(extra.iter().cloned());
+        }
+        argv.extend([a.length_arg.clone(), length.to_string()]);
+        Some(argv)
+    }
+
+    /// The attribution variant's `build` argv, resolved like the command's.
+    pub fn attribution_build_argv(&self) -> Option<Vec<String>> {
+        let build = self.attribution.as_ref()?.build.as_ref()?;
+        Some(self.resolve_program(build))
     }
 
     /// The `build` argv with its program resolved like the command's.

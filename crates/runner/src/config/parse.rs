@@ -13,7 +13,10 @@ use leakcheck_records::ALL_METRICS;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Config, ConfigError, Location, MetricBudget, ScenarioConfig, Settings, list_or_none};
+use super::{
+    Attribute, AttributionConfig, Config, ConfigError, DEFAULT_ATTRIBUTION_LENGTHS, Location,
+    MetricBudget, ScenarioConfig, Settings, list_or_none,
+};
 use crate::units::{DURATION_UNITS, parse_duration};
 
 const TOP_KEYS: &[&str] = &["defaults", "scenarios"];
@@ -29,6 +32,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "ceiling",
     "pss",
     "pss_interval",
+    "attribute",
 ];
 /// Keys only a scenario has; a scenario also takes every one of [`DEFAULT_KEYS`].
 const SCENARIO_KEYS: &[&str] = &[
@@ -43,7 +47,9 @@ const SCENARIO_KEYS: &[&str] = &[
     "env",
     "cwd",
     "budgets",
+    "attribution",
 ];
+const ATTRIBUTION_KEYS: &[&str] = &["build", "command", "length_arg", "lengths", "per"];
 const BUDGET_KEYS: &[&str] = &["slope", "growth", "peak", "retained"];
 
 impl Config {
@@ -388,6 +394,13 @@ impl<'a> Ctx<'a> {
             "ceiling" => d.ceiling = Some(self.size(path, value)?),
             "pss" => d.pss = self.bool(path, value)?,
             "pss_interval" => d.pss_interval = self.period(path, value)?,
+            "attribute" => {
+                d.attribute = self
+                    .string(path, value)
+                    .ok()
+                    .and_then(|t| Attribute::parse(&t))
+                    .ok_or_else(|| self.invalid(path, value, Attribute::FORMS))?;
+            }
             _ => unreachable!("key {key} was checked against DEFAULT_KEYS"),
         }
         Ok(())
@@ -434,6 +447,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 "budgets" => s.budgets = self.budgets(&k, v)?,
+                "attribution" => s.attribution = Some(self.attribution(&k, v)?),
                 _ => self.set_default(&mut s.settings, &k, key, v)?,
             }
         }
@@ -457,6 +471,64 @@ impl<'a> Ctx<'a> {
             });
         }
         Ok(s)
+    }
+
+    /// `[scenarios.NAME.attribution]`: `command` and `length_arg` required.
+    fn attribution(&self, path: &str, value: &Value<'_>) -> Result<AttributionConfig, ConfigError> {
+        let table = self.table(path, value)?;
+        let mut a = AttributionConfig {
+            build: None,
+            command: Vec::new(),
+            length_arg: String::new(),
+            lengths: DEFAULT_ATTRIBUTION_LENGTHS,
+            per: "iteration".to_owned(),
+        };
+        for (key, v) in self.entries(table, path, ATTRIBUTION_KEYS)? {
+            let k = join(path, key);
+            match key {
+                "build" => a.build = Some(self.argv(&k, v)?),
+                "command" => a.command = self.argv(&k, v)?,
+                "length_arg" => a.length_arg = self.string(&k, v)?,
+                "lengths" => {
+                    let form = "two lengths, shorter first, e.g. [60, 120]";
+                    let array = v
+                        .get_ref()
+                        .as_array()
+                        .ok_or_else(|| self.invalid(&k, v, form))?;
+                    let counts: Vec<u64> = array
+                        .iter()
+                        .map(|item| self.count(&k, item))
+                        .collect::<Result<_, _>>()?;
+                    match counts[..] {
+                        [short, long] if short < long => a.lengths = [short, long],
+                        _ => return Err(self.invalid(&k, v, form)),
+                    }
+                }
+                _ => {
+                    a.per = self.string(&k, v)?;
+                    if a.per != "iteration" && a.per != "session" {
+                        return Err(self.invalid(&k, v, "\"iteration\" or \"session\""));
+                    }
+                }
+            }
+        }
+        for (key, missing, example) in [
+            (
+                "command",
+                a.command.is_empty(),
+                "[\"target/dhat/release/loader-loop\"]",
+            ),
+            ("length_arg", a.length_arg.is_empty(), "\"--iterations\""),
+        ] {
+            if missing {
+                return Err(ConfigError::Missing {
+                    at: self.loc(value.span()),
+                    key: join(path, key),
+                    expected: format!("the attribution variant's {key}, e.g. {example}"),
+                });
+            }
+        }
+        Ok(a)
     }
 
     fn budgets(&self, path: &str, value: &Value<'_>) -> Result<Vec<MetricBudget>, ConfigError> {
