@@ -160,3 +160,39 @@ fn the_leaky_retrains_kept_session_state_is_attributed() {
         );
     }
 }
+
+/// An honest edge: a program that does not mark cannot be attributed, and the report
+/// says so while the verdict stays what the run said.
+#[test]
+fn a_program_without_the_client_gets_its_verdict_and_the_reason_for_no_sites() {
+    let out = tempfile::tempdir().unwrap();
+    let program = "import time\nkept = []\nfor _ in range(30):\n    kept.append(b'x' * (4 << 20))\n    time.sleep(0.05)\n";
+    leakcheck(
+        &repo_root(),
+        &[
+            "run",
+            "--name",
+            "no-client",
+            "--attribute",
+            "--budget",
+            "rss.tree.slope=1MiB/s",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--",
+            "python3",
+            "-c",
+            program,
+        ],
+    )
+    .assert_exit_code(1);
+    let s = summary(&out.path().join("no-client"));
+    assert_eq!(s["verdict"], "fail");
+    let why = s["attribution"]["unavailable"].as_str().unwrap();
+    assert!(why.contains("does not mark"), "{why}");
+    assert!(sites(&s).is_empty());
+    let md = read(&out.path().join("no-client/summary.md"));
+    assert!(
+        md.contains("no allocation sites: the program does not mark"),
+        "{md}"
+    );
+}

@@ -1,0 +1,77 @@
+//! Every look of a recorded run, judged on its own: per metric and budget, the outcome,
+//! whether the look counted it as a steady leak, and the numbers that decide that. For
+//! finding out why a run decided at the look it did.
+//!
+//! cargo run --release -p leakcheck-judge --example looks -- reports/loader-loop
+
+use std::path::PathBuf;
+
+use leakcheck_judge::{Judging, RunFacts, judge};
+use leakcheck_records::read_run;
+
+fn main() {
+    let Some(dir) = std::env::args().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: looks RUN_DIR (with samples.jsonl and judging.json)");
+        std::process::exit(2);
+    };
+    let recorded = match read_run(&dir.join("samples.jsonl")) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("looks: {e}");
+            std::process::exit(2);
+        }
+    };
+    let judging = match Judging::load(&dir) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("looks: {e}");
+            std::process::exit(2);
+        }
+    };
+    let Some(plan) = judging.plan else {
+        eprintln!("looks: the run has no sequential plan");
+        std::process::exit(2);
+    };
+    let timeline = &recorded.timeline;
+    for look in plan.looks() {
+        if timeline.length(plan.unit) < look.length {
+            break;
+        }
+        let partial = timeline.truncated(plan.unit, look.length);
+        let mut at = judging.clone();
+        at.plan = None;
+        at.confidence = look.confidence;
+        let j = judge(
+            &at,
+            &RunFacts {
+                timeline: &partial,
+                termination: None,
+                reason: None,
+                wall_s: 0.0,
+                samples_file: String::new(),
+            },
+        );
+        println!(
+            "look {} at {:.1} ({:.4}%)",
+            look.index,
+            look.length,
+            100.0 * look.confidence
+        );
+        for m in &j.report.metrics {
+            let s = &m.stats;
+            for b in &m.budgets {
+                println!(
+                    "  {:16} {:9} shape={:12} n={:4} cut={:4} slope={:>10.0} lo={:>10.0} late.lo={:>10.0}",
+                    m.name,
+                    b.outcome.word(),
+                    m.shape,
+                    s["n"],
+                    s["warmup"]["index"],
+                    s["theil_sen"]["slope"].as_f64().unwrap_or(f64::NAN),
+                    b.lo,
+                    s["late"]["lo"].as_f64().unwrap_or(f64::NAN),
+                );
+            }
+        }
+    }
+}
