@@ -38,6 +38,15 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+/// Where the results go in the OpenMetrics text format.
+#[derive(Debug, Args)]
+pub struct OpenMetricsArg {
+    /// Also write the results as OpenMetrics text (slopes, peaks, outcomes; `# EOF`
+    /// terminated) to FILE, e.g. for node-exporter's textfile collector.
+    #[arg(long, value_name = "FILE")]
+    pub openmetrics: Option<PathBuf>,
+}
+
 /// Whether an attribution pass ("where it grows") follows the run.
 #[derive(Debug, Args)]
 pub struct AttributeArg {
@@ -108,6 +117,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub attribute: AttributeArg,
     #[command(flatten)]
+    pub openmetrics: OpenMetricsArg,
+    #[command(flatten)]
     pub budgets: BudgetArgs,
     #[command(flatten)]
     pub config: ConfigArg,
@@ -131,6 +142,8 @@ pub struct GateArgs {
     #[command(flatten)]
     pub attribute: AttributeArg,
     #[command(flatten)]
+    pub openmetrics: OpenMetricsArg,
+    #[command(flatten)]
     pub config: ConfigArg,
 }
 
@@ -141,6 +154,8 @@ pub struct ReportArgs {
     /// Where to write the report (default: the folder of the samples file).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub openmetrics: OpenMetricsArg,
     #[command(flatten)]
     pub budgets: BudgetArgs,
 }

@@ -12,10 +12,32 @@ fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().to_str().unwrap();
 
-    let fixed = leakcheck(&root, &["gate", "--variant", "fixed", "--out", out]);
+    let metrics = out_dir.path().join("leakcheck.prom");
+    let fixed = leakcheck(
+        &root,
+        &[
+            "gate",
+            "--variant",
+            "fixed",
+            "--out",
+            out,
+            "--openmetrics",
+            metrics.to_str().unwrap(),
+        ],
+    );
     fixed.assert_exit_code(0);
     for file in ["junit.xml", "summary.md", "index.html"] {
         assert!(out_dir.path().join(file).exists(), "{file} missing");
+    }
+    // One OpenMetrics file for the whole gate (its format is checked by an independent
+    // parser in python/tests/test_openmetrics.py).
+    let text = read(&metrics);
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    for scenario in ["loader-loop", "retrain-sequential", "dataloader-workers"] {
+        let pass = format!(
+            "leakcheck_verdict{{scenario=\"{scenario}\",variant=\"fixed\",leakcheck_verdict=\"pass\"}} 1"
+        );
+        assert!(text.contains(&pass), "no `{pass}` in:\n{text}");
     }
 
     let leaky_dir = tempfile::tempdir().unwrap();

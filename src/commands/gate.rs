@@ -28,6 +28,7 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         scenario.argv(&config.path, args.variant.as_deref(), None)?;
     }
     create_out_dir(&args.out)?;
+    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from);
 
     let mut entries = Vec::new();
@@ -60,6 +61,7 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         }
     }
     write_gate_or_warn(&args.out, &entries, step_summary.as_deref());
+    super::write_openmetrics_or_warn(args.openmetrics.openmetrics.as_deref(), &entries);
     let passed = entries
         .iter()
         .filter(|e| matches!(e.report.verdict, Overall::Pass | Overall::NoBudgets))

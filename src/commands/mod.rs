@@ -290,6 +290,46 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
     say!("  report: {}", dir.join("summary.md").display());
 }
 
+/// `--openmetrics FILE`: the results as OpenMetrics text; a failure to write it is a
+/// warning, never a lost verdict.
+pub fn write_openmetrics_or_warn(path: Option<&Path>, entries: &[leakcheck_report::GateEntry]) {
+    let Some(path) = path else {
+        return;
+    };
+    if let Err(e) = leakcheck_report::write_openmetrics(path, entries) {
+        tell!("warning: {e}; no OpenMetrics file (the verdict above stands)");
+    }
+}
+
+/// `--openmetrics FILE` must be writable before anything runs: a bad path is a usage
+/// error (exit 2), not a warning after a long run.
+pub fn check_openmetrics_path(path: Option<&Path>) -> Result<(), CliError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(".tmp");
+    let probe = PathBuf::from(probe);
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(CliError::Usage(format!(
+            "invalid --openmetrics {}: cannot write there ({e}); expected a file path in an existing, writable folder",
+            path.display()
+        ))),
+    }
+}
+
+/// One scenario's report as the entry the gate-wide writers take.
+pub fn single_entry(report: ScenarioReport) -> [leakcheck_report::GateEntry; 1] {
+    [leakcheck_report::GateEntry {
+        rel_dir: report.scenario.clone(),
+        report,
+    }]
+}
+
 /// "Where it grows" on stdout: the top sites and what they add up to.
 fn print_attribution(a: &leakcheck_report::Attribution) {
     use leakcheck_report::words;

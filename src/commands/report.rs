@@ -35,6 +35,7 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
     };
     apply_budget_overrides(&mut judging.budgets, overrides);
     let out = create_out_dir(&args.out.unwrap_or_else(|| samples_dir.clone()))?;
+    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
 
     let judgement = judge(
         &judging,
@@ -52,8 +53,10 @@ pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
     );
     print_result(&judgement.report, &out);
     write_scenario_or_warn(&out, &judgement.report);
-    Ok(ExitStatus::of_verdict(
-        judgement.verdict,
-        judgement.misconfigured,
-    ))
+    let status = ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured);
+    super::write_openmetrics_or_warn(
+        args.openmetrics.openmetrics.as_deref(),
+        &super::single_entry(judgement.report),
+    );
+    Ok(status)
 }

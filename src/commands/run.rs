@@ -51,6 +51,7 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
         scenario.settings.pss = true;
     }
     apply_budget_overrides(&mut scenario.budgets, overrides);
+    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
 
     let result = run_scenario(
         &scenario,
@@ -62,7 +63,12 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
             attribute: args.attribute.attribute,
         },
     )?;
-    Ok(result.status)
+    let status = result.status;
+    super::write_openmetrics_or_warn(
+        args.openmetrics.openmetrics.as_deref(),
+        &super::single_entry(result.report),
+    );
+    Ok(status)
 }
 
 /// The length flags, read.

@@ -13,6 +13,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod model;
+mod openmetrics;
 mod plot;
 mod typeset;
 pub mod words;
@@ -25,6 +26,7 @@ pub use json::SummaryJson;
 pub use junit::{JunitXml, junit_xml};
 pub use markdown::{GateMarkdown, ScenarioMarkdown, gate_markdown, scenario_markdown};
 pub use model::*;
+pub use openmetrics::{OpenMetrics, openmetrics};
 pub use plot::{MAX_PANELS, PlotPng, PlotSvg, image_size, render_png, render_svg};
 
 /// Everything that can go wrong writing or reading reports; each variant
@@ -91,6 +93,24 @@ pub fn write_gate(
         written.push(path.to_path_buf());
     }
     Ok(written)
+}
+
+/// Writes the OpenMetrics text of `entries` to `path` (through `PATH.tmp`, renamed when
+/// complete, so a textfile collector never reads half a file).
+pub fn write_openmetrics(path: &Path, entries: &[GateEntry]) -> Result<(), ReportError> {
+    let bytes = OpenMetrics.render(entries)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Write { path, source }
+    };
+    std::fs::write(&tmp, &bytes).map_err(failed(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        failed(path)(e)
+    })
 }
 
 /// Reads a `summary.json` back, checking its schema version (the reader of the schema
