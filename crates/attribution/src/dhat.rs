@@ -139,9 +139,10 @@ fn parse_frame(text: &str, workspace_files: &[String]) -> Option<Frame> {
     // The allocator shims are generated at the `#[global_allocator]` static, so they
     // carry a workspace file and line that says nothing about who allocated.
     let shim = ALLOCATOR_SHIMS.iter().any(|p| function.starts_with(p));
+    let suffix = format!("/{file}");
     let resolved = workspace_files
         .iter()
-        .find(|w| !shim && (*w == file || w.ends_with(&format!("/{file}"))));
+        .find(|w| !shim && (*w == file || w.ends_with(&suffix)));
     Some(Frame {
         function,
         file: resolved.map_or_else(|| file.to_owned(), Clone::clone),

@@ -349,18 +349,19 @@ impl Timeline {
     /// command that never marks).
     pub fn series(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
         let mark_xs = self.mark_xs();
-        let from_marks = |f: &dyn Fn(&MarkRecord) -> Option<u64>| {
+        let from_marks = |f: &dyn Fn(&MarkRecord) -> Option<f64>| {
             let (x, y): (Vec<f64>, Vec<f64>) = self
                 .marks
                 .iter()
                 .zip(&mark_xs)
-                .filter_map(|(m, &x)| Some((x, f(m)? as f64)))
+                .filter_map(|(m, &x)| Some((x, f(m)?)))
                 .unzip();
             non_empty(x, y, XUnit::Iteration)
         };
-        let alloc = |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(f));
+        let alloc =
+            |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(|a| f(a) as f64));
         match metric {
-            metrics::RSS => from_marks(&|m| m.rss)
+            metrics::RSS => from_marks(&|m| m.rss.map(|v| v as f64))
                 .or_else(|| self.external(&self.samples, |s| s.t_s, |s| Some(s.rss))),
             metrics::ALLOC_ALLOCATED => alloc(|a| a.allocated),
             metrics::ALLOC_ACTIVE => alloc(|a| a.active),
@@ -371,15 +372,7 @@ impl Timeline {
             metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.pss_tree),
             metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| g.process),
             metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| g.device),
-            named => {
-                let (x, y): (Vec<f64>, Vec<f64>) = self
-                    .marks
-                    .iter()
-                    .zip(&mark_xs)
-                    .filter_map(|(m, &x)| Some((x, *m.stats.get(named)?)))
-                    .unzip();
-                non_empty(x, y, XUnit::Iteration)
-            }
+            named => from_marks(&|m| m.stats.get(named).copied()),
         }
     }
 

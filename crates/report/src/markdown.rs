@@ -204,11 +204,7 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
 fn attribution_table(out: &mut String, a: &Attribution, h: &str) {
     let _ = writeln!(out, "{h}# Where it grows\n");
     if !a.sites.is_empty() {
-        let per = if a.per == "session" {
-            "session"
-        } else {
-            "iter"
-        };
+        let per = words::per_suffix(&a.per);
         let _ = writeln!(
             out,
             "| # | site | function | bytes/{per} | share |\n|---:|---|---|---:|---:|"

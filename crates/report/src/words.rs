@@ -204,11 +204,15 @@ pub fn sharing_note(rss_tree: f64, pss_tree: f64, processes: u32) -> String {
 /// Sites a report lists under "Where it grows".
 pub const ATTRIBUTION_SITES_SHOWN: usize = 10;
 
+/// `iter` or `session`: what an attribution pass's lengths count, as rates write it.
+pub fn per_suffix(per: &str) -> &'static str {
+    if per == "session" { "session" } else { "iter" }
+}
+
 /// `+1.2 MiB/iter` or `+250 MiB/session`: a site's growth per unit of the pass.
 pub fn per_unit(bytes: f64, per: &str) -> String {
     let sign = if bytes >= 0.0 { "+" } else { "" };
-    let unit = if per == "session" { "session" } else { "iter" };
-    format!("{sign}{}/{unit}", fmt::bytes(bytes))
+    format!("{sign}{}/{}", fmt::bytes(bytes), per_suffix(per))
 }
 
 /// A site's share of the measured growth: `52%`, or `—` without one.
