@@ -168,6 +168,16 @@ impl MetricAnalysis {
     }
 }
 
+/// The shape's own tests (Mann–Kendall's trend, and the fit of the second half of the
+/// steady state) run at no more than this confidence. They say what the growth looks like
+/// (does it go on?); the test that fails a budget is judged at the look's own confidence,
+/// whose α the plan spends. At a look's 99.98 % the leaky loader's staircase (10–20 MiB
+/// every ~6 iterations, one step per worker) left the second half's interval reaching
+/// down to 7 % of the slope at 66 iterations, so a leak of 1.7 MiB/iter against a
+/// 16 KiB/iter budget waited for the fourth look; at 99 % the detection simulation's
+/// false-fail rate stays 0 % up to sd 256 KiB (1 % at sd 1 MiB).
+pub const SHAPE_CONFIDENCE: f64 = 0.99;
+
 /// Analyses one metric. `session_starts` are the x values where sessions
 /// begin (increasing; may be empty); samples before the first start belong
 /// to no session.
@@ -225,8 +235,15 @@ pub fn analyze_metric_with(
     widen_to_resolution(&mut theil_sen, py, px[px.len() - 1] - px[0]);
     let ols = ols_hac(px, py, conf, None);
     let m = bx.len();
-    let late =
-        (m >= 2 * opts.min_points).then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf, None).0);
+    let late = (m >= 2 * opts.min_points).then(|| {
+        robust_fit(
+            &bx[m / 2..],
+            &by[m / 2..],
+            conf.min(SHAPE_CONFIDENCE),
+            None,
+        )
+        .0
+    });
     let rose_in_warmup = cut > 0 && warmup_rise(x, y, cut, &theil_sen);
     let enough = match &churn {
         Some((c, _, _)) => c.windows >= MIN_WINDOWS,
@@ -238,7 +255,7 @@ pub fn analyze_metric_with(
         &trend,
         late.as_ref(),
         rose_in_warmup,
-        1.0 - conf,
+        1.0 - conf.min(SHAPE_CONFIDENCE),
     );
 
     let sessions = sessions(x, y, session_starts)?;
