@@ -28,6 +28,14 @@ pub enum Command {
     Report(ReportArgs),
     /// List the scenarios of the config with their variants and budgets.
     List(ListArgs),
+    /// Compare two runs (A the reference): did the fix work, did B regress?
+    ///
+    /// Exit codes: 0 B is not significantly worse than A on any metric, 1 it is, 2 usage
+    /// error, 4 undecided (a run too short for a fit).
+    Compare(CompareArgs),
+    /// Join the outputs of `gate --partition` shards into one junit.xml, summary.md,
+    /// index.html and exit code.
+    Merge(MergeArgs),
 }
 
 /// Where the scenarios are described.
@@ -139,12 +147,55 @@ pub struct GateArgs {
     /// Output folder for the reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    /// Also check each scenario against this baseline file (JSON, committed beside
+    /// leakcheck.toml): a budgeted quantity significantly worse than its baseline by more
+    /// than the `ratchet` tolerance fails, even within budget.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write this run's results into the --baseline file (other scenarios' entries are
+    /// kept) instead of checking against it.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// Run only shard K of N (`K/N` or `count:K/N`: every N-th scenario in config order;
+    /// `hash:K/N`: by a hash of the name), for a CI matrix; join the shards with `merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
     #[command(flatten)]
     pub attribute: AttributeArg,
     #[command(flatten)]
     pub openmetrics: OpenMetricsArg,
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference run: a run folder (with samples.jsonl) or a samples.jsonl.
+    pub a: PathBuf,
+    /// The run compared with it.
+    pub b: PathBuf,
+    /// How much worse counts: a percentage of A's value (`25%`) or an amount in the
+    /// metric's unit (`4KiB/iter` for slopes, `8MiB` for growth and retained). Default 0.
+    #[arg(long, value_name = "AMOUNT", default_value = "0%")]
+    pub tolerance: String,
+    /// Confidence of every difference's interval.
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.99)]
+    pub confidence: f64,
+    /// Where compare.md, compare.json and compare.svg/.png go.
+    #[arg(long, value_name = "DIR", default_value = "reports/compare")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' output folders (each the --out of one `gate --partition K/N`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged reports go (the scenarios' folders are copied there).
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub openmetrics: OpenMetricsArg,
 }
 
 #[derive(Debug, Args)]

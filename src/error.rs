@@ -70,6 +70,8 @@ pub enum CliError {
     Judging(#[from] leakcheck_judge::JudgingError),
     #[error(transparent)]
     Report(#[from] leakcheck_report::ReportError),
+    #[error(transparent)]
+    Baseline(#[from] leakcheck_judge::BaselineError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write `{}`: {source}", path.display())]
@@ -92,7 +94,8 @@ impl CliError {
             | CliError::Records(_)
             | CliError::Judging(_)
             | CliError::Io { .. }
-            | CliError::Report(_) => ExitStatus::Usage,
+            | CliError::Report(_)
+            | CliError::Baseline(_) => ExitStatus::Usage,
         }
     }
 }

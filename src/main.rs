@@ -32,6 +32,8 @@ fn main() {
         Command::Gate(args) => commands::gate::execute(args),
         Command::Report(args) => commands::report::execute(args),
         Command::List(args) => commands::list::execute(args),
+        Command::Compare(args) => commands::compare::execute(args),
+        Command::Merge(args) => commands::merge::execute(args),
     };
     let status = match result {
         Ok(status) => status,

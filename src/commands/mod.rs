@@ -1,9 +1,11 @@
 //! The subcommands. `run` and `gate` share [`run_scenario`]: build, run, judge, report.
 
 pub mod attribute;
+pub mod compare;
 pub mod gate;
 pub mod length;
 pub mod list;
+pub mod merge;
 pub mod report;
 pub mod run;
 
@@ -341,6 +343,40 @@ fn print_attribution(a: &leakcheck_report::Attribution) {
             s.location,
             s.function
         );
+    }
+}
+
+/// `gate.json`: which scenarios a gate (or a shard of one) ran, in order, so that `merge`
+/// joins exactly those.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct GateManifest {
+    pub partition: Option<String>,
+    pub scenarios: Vec<String>,
+}
+
+impl GateManifest {
+    pub const FILE: &'static str = "gate.json";
+
+    pub fn write(&self, dir: &Path) -> Result<(), CliError> {
+        let path = dir.join(Self::FILE);
+        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        std::fs::write(&path, text).map_err(|source| CliError::Io { path, source })
+    }
+
+    /// `None` when the folder has none (a gate from before it was written).
+    pub fn read(dir: &Path) -> Result<Option<GateManifest>, CliError> {
+        let path = dir.join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CliError::Io { path, source }),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            CliError::Usage(format!(
+                "{} is not a leakcheck gate manifest: {e}; expected {{\"partition\": …, \"scenarios\": [names]}}",
+                path.display()
+            ))
+        })
     }
 }
 

@@ -235,15 +235,8 @@ pub fn analyze_metric_with(
     widen_to_resolution(&mut theil_sen, py, px[px.len() - 1] - px[0]);
     let ols = ols_hac(px, py, conf, None);
     let m = bx.len();
-    let late = (m >= 2 * opts.min_points).then(|| {
-        robust_fit(
-            &bx[m / 2..],
-            &by[m / 2..],
-            conf.min(SHAPE_CONFIDENCE),
-            None,
-        )
-        .0
-    });
+    let late = (m >= 2 * opts.min_points)
+        .then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf.min(SHAPE_CONFIDENCE), None).0);
     let rose_in_warmup = cut > 0 && warmup_rise(x, y, cut, &theil_sen);
     let enough = match &churn {
         Some((c, _, _)) => c.windows >= MIN_WINDOWS,

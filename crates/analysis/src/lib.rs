@@ -39,6 +39,7 @@
 pub mod analyze;
 pub mod budget;
 pub mod churn;
+pub mod difference;
 pub mod error;
 pub mod mann_kendall;
 pub mod normal;
@@ -58,6 +59,7 @@ pub use analyze::{
 };
 pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
 pub use churn::Churn;
+pub use difference::{Change, Difference, Estimate, Tolerance, classify, difference};
 pub use error::AnalysisError;
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use ols::ols_hac;

@@ -9,6 +9,8 @@
 //! ([`Judging::save`], [`Judging::load`]), words nothing itself, and knows no exit codes:
 //! the CLI maps a [`Judgement`] to one.
 
+pub mod baseline;
+pub mod compare;
 mod judging;
 mod metric;
 
@@ -16,6 +18,8 @@ use leakcheck_records::{RunEnding, Termination, Timeline, metrics};
 use leakcheck_report::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 
+pub use baseline::{Baseline, BaselineEntry, BaselineError, RatchetTolerance, ratchet};
+pub use compare::{Quantities, compare};
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
 use leakcheck_analysis::sequential::{LookVerdict, LookWalk};
 pub use leakcheck_analysis::{LookPlan, MetricBudget};
@@ -253,6 +257,7 @@ fn judge_once(
         decode_warnings: warnings,
         decided_at: look,
         attribution: None,
+        ratchet: Vec::new(),
     };
     Judgement {
         verdict,

@@ -105,6 +105,30 @@ fn cases(entries: &[GateEntry]) -> Vec<Case> {
                 });
             }
         }
+        for d in &r.ratchet {
+            let result = match d.change {
+                Some(leakcheck_vocab::Change::Worse) => CaseResult::Failure {
+                    kind: "baseline",
+                    message: d.line.clone(),
+                },
+                Some(leakcheck_vocab::Change::Undecided) => CaseResult::Skipped {
+                    message: format!("undecided: {}", d.line),
+                },
+                _ => CaseResult::Pass,
+            };
+            out.push(Case {
+                class: class.clone(),
+                name: format!(
+                    "{} {} vs baseline (tolerance {})",
+                    d.metric,
+                    d.quantity.as_str(),
+                    d.tolerance_text
+                ),
+                time: 0.0,
+                result,
+                out: Some(d.line.clone()),
+            });
+        }
     }
     out
 }

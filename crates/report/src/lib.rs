@@ -7,6 +7,7 @@
 //! become sentences (numbers themselves are written by `leakcheck_vocab::fmt`). Each
 //! format is one module behind the [`Export`] trait.
 
+mod compare;
 mod export;
 mod html;
 mod json;
@@ -20,6 +21,7 @@ pub mod words;
 
 use std::path::{Path, PathBuf};
 
+pub use compare::{CompareJson, CompareMarkdown, compare_lines, compare_markdown};
 pub use export::Export;
 pub use html::{IndexHtml, index_html};
 pub use json::SummaryJson;
@@ -27,7 +29,9 @@ pub use junit::{JunitXml, junit_xml};
 pub use markdown::{GateMarkdown, ScenarioMarkdown, gate_markdown, scenario_markdown};
 pub use model::*;
 pub use openmetrics::{OpenMetrics, openmetrics};
-pub use plot::{MAX_PANELS, PlotPng, PlotSvg, image_size, render_png, render_svg};
+pub use plot::{
+    ComparePng, CompareSvg, MAX_PANELS, PlotPng, PlotSvg, image_size, render_png, render_svg,
+};
 
 /// Everything that can go wrong writing or reading reports; each variant
 /// names the file concerned.
@@ -111,6 +115,15 @@ pub fn write_openmetrics(path: &Path, entries: &[GateEntry]) -> Result<(), Repor
         let _ = std::fs::remove_file(&tmp);
         failed(path)(e)
     })
+}
+
+/// Writes `compare.json`, `compare.md`, `compare.svg` and `compare.png` into `dir`.
+pub fn write_compare(dir: &Path, report: &CompareReport) -> Result<Vec<PathBuf>, ReportError> {
+    export::write_all(
+        dir,
+        &[&CompareJson, &CompareMarkdown, &CompareSvg, &ComparePng],
+        report,
+    )
 }
 
 /// Reads a `summary.json` back, checking its schema version (the reader of the schema

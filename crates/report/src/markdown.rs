@@ -179,6 +179,19 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
         out.push_str(&why.join("\n"));
         out.push_str("\n\n");
     }
+    if !r.ratchet.is_empty() {
+        let _ = writeln!(out, "Against the baseline:\n");
+        for d in &r.ratchet {
+            let mark = match d.change {
+                Some(leakcheck_vocab::Change::Worse) => "❌",
+                Some(leakcheck_vocab::Change::Better) => "⬇️",
+                Some(leakcheck_vocab::Change::Undecided) => "❔",
+                _ => "✅",
+            };
+            let _ = writeln!(out, "- {mark} {}", md(&d.line));
+        }
+        out.push('\n');
+    }
     if let Some(a) = &r.attribution {
         attribution_table(out, a, &h);
     }

@@ -8,7 +8,9 @@
 //! `serde_json` when they are NaN; the reader maps `null` back to NaN so a
 //! report with a missing number still re-reads instead of failing.
 
-pub use leakcheck_vocab::{BudgetKind, Look, Outcome, RunEnding, Termination, ValueUnit, XUnit};
+pub use leakcheck_vocab::{
+    BudgetKind, Change, Look, Outcome, RunEnding, Termination, ValueUnit, XUnit,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Version of the `summary.json` layout written by this crate. 2: `status` is the shared
@@ -75,6 +77,10 @@ pub struct ScenarioReport {
     /// when one ran; it never changes the verdict).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<Attribution>,
+    /// The gate's baseline ratchet: each budgeted quantity against the committed
+    /// baseline (only with `gate --baseline`); a `worse` one fails the scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratchet: Vec<QuantityDiff>,
 }
 
 /// The result of an attribution pass: allocation sites and what each adds per unit of
@@ -268,6 +274,121 @@ pub struct BudgetCheck {
     pub hi: f64,
     /// One human sentence with the numbers (shown in failures).
     pub line: String,
+}
+
+/// One quantity of one metric in two runs (A the reference, B the one judged) and the
+/// difference B − A: a comparison's row, or a ratchet check against a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantityDiff {
+    pub metric: String,
+    /// `slope`, `growth`, `peak` or `retained`.
+    pub quantity: BudgetKind,
+    #[serde(default)]
+    pub unit: ValueUnit,
+    /// The x unit of slopes.
+    pub x_unit: XUnit,
+    /// A's estimate and interval (NaN bounds: a point value).
+    pub a: Interval,
+    pub b: Interval,
+    /// B − A, with its interval when both runs give one.
+    pub difference: Interval,
+    /// How much worse counts, in the quantity's unit, and as the user wrote it.
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub tolerance: f64,
+    pub tolerance_text: String,
+    /// `None` for quantities shown but not judged (a peak, a growth over another length).
+    #[serde(default)]
+    pub change: Option<Change>,
+    /// One sentence with the numbers.
+    pub line: String,
+}
+
+/// An estimate with its interval at `confidence` (NaN bounds when there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub estimate: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub lo: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub hi: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub confidence: f64,
+}
+
+impl Interval {
+    /// A value without an interval.
+    pub fn point(estimate: f64) -> Interval {
+        Interval {
+            estimate,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            confidence: f64::NAN,
+        }
+    }
+
+    pub fn has_bounds(&self) -> bool {
+        self.lo.is_finite() && self.hi.is_finite()
+    }
+}
+
+/// Schema version of `compare.json`.
+pub const COMPARE_SCHEMA_VERSION: u32 = 1;
+
+/// `leakcheck compare A B`: two runs, metric by metric (written as `compare.json`,
+/// `compare.md`, `compare.svg` and `compare.png`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompareReport {
+    pub schema_version: u32,
+    /// The reference run.
+    pub a: ComparedRun,
+    /// The run compared with it.
+    pub b: ComparedRun,
+    /// The confidence of every difference's interval.
+    pub confidence: f64,
+    pub tolerance: String,
+    pub verdict: Change,
+    pub headline: String,
+    /// One per metric present in both runs.
+    pub metrics: Vec<MetricComparison>,
+    /// Metrics in only one run, runs of different scenarios, and the like.
+    pub notes: Vec<String>,
+}
+
+/// One of the two runs of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparedRun {
+    /// Where it was read from, as given.
+    pub path: String,
+    pub scenario: String,
+    pub variant: Option<String>,
+    pub verdict: Overall,
+    pub iterations: Option<u64>,
+    pub x_unit: XUnit,
+    /// The whole judged run, for the overlay plot (not written to compare.json).
+    #[serde(skip)]
+    pub report: ScenarioReport,
+}
+
+impl ComparedRun {
+    /// `loader-loop (leaky)`.
+    pub fn label(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{} ({v})", self.scenario),
+            None => self.scenario.clone(),
+        }
+    }
+}
+
+/// One metric in both runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    pub name: String,
+    pub unit: ValueUnit,
+    /// The verdict of its judged quantities together.
+    pub verdict: Change,
+    /// Slope, growth, peak and retained (those the runs give).
+    pub quantities: Vec<QuantityDiff>,
 }
 
 /// One scenario of a gate run and where its files live.

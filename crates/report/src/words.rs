@@ -2,7 +2,7 @@
 //! scenario. The judge hands over numbers and a [`CheckReason`]; the wording is here, once,
 //! and every format (terminal, markdown, HTML, JUnit) shows these same lines.
 
-use leakcheck_vocab::{BudgetKind, CheckReason, Look, Outcome, ValueUnit, XUnit, fmt};
+use leakcheck_vocab::{BudgetKind, Change, CheckReason, Look, Outcome, ValueUnit, XUnit, fmt};
 
 use crate::model::{Attribution, BudgetCheck, Overall, RunEnding, ScenarioReport};
 
@@ -319,6 +319,74 @@ pub fn at_maximum(unit: XUnit, max: f64) -> String {
     match unit {
         XUnit::Iteration => format!("reached the maximum of {} iterations", max.floor()),
         XUnit::Second => format!("reached the maximum duration of {}", fmt::seconds(max)),
+    }
+}
+
+/// `1.72 MiB/iter (99% CI 1.27–2.08 MiB/iter)`, or the value alone without bounds.
+fn with_interval(
+    i: &crate::model::Interval,
+    kind: BudgetKind,
+    unit: ValueUnit,
+    x: XUnit,
+) -> String {
+    let v = |v| fmt::budget_value(v, kind, unit, x);
+    if i.has_bounds() {
+        format!(
+            "{} ({}% CI {} … {})",
+            v(i.estimate),
+            fmt::percent(i.confidence),
+            v(i.lo),
+            v(i.hi)
+        )
+    } else {
+        v(i.estimate)
+    }
+}
+
+/// One compared quantity, e.g. `alloc.allocated slope: 1.72 MiB/iter → -2.11 KiB/iter;
+/// difference -1.72 MiB/iter (99% CI -2.08 … -1.36 MiB/iter): better`. `reference` names
+/// A (`A`, `baseline`).
+pub fn diff_line(d: &crate::model::QuantityDiff, reference: &str) -> String {
+    let (k, u, x) = (d.quantity, d.unit, d.x_unit);
+    let v = |v| fmt::budget_value(v, k, u, x);
+    let verdict = match d.change {
+        Some(Change::Worse) if d.tolerance > 0.0 => {
+            format!(": worse than {reference} by more than {}", d.tolerance_text)
+        }
+        Some(c @ Change::Better) if d.tolerance > 0.0 => {
+            format!(
+                ": {} than {reference} by more than {}",
+                c.word(),
+                d.tolerance_text
+            )
+        }
+        Some(c @ (Change::Worse | Change::Better)) => format!(": {} than {reference}", c.word()),
+        Some(c) => format!(": {}", c.word()),
+        None => String::new(),
+    };
+    format!(
+        "{} {}: {reference} {} → {}; difference {}{verdict}",
+        d.metric,
+        k.as_str(),
+        v(d.a.estimate),
+        v(d.b.estimate),
+        with_interval(&d.difference, k, u, x),
+    )
+}
+
+/// The headline of a comparison: the overall change and the metric that decided it.
+pub fn compare_headline(verdict: Change, metrics: &[crate::model::MetricComparison]) -> String {
+    let deciding = metrics
+        .iter()
+        .flat_map(|m| &m.quantities)
+        .find(|q| q.change == Some(verdict))
+        .map(|q| diff_line(q, "A"));
+    match (verdict, deciding) {
+        (Change::NoSignificantDifference, _) => {
+            "no significant difference on any metric".to_string()
+        }
+        (_, Some(line)) => format!("B is {}: {line}", verdict.word()),
+        (_, None) => format!("B is {}", verdict.word()),
     }
 }
 

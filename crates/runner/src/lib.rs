@@ -23,8 +23,8 @@ mod watch;
 mod writer;
 
 pub use config::{
-    Attribute, AttributionConfig, Config, ConfigError, Location, MetricBudget, ScenarioConfig,
-    Settings, load_config,
+    Attribute, AttributionConfig, Config, ConfigError, Location, MetricBudget, Ratchet,
+    ScenarioConfig, Settings, load_config,
 };
 pub use leakcheck_records::{Termination, Timeline};
 pub use run::{run, run_with};

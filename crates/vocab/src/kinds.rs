@@ -120,6 +120,50 @@ impl Outcome {
     }
 }
 
+/// What a difference says, B against A.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// B is lower by more than the tolerance, with confidence.
+    Better,
+    /// B is higher by more than the tolerance, with confidence.
+    Worse,
+    /// Neither: the interval reaches within the tolerance of no change.
+    NoSignificantDifference,
+    /// No interval to judge by (a run too short for a fit, a metric missing its bounds).
+    Undecided,
+}
+
+impl Change {
+    /// The verdict as the reports write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Better => "better",
+            Change::Worse => "worse",
+            Change::NoSignificantDifference => "no significant difference",
+            Change::Undecided => "undecided",
+        }
+    }
+
+    /// How bad, for combining verdicts: worse, undecided, better, no difference.
+    fn rank(self) -> u8 {
+        match self {
+            Change::NoSignificantDifference => 0,
+            Change::Better => 1,
+            Change::Undecided => 2,
+            Change::Worse => 3,
+        }
+    }
+
+    /// The verdict of several: any worse is worse, then any undecided, then any better.
+    pub fn combine(changes: impl IntoIterator<Item = Change>) -> Change {
+        changes
+            .into_iter()
+            .max_by_key(|c| c.rank())
+            .unwrap_or(Change::NoSignificantDifference)
+    }
+}
+
 /// Why a budget check came out as it did, besides its interval: the analysis and the
 /// judge say it as data, the report words it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,5 +15,5 @@ mod kinds;
 mod look;
 
 pub use ending::{RunEnding, Termination};
-pub use kinds::{BudgetKind, CheckReason, Outcome, ValueUnit, XUnit};
+pub use kinds::{BudgetKind, Change, CheckReason, Outcome, ValueUnit, XUnit};
 pub use look::Look;

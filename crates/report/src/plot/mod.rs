@@ -23,7 +23,10 @@ use crate::model::ScenarioReport;
 use crate::typeset::Typeset;
 
 mod axis;
+mod overlay;
 mod panel;
+
+pub use overlay::{ComparePng, CompareSvg};
 
 use axis::{min_max, padded};
 use panel::draw_panel;
@@ -99,6 +102,11 @@ pub fn render_png(report: &ScenarioReport) -> Result<Vec<u8>, ReportError> {
         root.present()
             .map_err(|e| DrawErr(e.to_string()).into_report("memory.png"))?;
     }
+    encode_png(&rgb, w, h, "memory.png")
+}
+
+/// An RGB buffer as PNG bytes.
+fn encode_png(rgb: &[u8], w: u32, h: u32, what: &str) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::with_capacity(rgb.len() / 8);
     let encode = |out: &mut Vec<u8>| -> Result<(), png::EncodingError> {
         let mut enc = png::Encoder::new(out, w, h);
@@ -109,10 +117,10 @@ pub fn render_png(report: &ScenarioReport) -> Result<Vec<u8>, ReportError> {
         enc.set_compression(png::Compression::Fast);
         enc.set_filter(png::FilterType::Paeth);
         let mut writer = enc.write_header()?;
-        writer.write_image_data(&rgb)?;
+        writer.write_image_data(rgb)?;
         writer.finish()
     };
-    encode(&mut out).map_err(|e| DrawErr(e.to_string()).into_report("memory.png"))?;
+    encode(&mut out).map_err(|e| DrawErr(e.to_string()).into_report(what))?;
     Ok(out)
 }
 

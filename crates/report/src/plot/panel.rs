@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{FitLine, MetricReport, ScenarioReport};
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// What one panel draws, with y already in the axis unit (`scale` bytes or counts each).
 struct Panel<'m> {
@@ -361,19 +361,19 @@ fn draw_budgets<DB: DrawingBackend>(
 
 /// A straight line `y = y0 + slope * (x - x0)` drawn over `xa..xb`.
 #[derive(Clone, Copy)]
-struct Line {
-    x0: f64,
-    y0: f64,
-    slope: f64,
+pub(super) struct Line {
+    pub(super) x0: f64,
+    pub(super) y0: f64,
+    pub(super) slope: f64,
 }
 
 impl Line {
-    fn at(&self, x: f64) -> f64 {
+    pub(super) fn at(&self, x: f64) -> f64 {
         self.y0 + self.slope * (x - self.x0)
     }
 
     /// The part of the line over `xa..xb` inside `ylo..yhi`, if any.
-    fn clip(&self, xa: f64, xb: f64, ylo: f64, yhi: f64) -> Option<[(f64, f64); 2]> {
+    pub(super) fn clip(&self, xa: f64, xb: f64, ylo: f64, yhi: f64) -> Option<[(f64, f64); 2]> {
         let (mut a, mut b) = (xa, xb);
         if self.slope == 0.0 || !self.slope.is_finite() {
             let y = self.y0;
@@ -400,19 +400,19 @@ impl Line {
 }
 
 /// One legend row: a swatch and a text.
-enum Swatch {
+pub(super) enum Swatch {
     Line(RGBColor, u32),
     Fill(RGBAColor),
     Marker(RGBColor),
     None,
 }
 
-struct Legend {
-    rows: Vec<(Swatch, String)>,
+pub(super) struct Legend {
+    pub(super) rows: Vec<(Swatch, String)>,
 }
 
 impl Legend {
-    fn push(&mut self, swatch: Swatch, text: impl Into<String>) {
+    pub(super) fn push(&mut self, swatch: Swatch, text: impl Into<String>) {
         self.rows.push((swatch, text.into()));
     }
 }
@@ -421,7 +421,7 @@ impl Legend {
 /// only the first, last, lowest and highest point. The drawn line is then
 /// pixel-identical in shape (every spike survives) while long runs stay
 /// small in the SVG and fast in the PNG.
-fn decimate(pts: &[(f64, f64)], xlo: f64, xhi: f64, columns: usize) -> Vec<(f64, f64)> {
+pub(super) fn decimate(pts: &[(f64, f64)], xlo: f64, xhi: f64, columns: usize) -> Vec<(f64, f64)> {
     if pts.len() <= 4 * columns || xhi <= xlo {
         return pts.to_vec();
     }
@@ -460,7 +460,7 @@ fn decimate(pts: &[(f64, f64)], xlo: f64, xhi: f64, columns: usize) -> Vec<(f64,
 
 /// Bow-tie of lines with slopes `lo..hi` through the fit's centre, over
 /// `xa..xb`, each edge clamped to the y range.
-fn band_polygon(
+pub(super) fn band_polygon(
     slope_lo: f64,
     slope_hi: f64,
     line: &Line,
@@ -556,7 +556,10 @@ fn draw_sessions<DB: DrawingBackend>(
     Ok(())
 }
 
-fn draw_legend<DB: DrawingBackend>(area: &Area<DB>, legend: &Legend) -> Result<(), DrawErr> {
+pub(super) fn draw_legend<DB: DrawingBackend>(
+    area: &Area<DB>,
+    legend: &Legend,
+) -> Result<(), DrawErr> {
     let style = font(13.0);
     let (w, h) = area.dim_in_pixel();
     let text_x = 34;

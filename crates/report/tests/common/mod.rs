@@ -202,6 +202,7 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
         decode_warnings: Vec::new(),
         decided_at: None,
         attribution: None,
+        ratchet: Vec::new(),
     }
 }
 
@@ -240,5 +241,6 @@ pub fn crashed_report() -> ScenarioReport {
         decode_warnings: vec!["1 malformed line skipped (line 17: expected value)".into()],
         decided_at: None,
         attribution: None,
+        ratchet: Vec::new(),
     }
 }

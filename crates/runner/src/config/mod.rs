@@ -82,6 +82,45 @@ pub struct Settings {
     pub pss_interval: Duration,
     /// When an attribution pass runs after the judged run.
     pub attribute: Attribute,
+    /// How much worse than its baseline a budgeted quantity may get (`gate --baseline`).
+    pub ratchet: Ratchet,
+}
+
+/// A ratchet tolerance and how it was written (`25%`, `4 KiB/iter`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratchet {
+    pub tolerance: leakcheck_analysis::Tolerance,
+    pub text: String,
+}
+
+impl Ratchet {
+    /// The forms errors list.
+    pub const FORMS: &'static str = "a percentage of the baseline (\"25%\") or an amount in the metric's unit (\"4 KiB/iter\" for slopes, \"8 MiB\" for growth and retained)";
+
+    /// `25%`, or an amount: a rate (slopes) or a size, in `unit` (bytes or counts).
+    pub fn parse(text: &str, unit: leakcheck_vocab::ValueUnit) -> Option<Ratchet> {
+        use leakcheck_analysis::Tolerance;
+        let tolerance = Tolerance::parse_relative(text).or_else(|| {
+            [BudgetKind::Slope, BudgetKind::Growth]
+                .into_iter()
+                .find_map(|kind| Budget::parse_in("ratchet", kind, text, unit).ok())
+                .map(|b| Tolerance::Absolute(b.limit.bytes()))
+                .filter(|t| matches!(t, Tolerance::Absolute(a) if *a >= 0.0))
+        })?;
+        Some(Ratchet {
+            tolerance,
+            text: text.trim().to_string(),
+        })
+    }
+}
+
+impl Default for Ratchet {
+    fn default() -> Self {
+        Ratchet {
+            tolerance: leakcheck_analysis::Tolerance::Relative(0.25),
+            text: "25%".to_string(),
+        }
+    }
 }
 
 /// When leakcheck runs an attribution pass ("where it grows") after a run.
@@ -140,6 +179,7 @@ impl Default for Settings {
             pss: false,
             pss_interval: Duration::from_secs(1),
             attribute: Attribute::Never,
+            ratchet: Ratchet::default(),
         }
     }
 }
@@ -168,6 +208,8 @@ pub struct ScenarioConfig {
     /// with this scenario's overrides.
     pub settings: Settings,
     pub budgets: Vec<MetricBudget>,
+    /// Per metric, a `ratchet` given beside its budgets (else `settings.ratchet`).
+    pub ratchets: BTreeMap<String, Ratchet>,
     pub env: BTreeMap<String, String>,
     /// As written; relative to [`ScenarioConfig::base_dir`].
     pub cwd: Option<PathBuf>,
@@ -319,6 +361,7 @@ impl ScenarioConfig {
             max_duration: None,
             settings: defaults.clone(),
             budgets: Vec::new(),
+            ratchets: BTreeMap::new(),
             env: BTreeMap::new(),
             cwd: None,
             build: None,

@@ -2,6 +2,7 @@
 //! table accepts, every value against its expected form, each error with its location.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,9 +16,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::{
     Attribute, AttributionConfig, Config, ConfigError, DEFAULT_ATTRIBUTION_LENGTHS, Location,
-    MetricBudget, ScenarioConfig, Settings, list_or_none,
+    MetricBudget, Ratchet, ScenarioConfig, Settings, list_or_none,
 };
 use crate::units::{DURATION_UNITS, parse_duration};
+use leakcheck_vocab::ValueUnit;
 
 const TOP_KEYS: &[&str] = &["defaults", "scenarios"];
 /// Keys shared by `[defaults]` and scenarios.
@@ -33,6 +35,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "pss",
     "pss_interval",
     "attribute",
+    "ratchet",
 ];
 /// Keys only a scenario has; a scenario also takes every one of [`DEFAULT_KEYS`].
 const SCENARIO_KEYS: &[&str] = &[
@@ -50,7 +53,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "attribution",
 ];
 const ATTRIBUTION_KEYS: &[&str] = &["build", "command", "length_arg", "lengths", "per"];
-const BUDGET_KEYS: &[&str] = &["slope", "growth", "peak", "retained"];
+const BUDGET_KEYS: &[&str] = &["slope", "growth", "peak", "retained", "ratchet"];
 
 impl Config {
     /// Parse config text; `path` is used for messages and to resolve relative paths.
@@ -401,6 +404,7 @@ impl<'a> Ctx<'a> {
                     .and_then(|t| Attribute::parse(&t))
                     .ok_or_else(|| self.invalid(path, value, Attribute::FORMS))?;
             }
+            "ratchet" => d.ratchet = self.ratchet(path, value, ValueUnit::Bytes)?,
             _ => unreachable!("key {key} was checked against DEFAULT_KEYS"),
         }
         Ok(())
@@ -446,7 +450,7 @@ impl<'a> Ctx<'a> {
                         s.env.insert(var.to_owned(), val);
                     }
                 }
-                "budgets" => s.budgets = self.budgets(&k, v)?,
+                "budgets" => (s.budgets, s.ratchets) = self.budgets(&k, v)?,
                 "attribution" => s.attribution = Some(self.attribution(&k, v)?),
                 _ => self.set_default(&mut s.settings, &k, key, v)?,
             }
@@ -531,8 +535,27 @@ impl<'a> Ctx<'a> {
         Ok(a)
     }
 
-    fn budgets(&self, path: &str, value: &Value<'_>) -> Result<Vec<MetricBudget>, ConfigError> {
+    /// A `ratchet` tolerance: a percentage, or an amount in the metric's unit.
+    fn ratchet(
+        &self,
+        path: &str,
+        value: &Value<'_>,
+        unit: ValueUnit,
+    ) -> Result<Ratchet, ConfigError> {
+        self.string(path, value)
+            .ok()
+            .and_then(|t| Ratchet::parse(&t, unit))
+            .ok_or_else(|| self.invalid(path, value, Ratchet::FORMS))
+    }
+
+    /// The `budgets` table, and the per-metric `ratchet` tolerances beside them.
+    fn budgets(
+        &self,
+        path: &str,
+        value: &Value<'_>,
+    ) -> Result<(Vec<MetricBudget>, BTreeMap<String, Ratchet>), ConfigError> {
         let mut out = Vec::new();
+        let mut ratchets = BTreeMap::new();
         for (metric, limits) in ordered(self.table(path, value)?) {
             let name = metric.get_ref().as_ref();
             let metric_path = join(path, name);
@@ -578,6 +601,11 @@ impl<'a> Ctx<'a> {
             })?;
             for (kind, v) in self.entries(limits, &metric_path, BUDGET_KEYS)? {
                 let key = join(&metric_path, kind);
+                if kind == "ratchet" {
+                    let unit = leakcheck_records::unit_of(name);
+                    ratchets.insert(name.to_owned(), self.ratchet(&key, v, unit)?);
+                    continue;
+                }
                 let kind = match kind {
                     "slope" => BudgetKind::Slope,
                     "growth" => BudgetKind::Growth,
@@ -600,7 +628,7 @@ impl<'a> Ctx<'a> {
                 });
             }
         }
-        Ok(out)
+        Ok((out, ratchets))
     }
 }
 

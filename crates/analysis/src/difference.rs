@@ -1,0 +1,188 @@
+//! The difference of two runs' estimates (B − A), with an interval, and what it says.
+//!
+//! Each run's slope comes with its own interval, already widened for that run's
+//! autocorrelation (Sen's interval with Var(S) inflated, see [`crate::theil_sen`]); the runs
+//! are independent of each other. The interval of the difference is built from the two
+//! intervals by MOVER, the "method of variance estimates recovery" (Zou & Donner 2008,
+//! "Construction of confidence limits about effect measures: a general approach",
+//! *Statistics in Medicine* 27(10)): with estimates `a` (lo `la`, hi `ua`) and `b` (`lb`,
+//! `ub`) at the same confidence,
+//!
+//! ```text
+//! L = (b − a) − √((b − lb)² + (ua − a)²)
+//! U = (b − a) + √((ub − b)² + (a − la)²)
+//! ```
+//!
+//! Each side recovers a variance from the half-width facing it, so an asymmetric interval
+//! (Theil–Sen's usually is) keeps its shape; with symmetric normal intervals it is exactly
+//! the Welch-type `(b − a) ± z·√(se_a² + se_b²)`. Intervals at different confidences (two
+//! runs stopped at different looks) are first brought to the comparison's confidence by
+//! scaling each half-width by the ratio of the normal quantiles.
+//!
+//! A difference is [`Change::Worse`] when its whole interval lies above the tolerance,
+//! [`Change::Better`] when it lies below minus the tolerance, and
+//! [`Change::NoSignificantDifference`] otherwise; [`Change::Undecided`] when an interval is
+//! missing or not finite (a run too short for a fit).
+
+use serde::{Deserialize, Serialize};
+
+pub use leakcheck_vocab::Change;
+
+use crate::normal;
+
+/// One run's estimate with its interval at `confidence`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub confidence: f64,
+}
+
+impl Estimate {
+    /// The same estimate with its half-widths scaled to `confidence` (normal quantiles).
+    pub fn at_confidence(self, confidence: f64) -> Estimate {
+        if self.confidence == confidence || !(0.0..1.0).contains(&self.confidence) {
+            return Estimate { confidence, ..self };
+        }
+        let ratio = normal::two_sided(confidence) / normal::two_sided(self.confidence);
+        Estimate {
+            estimate: self.estimate,
+            lo: self.estimate - (self.estimate - self.lo) * ratio,
+            hi: self.estimate + (self.hi - self.estimate) * ratio,
+            confidence,
+        }
+    }
+
+    fn is_finite(&self) -> bool {
+        self.estimate.is_finite() && self.lo.is_finite() && self.hi.is_finite()
+    }
+}
+
+/// B − A with its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub confidence: f64,
+}
+
+/// B − A of two independent estimates (MOVER), at `confidence`; `None` when either is not
+/// finite.
+pub fn difference(a: Estimate, b: Estimate, confidence: f64) -> Option<Difference> {
+    let (a, b) = (a.at_confidence(confidence), b.at_confidence(confidence));
+    if !a.is_finite() || !b.is_finite() {
+        return None;
+    }
+    let d = b.estimate - a.estimate;
+    let below = (b.estimate - b.lo)
+        .max(0.0)
+        .hypot((a.hi - a.estimate).max(0.0));
+    let above = (b.hi - b.estimate)
+        .max(0.0)
+        .hypot((a.estimate - a.lo).max(0.0));
+    Some(Difference {
+        estimate: d,
+        lo: d - below,
+        hi: d + above,
+        confidence,
+    })
+}
+
+/// Classify a difference against a tolerance (in the quantity's own unit, ≥ 0).
+pub fn classify(d: Option<&Difference>, tolerance: f64) -> Change {
+    let Some(d) = d.filter(|d| d.lo.is_finite() && d.hi.is_finite()) else {
+        return Change::Undecided;
+    };
+    let tolerance = tolerance.max(0.0);
+    if d.lo > tolerance {
+        Change::Worse
+    } else if d.hi < -tolerance {
+        Change::Better
+    } else {
+        Change::NoSignificantDifference
+    }
+}
+
+/// How much worse counts: a fraction of the reference's magnitude, or an amount in the
+/// quantity's unit (bytes or counts, per x unit for slopes).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    Relative(f64),
+    Absolute(f64),
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance::Relative(0.0)
+    }
+}
+
+impl Tolerance {
+    /// `25%` (relative) or a plain number (absolute, already in the unit); the caller
+    /// parses sizes and rates with units.
+    pub fn parse_relative(text: &str) -> Option<Tolerance> {
+        let number = text.trim().strip_suffix('%')?.trim();
+        let value: f64 = number.parse().ok()?;
+        (value.is_finite() && value >= 0.0).then_some(Tolerance::Relative(value / 100.0))
+    }
+
+    /// The tolerance in the quantity's unit, for a reference estimate.
+    pub fn amount(self, reference: f64) -> f64 {
+        match self {
+            Tolerance::Relative(f) if reference.is_finite() => f * reference.abs(),
+            Tolerance::Relative(_) => 0.0,
+            Tolerance::Absolute(a) => a,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(estimate: f64, lo: f64, hi: f64) -> Estimate {
+        Estimate {
+            estimate,
+            lo,
+            hi,
+            confidence: 0.99,
+        }
+    }
+
+    #[test]
+    fn a_difference_is_worse_only_beyond_the_tolerance() {
+        let a = est(10.0, 9.0, 11.0);
+        let b = est(14.0, 13.0, 15.0);
+        let d = difference(a, b, 0.99).unwrap();
+        assert_eq!(d.estimate, 4.0);
+        assert_eq!(classify(Some(&d), 0.0), Change::Worse);
+        assert_eq!(classify(Some(&d), 3.0), Change::NoSignificantDifference);
+        let back = difference(b, a, 0.99).unwrap();
+        assert_eq!(classify(Some(&back), 0.0), Change::Better);
+        assert_eq!(classify(None, 0.0), Change::Undecided);
+    }
+
+    #[test]
+    fn combining_puts_worse_first_then_undecided_then_better() {
+        use Change::*;
+        assert_eq!(Change::combine([Better, NoSignificantDifference]), Better);
+        assert_eq!(Change::combine([Better, Undecided]), Undecided);
+        assert_eq!(Change::combine([Undecided, Worse, Better]), Worse);
+        assert_eq!(Change::combine([]), NoSignificantDifference);
+    }
+
+    #[test]
+    fn relative_tolerances_parse_and_scale_with_the_reference() {
+        assert_eq!(
+            Tolerance::parse_relative("25%"),
+            Some(Tolerance::Relative(0.25))
+        );
+        assert_eq!(Tolerance::parse_relative("-5%"), None);
+        assert_eq!(Tolerance::parse_relative("25"), None);
+        assert_eq!(Tolerance::Relative(0.25).amount(-8.0), 2.0);
+        assert_eq!(Tolerance::Absolute(3.0).amount(100.0), 3.0);
+    }
+}
