@@ -103,3 +103,17 @@ fn an_attribution_table_without_its_length_flag_and_a_bad_attribute_are_named() 
         &["scenarios.a.attribution.lengths", "shorter first"],
     );
 }
+
+#[test]
+fn a_bad_ratchet_names_its_key_value_and_the_forms() {
+    assert_config_error(
+        "[defaults]\nratchet = \"a lot\"\n[scenarios.demo]\ncommand = [\"true\"]\n",
+        &["gate"],
+        &["defaults.ratchet", "a lot", "25%"],
+    );
+    assert_config_error(
+        "[scenarios.demo]\ncommand = [\"true\"]\n[scenarios.demo.budgets]\nrss = { slope = \"4 KiB/iter\", ratchet = \"-5%\" }\n",
+        &["gate"],
+        &["scenarios.demo.budgets.rss.ratchet", "-5%"],
+    );
+}

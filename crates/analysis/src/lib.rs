@@ -59,7 +59,9 @@ pub use analyze::{
 };
 pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
 pub use churn::Churn;
-pub use difference::{Change, Difference, Estimate, Tolerance, classify, difference};
+pub use difference::{
+    Change, Difference, Estimate, RUN_TO_RUN_FACTOR, Tolerance, between_runs, classify, difference,
+};
 pub use error::AnalysisError;
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use ols::ols_hac;

@@ -2,7 +2,7 @@
 //! baseline ([`crate::baseline`]). Both reduce a metric to the same [`Quantities`] and
 //! difference them the same way ([`leakcheck_analysis::difference`]).
 
-use leakcheck_analysis::{Change, Estimate, Tolerance, classify, difference};
+use leakcheck_analysis::{Change, Estimate, Tolerance, between_runs, classify};
 use leakcheck_report::words::{compare_headline, diff_line};
 use leakcheck_report::{
     COMPARE_SCHEMA_VERSION, CompareReport, ComparedRun, Interval, MetricComparison, MetricReport,
@@ -93,7 +93,7 @@ pub struct DiffSpec<'a> {
 pub fn diff_quantity(spec: &DiffSpec<'_>, a: Interval, b: Interval) -> QuantityDiff {
     let bounded = a.has_bounds() && b.has_bounds();
     let d = bounded
-        .then(|| difference(estimate(a), estimate(b), spec.confidence))
+        .then(|| between_runs(estimate(a), estimate(b), spec.confidence))
         .flatten();
     let tolerance = spec.tolerance.amount(a.estimate);
     let change = spec.judged.then(|| classify(d.as_ref(), tolerance));

@@ -56,7 +56,7 @@ pub fn compare_markdown(c: &CompareReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nDifferences are B − A with {}% intervals (MOVER from each run's own interval); tolerance {}.\n",
+        "\nDifferences are B − A with {}% intervals (MOVER, each run's interval widened ×2 for what varies between runs); tolerance {}.\n",
         leakcheck_vocab::fmt::percent(c.confidence),
         c.tolerance
     );
