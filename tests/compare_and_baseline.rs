@@ -116,6 +116,38 @@ fn compare_refuses_bad_input_with_exit_2_naming_it() {
     );
 }
 
+/// The bug it pins: a metric with nothing to judge (no fit in either run) counted as "no
+/// significant difference", so two runs too short to say anything compared as equal.
+#[test]
+fn runs_too_short_for_a_fit_compare_as_undecided_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    for name in ["one", "two"] {
+        leakcheck(
+            dir.path(),
+            &["run", "--name", name, "--out", out, "--", "true"],
+        )
+        .assert_exit_code(0);
+    }
+    let (a, b) = (dir.path().join("one"), dir.path().join("two"));
+    let cmp = leakcheck(
+        dir.path(),
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            out,
+        ],
+    );
+    cmp.assert_exit_code(4);
+    assert!(
+        cmp.stdout.starts_with("compare: undecided"),
+        "{}",
+        cmp.stdout
+    );
+}
+
 #[test]
 fn gate_against_its_own_baseline_passes_and_the_leaky_variant_names_the_regression() {
     let dir = tempfile::tempdir().unwrap();

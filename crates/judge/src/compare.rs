@@ -194,7 +194,8 @@ pub fn compare(
             quantities.retain(|q| q.quantity != BudgetKind::Slope);
         }
         let judged: Vec<Change> = quantities.iter().filter_map(|q| q.change).collect();
-        let verdict = if qa.slope.is_none() != qb.slope.is_none() {
+        // Nothing to judge (neither run has a fit) decides nothing either way.
+        let verdict = if qa.slope.is_none() != qb.slope.is_none() || judged.is_empty() {
             Change::Undecided
         } else {
             Change::combine(judged)
