@@ -6,8 +6,8 @@
 use leakcheck_vocab::{XUnit, fmt};
 use plotters::prelude::*;
 
-use super::axis::{axis_scale, min_max, padded, tick_formatter};
-use super::panel::{Legend, Line, Swatch, band_polygon, decimate, draw_legend};
+use super::axis::{axis_scale, min_max, padded};
+use super::panel::{Legend, Line, Swatch, band_polygon, chart_on, decimate, draw_legend};
 use super::{Area, DrawErr, LEGEND_W, MUTED, TITLE_H, WIDTH, fit_text, font};
 use crate::ReportError;
 use crate::model::{CompareReport, ComparedRun, MetricReport};
@@ -124,32 +124,8 @@ fn draw_panel<DB: DrawingBackend>(
         .unwrap_or_default();
     let (scale, suffix) = axis_scale(ylo, yhi, unit);
     let (ylo, yhi) = (ylo / scale, yhi / scale);
-    let caption_style = font(17.0);
-    let caption = fit_text(&plot_area, caption, &caption_style, pw - LEGEND_W - 40)?;
     let x_unit = sides[0].0.x_unit;
-    let mut chart = ChartBuilder::on(&plot_area)
-        .margin_top(8)
-        .margin_left(12)
-        .margin_right(16)
-        .margin_bottom(6)
-        .caption(caption, caption_style)
-        .x_label_area_size(46)
-        .y_label_area_size(96)
-        .build_cartesian_2d(xlo..xhi, ylo..yhi)?;
-    let y_fmt = tick_formatter(ylo, yhi, 7, suffix);
-    let x_fmt = tick_formatter(xlo, xhi, 10, "");
-    chart
-        .configure_mesh()
-        .max_light_lines(2)
-        .light_line_style(RGBColor(243, 243, 243))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .axis_style(RGBColor(120, 120, 120))
-        .label_style(font(13.0).color(&MUTED))
-        .axis_desc_style(font(14.0))
-        .x_desc(x_unit.caption())
-        .y_label_formatter(&y_fmt)
-        .x_label_formatter(&x_fmt)
-        .draw()?;
+    let mut chart = chart_on(&plot_area, caption, (xlo, xhi), (ylo, yhi), suffix, x_unit)?;
     let mut legend = Legend { rows: Vec::new() };
     let (px_lo, _) = chart.backend_coord(&(xlo, yhi));
     let (px_hi, _) = chart.backend_coord(&(xhi, yhi));

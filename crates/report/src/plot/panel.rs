@@ -175,33 +175,14 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
         m.shape,
         fmt::value(m.peak, m.unit)
     );
-    let caption_style = font(17.0);
-    let caption = fit_text(&plot_area, &caption, &caption_style, pw - LEGEND_W - 40)?;
-    let mut chart = ChartBuilder::on(&plot_area)
-        .margin_top(8)
-        .margin_left(12)
-        .margin_right(16)
-        .margin_bottom(6)
-        .caption(caption, caption_style)
-        .x_label_area_size(46)
-        .y_label_area_size(96)
-        .build_cartesian_2d(p.xlo..p.xhi, p.ylo..p.yhi)?;
-    let y_fmt = tick_formatter(p.ylo, p.yhi, 7, p.suffix);
-    let x_fmt = tick_formatter(p.xlo, p.xhi, 10, "");
-    chart
-        .configure_mesh()
-        .max_light_lines(2)
-        .light_line_style(RGBColor(243, 243, 243))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .axis_style(RGBColor(120, 120, 120))
-        .x_labels(10)
-        .y_labels(7)
-        .label_style(font(13.0).color(&MUTED))
-        .axis_desc_style(font(14.0))
-        .x_desc(r.x_unit.caption())
-        .y_label_formatter(&y_fmt)
-        .x_label_formatter(&x_fmt)
-        .draw()?;
+    let mut chart = chart_on(
+        &plot_area,
+        &caption,
+        (p.xlo, p.xhi),
+        (p.ylo, p.yhi),
+        p.suffix,
+        r.x_unit,
+    )?;
 
     let mut legend = Legend { rows: Vec::new() };
     draw_warmup(&mut chart, &p, m, r.x_unit, &mut legend)?;
@@ -221,6 +202,47 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
         )?;
     }
     draw_legend(&legend_area, &legend)
+}
+
+/// A panel's chart: its caption (shortened to fit), the axes with round ticks (y in the
+/// axis unit `suffix`), and the light grid every panel shares.
+pub(super) fn chart_on<'a, DB: DrawingBackend>(
+    plot_area: &'a Area<DB>,
+    caption: &str,
+    (xlo, xhi): (f64, f64),
+    (ylo, yhi): (f64, f64),
+    suffix: &str,
+    x_unit: XUnit,
+) -> Result<Chart<'a, DB>, DrawErr> {
+    let (pw, _) = plot_area.dim_in_pixel();
+    let caption_style = font(17.0);
+    let caption = fit_text(plot_area, caption, &caption_style, pw.saturating_sub(40))?;
+    let mut chart = ChartBuilder::on(plot_area)
+        .margin_top(8)
+        .margin_left(12)
+        .margin_right(16)
+        .margin_bottom(6)
+        .caption(caption, caption_style)
+        .x_label_area_size(46)
+        .y_label_area_size(96)
+        .build_cartesian_2d(xlo..xhi, ylo..yhi)?;
+    let y_fmt = tick_formatter(ylo, yhi, 7, suffix);
+    let x_fmt = tick_formatter(xlo, xhi, 10, "");
+    chart
+        .configure_mesh()
+        .max_light_lines(2)
+        .light_line_style(RGBColor(243, 243, 243))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .axis_style(RGBColor(120, 120, 120))
+        .x_labels(10)
+        .y_labels(7)
+        .label_style(font(13.0).color(&MUTED))
+        .axis_desc_style(font(14.0))
+        .x_desc(x_unit.caption())
+        .y_label_formatter(&y_fmt)
+        .x_label_formatter(&x_fmt)
+        .draw()?;
+    Ok(chart)
 }
 
 /// Warm-up: shaded from the left edge to the cut.
