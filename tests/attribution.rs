@@ -12,6 +12,22 @@ fn sites(s: &serde_json::Value) -> &Vec<serde_json::Value> {
         .unwrap_or_else(|| panic!("no attribution sites in {}", s["attribution"]))
 }
 
+/// The sites of an attribution pass that ran and measured, failing with the whole
+/// attribution (its `unavailable` reason included) when it did not: an empty list from
+/// a pass that could not run must not pass for "nothing grows".
+fn measured_sites(s: &serde_json::Value) -> &Vec<serde_json::Value> {
+    let a = &s["attribution"];
+    assert!(a["unavailable"].is_null(), "the pass did not measure: {a}");
+    sites(s)
+}
+
+/// The top site of a measured attribution, failing with the attribution when none grew.
+fn top_site(s: &serde_json::Value) -> &serde_json::Value {
+    measured_sites(s)
+        .first()
+        .unwrap_or_else(|| panic!("no growing site in {}", s["attribution"]))
+}
+
 fn sum_top(s: &serde_json::Value, n: usize) -> f64 {
     sites(s)
         .iter()
@@ -58,7 +74,7 @@ fn a_python_leak_on_one_line_is_named_by_file_and_line() {
     .assert_exit_code(1);
     let s = summary(&out.path().join("one-line"));
     assert_eq!(s["attribution"]["method"], "tracemalloc");
-    let top = &sites(&s)[0];
+    let top = top_site(&s);
     let location = top["location"].as_str().unwrap();
     assert!(
         location.ends_with(&format!("client_leak.py:{line}")),
@@ -92,7 +108,7 @@ fn the_leaky_loaders_growth_is_attributed_to_the_volume_loader() {
     run.assert_exit_code(1);
     let s = summary(&out.path().join("loader-loop"));
     assert_eq!(s["attribution"]["method"], "dhat", "{}", run.all_output());
-    let top = sites(&s)[0]["location"].as_str().unwrap();
+    let top = top_site(&s)["location"].as_str().unwrap();
     assert!(top.starts_with("crates/volume-loader/"), "top site {top}");
     let measured = estimate(&s, "alloc.allocated");
     let top5 = sum_top(&s, 5);
@@ -119,7 +135,7 @@ fn the_fixed_loader_lists_no_site_above_the_budget() {
     let s = summary(&out.path().join("loader-loop"));
     assert_eq!(s["attribution"]["method"], "dhat");
     let budget = 16.0 * 1024.0;
-    for site in sites(&s) {
+    for site in measured_sites(&s) {
         let b = site["bytes_per_iter"].as_f64().unwrap();
         assert!(
             b <= budget,
@@ -152,7 +168,7 @@ fn the_leaky_retrains_kept_session_state_is_attributed() {
         top10 >= 0.8 * retained,
         "top 10 sites {top10} B/session against the retained {retained} B"
     );
-    for site in sites(&s).iter().take(5) {
+    for site in measured_sites(&s).iter().take(5) {
         let location = site["location"].as_str().unwrap();
         assert!(
             location.starts_with("crates/seg-trainer/"),

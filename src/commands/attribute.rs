@@ -114,7 +114,13 @@ fn dhat_pass(
             let why = format!("cannot create {}: {e}", pass_dir.display());
             (passes.clone(), why)
         })?;
-        let wall_s = run_pass(&pass).map_err(|why| (passes.clone(), why))?.wall_s;
+        let private = private_program(&mut pass.argv, &pass_dir);
+        let ran = run_pass(&pass);
+        if let Some(copy) = private {
+            // Best effort: a leftover copy costs disk, never the verdict.
+            let _ = std::fs::remove_file(copy);
+        }
+        let wall_s = ran.map_err(|why| (passes.clone(), why))?.wall_s;
         passes.push(AttributionPass {
             length,
             dir: relative(&pass_dir, dir),
@@ -240,6 +246,25 @@ fn absolute_program(mut argv: Vec<String>) -> Vec<String> {
         *program = path.to_string_lossy().into_owned();
     }
     argv
+}
+
+/// Points `argv[0]` at a private link (or copy) of the program in `pass_dir` and returns
+/// it. dhat reads the binary's debug info when the program ends; a `cargo build` that
+/// replaces the binary meanwhile (another gate shard or test building the same target)
+/// leaves it nothing to read. `None`, and the program runs in place, when neither works.
+fn private_program(argv: &mut [String], pass_dir: &Path) -> Option<PathBuf> {
+    let program = argv.first_mut()?;
+    let source = Path::new(program.as_str());
+    if !source.is_absolute() {
+        return None;
+    }
+    let copy = pass_dir.join(source.file_name()?);
+    let _ = std::fs::remove_file(&copy);
+    std::fs::hard_link(source, &copy)
+        .or_else(|_| std::fs::copy(source, &copy).map(drop))
+        .ok()?;
+    *program = copy.to_string_lossy().into_owned();
+    Some(copy)
 }
 
 /// `path` relative to `base` when under it, for the report's links.

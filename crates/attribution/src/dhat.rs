@@ -123,6 +123,11 @@ pub fn parse_dhat(json: &str, workspace_files: &[String]) -> Result<DhatProfile,
                 .collect();
         }
     }
+    if profile.end_bytes > 0 && !frames.iter().flatten().any(|f| f.in_workspace) {
+        return Err(AttributionError::Unsymbolized {
+            bytes: profile.end_bytes,
+        });
+    }
     Ok(profile)
 }
 
@@ -212,6 +217,24 @@ mod tests {
         );
         // No workspace frame: folded by its innermost one.
         assert_eq!(p.sites["src/raw_vec/mod.rs:1"].bytes, 7);
+    }
+
+    /// What dhat wrote for a pass whose binary was replaced while it ran (a concurrent
+    /// `cargo build`): only libc's frames resolved. Once read as "nothing grows".
+    #[test]
+    fn regression_a_profile_of_a_replaced_binary_is_an_error_not_an_empty_list() {
+        let json = r#"{"dhatFileVersion":2,"mode":"rust-heap","pps":[
+            {"tb":1,"tbk":1,"eb":4096,"fs":[1,2]},
+            {"tb":1,"tbk":1,"eb":512,"fs":[]}
+        ],"ftbl":["[root]",
+            "0x7faa595a11f5: start_thread (./nptl/pthread_create.c:442:8)",
+            "0x7faa596218ec: clone3 (linux/x86_64/clone3.S:81:0)"]}"#;
+        let e = parse_dhat(json, &workspace()).unwrap_err();
+        assert!(
+            matches!(e, AttributionError::Unsymbolized { bytes: 4096 }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("replaced while the pass ran"), "{e}");
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub enum AttributionError {
     NotDhat(String),
     #[error("the two passes have the same length ({0}): no growth to measure")]
     SameLength(u64),
+    /// Seen when the binary was rebuilt while its pass ran: dhat then resolves its
+    /// frames against a file that is gone and writes stacks without a source line.
+    #[error(
+        "dhat's profile holds {bytes} live bytes but names no line of the workspace's sources: the binary's debug info could not be read (built without debuginfo, or replaced while the pass ran)"
+    )]
+    Unsymbolized { bytes: u64 },
 }
 
 /// Sites adding less than this part of the listed total are noise and left out.
