@@ -61,7 +61,7 @@ fn main() {
             let s = &m.stats;
             for b in &m.budgets {
                 println!(
-                    "  {:16} {:9} shape={:12} n={:4} cut={:4} slope={:>10.0} lo={:>10.0} late.lo={:>10.0}",
+                    "  {:16} {:9} shape={:12} n={:4} cut={:4} slope={:>10.0} lo={:>10.0} late={:>10.0} late.lo={:>10.0} churn={}",
                     m.name,
                     b.outcome.word(),
                     m.shape,
@@ -69,7 +69,9 @@ fn main() {
                     s["warmup"]["index"],
                     s["theil_sen"]["slope"].as_f64().unwrap_or(f64::NAN),
                     b.lo,
+                    s["late"]["slope"].as_f64().unwrap_or(f64::NAN),
                     s["late"]["lo"].as_f64().unwrap_or(f64::NAN),
+                    s["churn"],
                 );
             }
         }
