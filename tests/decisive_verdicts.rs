@@ -29,16 +29,22 @@ fn leaky_loader_stops_early_and_reads_back_the_same() {
     run.assert_exit_code(1);
     assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
     let scenario = out.path().join("loader-loop");
+    let live = summary(&scenario);
+    // It failed at an interim look, before the 500 iterations a pass needs. Where depends
+    // on the staircase the workers' timing draws: after 54 marks in most runs, at most 123
+    // in 110 (see the README's soak figures).
+    let decided = live["decided_at"]["length"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no decision in {live}"));
+    assert!(decided < 500.0, "decided after {decided} marks");
+    // The stop lags the decision by however many marks the loader makes while the runner
+    // waits for a core: ~5 on an idle machine; one run on CI's loaded machine had 291
+    // marks in all. Either way far short of the 2000 the run was given.
     let marks = read(&scenario.join("samples.jsonl"))
         .lines()
         .filter(|l| l.contains(r#""type":"mark""#))
         .count();
-    // Measured here: decided after 54 marks in 24 of 30 runs, 82 in 5, 123 in 1; with the
-    // other core loaded, median 54 and at most 123 (50 runs). The stop takes ~10 marks
-    // more. The bound leaves room for a loaded machine; the run was given 2000.
-    assert!(marks <= 250, "{marks} marks before the stop");
-    let live = summary(&scenario);
-    assert!(live["decided_at"]["index"].as_u64().is_some(), "{live}");
+    assert!(marks <= 1000, "{marks} marks before the stop");
 
     // Judged offline, the run stops at the same look with the same words.
     let again = tempfile::tempdir().unwrap();
