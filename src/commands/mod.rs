@@ -309,9 +309,7 @@ pub fn check_openmetrics_path(path: Option<&Path>) -> Result<(), CliError> {
     let Some(path) = path else {
         return Ok(());
     };
-    let mut probe = path.as_os_str().to_owned();
-    probe.push(".tmp");
-    let probe = PathBuf::from(probe);
+    let probe = leakcheck_report::tmp_path(path);
     match std::fs::File::create(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);

@@ -124,17 +124,11 @@ impl Baseline {
             source: std::io::Error::other(e),
         })?;
         text.push('\n');
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let failed = |source| BaselineError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        std::fs::write(&tmp, text).map_err(failed)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            failed(e)
+        leakcheck_report::write_atomically(path, text.as_bytes()).map_err(|source| {
+            BaselineError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 

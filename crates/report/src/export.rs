@@ -43,6 +43,25 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
+/// Where a file is written before it is renamed over `path`: `PATH.tmp`.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Writes `bytes` to `path` through [`tmp_path`], renamed when complete: a reader (a
+/// textfile collector, the next gate) never sees half a file, and a failed write leaves
+/// the old one in place (and no `.tmp` behind).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_path(path);
+    fs::write(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+}
+
 /// Writes `input` in every format of `formats` into `dir` (created if
 /// missing); returns the written paths in order.
 pub fn write_all<T: ?Sized>(
@@ -54,7 +73,7 @@ pub fn write_all<T: ?Sized>(
     let mut pending = Vec::with_capacity(formats.len());
     for f in formats {
         let target = dir.join(f.file_name());
-        let tmp = dir.join(format!("{}.tmp", f.file_name()));
+        let tmp = tmp_path(&target);
         let file = File::create(&tmp).map_err(write_err(&tmp))?;
         pending.push(Pending {
             tmp,
@@ -93,4 +112,28 @@ pub fn append(file: &mut File, path: &Path, text: &str) -> Result<(), ReportErro
     file.write_all(text.as_bytes())
         .and_then(|()| file.flush())
         .map_err(write_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_and_a_failed_one_leaves_no_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.prom");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert!(!tmp_path(&path).exists());
+
+        // A folder where the file should be: the rename fails, the folder stays as it
+        // was and the tmp file is gone.
+        let taken = dir.path().join("taken");
+        fs::create_dir(&taken).unwrap();
+        fs::write(taken.join("inside"), b"kept").unwrap();
+        assert!(write_atomically(&taken, b"x").is_err());
+        assert_eq!(fs::read(taken.join("inside")).unwrap(), b"kept");
+        assert!(!tmp_path(&taken).exists());
+    }
 }

@@ -22,7 +22,7 @@ pub mod words;
 use std::path::{Path, PathBuf};
 
 pub use compare::{CompareJson, CompareMarkdown, compare_lines, compare_markdown};
-pub use export::Export;
+pub use export::{Export, tmp_path, write_atomically};
 pub use html::{IndexHtml, index_html};
 pub use json::SummaryJson;
 pub use junit::{JunitXml, junit_xml};
@@ -102,18 +102,9 @@ pub fn write_gate(
 /// Writes the OpenMetrics text of `entries` to `path` (through `PATH.tmp`, renamed when
 /// complete, so a textfile collector never reads half a file).
 pub fn write_openmetrics(path: &Path, entries: &[GateEntry]) -> Result<(), ReportError> {
-    let bytes = OpenMetrics.render(entries)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let failed = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Write { path, source }
-    };
-    std::fs::write(&tmp, &bytes).map_err(failed(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        failed(path)(e)
+    write_atomically(path, &OpenMetrics.render(entries)?).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
