@@ -13,7 +13,8 @@
 //! * **Leading run + tail**: the same sum over the *leading run* of
 //!   significant positive lags only (lag 1, 2, … until the first lag that is
 //!   not), plus a geometric tail continuing the run's last ratio
-//!   `ρ_K/ρ_{K-1}` (capped at 0.95) over the later lags. Hamed–Rao also
+//!   `ρ_K/ρ_{K-1}` (capped at 0.95; √ρ_1 when that ratio is ≥ 1, a cycle
+//!   coming round rather than a decay) over the later lags. Hamed–Rao also
 //!   sums every far lag that crosses the bound by chance; since the sample
 //!   ACF of a demeaned series sums to -1/2 over all lags, those chance lags
 //!   are negative on balance and drag the factor down: on 500 points of
@@ -151,7 +152,17 @@ fn factors(x: &[f64], y: &[f64], slope: f64) -> (f64, f64) {
     if run_len > 0 {
         let last = rho[run_len - 1];
         let before = if run_len >= 2 { rho[run_len - 2] } else { 1.0 };
-        let ratio = (last / before).clamp(0.0, 0.95);
+        // The run's last ratio, unless the ACF rose at the run's end: that is a cycle
+        // coming round (the shoulder of the leaky loader's staircase of cache blocks), not
+        // a decay, and 0.95 would continue the run for twenty lags it does not show; the
+        // tail then decays at √ρ₁ (an AR(1)'s ratio is ρ₁).
+        let ratio = last / before;
+        let ratio = if ratio < 1.0 {
+            ratio
+        } else {
+            rho[0].max(0.0).sqrt()
+        };
+        let ratio = ratio.clamp(0.0, 0.95);
         let (mut pk, mut k) = (last * ratio, run_len + 1);
         while k < n - 2 && pk > 1e-12 {
             lead += weight(k) * pk;

@@ -105,8 +105,8 @@ pub struct GateRun {
     pub shape: crate::Shape,
     /// Iterations judged by the look that decided.
     pub length: usize,
-    /// [`crate::MetricAnalysis::steady_leak`] at that look.
-    pub steady_leak: bool,
+    /// [`crate::MetricAnalysis::steadiness`] at that look.
+    pub steadiness: crate::sequential::Steadiness,
 }
 
 /// Judge the series `y` (x = iteration) as the gate does: at each look of `plan` on the
@@ -130,14 +130,14 @@ pub fn gate_run(
             outcome: a.verdicts[0].outcome,
             shape: a.shape,
             length: n,
-            steady_leak: a.steady_leak(),
+            steadiness: a.steadiness(),
         })
     };
     let mut walk = LookWalk::new(plan);
     while let Some(look) = walk.next_look() {
         let run = at(look.length, look.confidence)?;
         if walk.record(LookVerdict::of(
-            [(run.steady_leak, run.outcome)],
+            [(run.steadiness, run.outcome)],
             look.may_pass,
         )) {
             return Ok(run);

@@ -42,6 +42,13 @@ pub enum WarmUp {
 pub struct WarmUpCut {
     pub index: usize,
     pub x: f64,
+    /// The samples before the cut rose no faster than the steady state after it: the
+    /// first samples sit at or above the steady-state line carried back to them (a slow
+    /// start, or a cut the noise placed on a straight line). A cache fill rises fastest
+    /// first and sits below that line. False without a cut, and under churn (the line is
+    /// then the floor's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_steeper: bool,
 }
 
 /// The accepted spellings, quoted by the parse error.

@@ -1,11 +1,13 @@
 //! Every look of a recorded run, judged on its own: per metric and budget, the outcome,
 //! whether the look counted it as a steady leak, and the numbers that decide that. For
-//! finding out why a run decided at the look it did.
+//! finding out why a run decided at the look it did. Each look is followed by the longer
+//! look that would confirm a fail there.
 //!
 //! cargo run --release -p leakcheck-judge --example looks -- reports/loader-loop
 
 use std::path::PathBuf;
 
+use leakcheck_analysis::sequential::{CONFIRM_RATIO, Look};
 use leakcheck_judge::{Judging, RunFacts, judge};
 use leakcheck_records::read_run;
 
@@ -33,7 +35,15 @@ fn main() {
         std::process::exit(2);
     };
     let timeline = &recorded.timeline;
-    for look in plan.looks() {
+    // Each plan look, then where a fail there would be confirmed (same confidence).
+    let looks = plan.looks().into_iter().flat_map(|look| {
+        let confirm = Look {
+            length: look.length * CONFIRM_RATIO,
+            ..look
+        };
+        [(look, ""), (confirm, " (confirming)")]
+    });
+    for (look, role) in looks {
         if timeline.length(plan.unit) < look.length {
             break;
         }
@@ -52,7 +62,7 @@ fn main() {
             },
         );
         println!(
-            "look {} at {:.1} ({:.4}%)",
+            "look {} at {:.1} ({:.4}%){role}",
             look.index,
             look.length,
             100.0 * look.confidence

@@ -21,7 +21,7 @@ use leakcheck_vocab::{CheckReason, Outcome, XUnit};
 pub use baseline::{Baseline, BaselineEntry, BaselineError, RatchetTolerance, ratchet};
 pub use compare::{Quantities, compare};
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
-use leakcheck_analysis::sequential::{LookVerdict, LookWalk};
+use leakcheck_analysis::sequential::{LookVerdict, LookWalk, Steadiness};
 pub use leakcheck_analysis::{LookPlan, MetricBudget};
 pub use leakcheck_vocab::Look;
 
@@ -48,8 +48,8 @@ pub struct Judgement {
     pub misconfigured: bool,
     pub report: ScenarioReport,
     /// Per metric of `report.metrics`: a steady leak a look may fail on
-    /// ([`leakcheck_analysis::MetricAnalysis::steady_leak`]).
-    steady_leaks: Vec<bool>,
+    /// ([`leakcheck_analysis::MetricAnalysis::steadiness`]).
+    steadiness: Vec<Steadiness>,
 }
 
 impl Judgement {
@@ -59,7 +59,7 @@ impl Judgement {
             .report
             .metrics
             .iter()
-            .zip(&self.steady_leaks)
+            .zip(&self.steadiness)
             .flat_map(|(m, &steady)| m.budgets.iter().map(move |c| (steady, c.outcome)));
         LookVerdict::of(checks, may_pass)
     }
@@ -207,7 +207,7 @@ fn judge_once(
         XUnit::Iteration
     };
     let metrics = metric::judge_metrics(judging, timeline, confidence);
-    let steady_leaks = metrics.iter().map(|m| m.steady_leak()).collect();
+    let steadiness = metrics.iter().map(|m| m.steadiness()).collect();
     let status = run_ending(facts);
     let checks: Vec<&report::BudgetCheck> =
         metrics.iter().flat_map(|m| &m.report.budgets).collect();
@@ -263,7 +263,7 @@ fn judge_once(
         verdict,
         misconfigured,
         report,
-        steady_leaks,
+        steadiness,
     }
 }
 

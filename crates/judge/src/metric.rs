@@ -3,7 +3,7 @@
 
 use leakcheck_analysis::{
     AnalysisError, AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict,
-    analyze_metric_with, classify_fragmentation,
+    analyze_metric_with, classify_fragmentation, sequential::Steadiness,
 };
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
@@ -142,14 +142,13 @@ struct Finding {
 }
 
 impl JudgedMetric {
-    /// A steady leak a look may fail on; never once the fragmentation relabelling said
-    /// the growth is not allocated memory.
-    pub(crate) fn steady_leak(&self) -> bool {
-        self.report.shape == Shape::Leak.to_string()
-            && self
-                .analysis
-                .as_ref()
-                .is_some_and(MetricAnalysis::steady_leak)
+    /// How far a look may fail on this metric as a steady leak; never once the
+    /// fragmentation relabelling said the growth is not allocated memory.
+    pub(crate) fn steadiness(&self) -> Steadiness {
+        match &self.analysis {
+            Some(a) if self.report.shape == Shape::Leak.to_string() => a.steadiness(),
+            _ => Steadiness::Unsteady,
+        }
     }
 
     fn push_verdict(&mut self, b: &MetricBudget, v: &Verdict, a: &MetricAnalysis) {

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Coverage of the corrected Sen interval under two rules for the leading-run tail.
+
+Not a reference file: the figures quoted in crates/analysis/README.md ("Why two
+autocorrelation factors") for the change of the tail's ratio, computed in numpy/scipy
+independently of the Rust code. "last": the run's last ACF ratio, capped at 0.95 (the
+rule before); "rising": the same, but sqrt(rho_1) when that ratio is >= 1 (the rule in
+src/mann_kendall.rs). Nominal 99 %, slope 0.05 per x, unit-variance noise.
+
+    pip install numpy scipy && python3 tail_coverage.py [SEEDS]   # ~1 min for 1000
+"""
+import sys
+
+import numpy as np
+from scipy.stats import norm, rankdata
+
+
+def factor(x, y, slope, rule):
+    """max(Hamed-Rao, leading run + geometric tail, 1), as src/mann_kendall.rs."""
+    n = len(y)
+    c = rankdata(y - slope * x)
+    c = c - c.mean()
+    spectrum = np.fft.rfft(c, 2 * n)
+    rho = (np.fft.irfft(spectrum * np.conj(spectrum))[:n] / np.dot(c, c))[1:n - 2]
+    k = np.arange(1, n - 2)
+    m = n - k
+    w = m * (m - 1.0) * (m - 2.0)
+    scale = 2.0 / (n * (n - 1.0) * (n - 2.0))
+    bound = norm.ppf(0.975) / np.sqrt(n)
+    hamed_rao = 1 + scale * (w * rho * (np.abs(rho) > bound)).sum()
+    above = rho > bound
+    run = len(rho) if above.all() else int(np.argmin(above))
+    lead = (w[:run] * rho[:run]).sum()
+    if run > 0:
+        last = rho[run - 1]
+        ratio = last / (rho[run - 2] if run >= 2 else 1.0)
+        if rule == "rising" and ratio >= 1.0:
+            ratio = np.sqrt(max(rho[0], 0.0))
+        ratio = min(max(ratio, 0.0), 0.95)
+        later = np.arange(run + 1, n - 2)
+        lead += (w[later - 1] * last * ratio ** (later - run)).sum()
+    return max(hamed_rao, 1 + scale * lead, 1.0)
+
+
+def covers(x, y, true_slope, rule, confidence=0.99):
+    n = len(y)
+    i, j = np.triu_indices(n, 1)
+    slopes = (y[j] - y[i]) / (x[j] - x[i])
+    pairs = len(slopes)
+    sigma = np.sqrt(n * (n - 1) * (2 * n + 5) / 18.0 * factor(x, y, np.median(slopes), rule))
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    lo = int(np.floor((pairs - z * sigma) / 2))
+    hi = int(np.ceil((pairs + z * sigma) / 2))
+    if lo < 0 or hi >= pairs:
+        return True
+    bounds = np.partition(slopes, [lo, hi])
+    return bounds[lo] <= true_slope <= bounds[hi]
+
+
+def ar1(rng, n, phi):
+    e = rng.standard_normal(n)
+    out = np.empty(n)
+    out[0] = e[0] / np.sqrt(1 - phi * phi)
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + e[t]
+    return out
+
+
+def main():
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    noises = [
+        ("AR(1) phi=0.6", lambda rng, n: ar1(rng, n, 0.6)),
+        ("AR(0.3) + 0.6 AR(0.9)", lambda rng, n: ar1(rng, n, 0.3) + 0.6 * ar1(rng, n, 0.9)),
+    ]
+    for label, noise in noises:
+        for n in (500, 200, 100):
+            row = []
+            for rule in ("last", "rising"):
+                rng = np.random.default_rng(1)
+                x = np.arange(n, dtype=float)
+                hits = sum(covers(x, 0.05 * x + noise(rng, n), 0.05, rule) for _ in range(seeds))
+                row.append(f"{rule} {100.0 * hits / seeds:.1f}%")
+            print(f"{label:24} n={n:3}  " + "  ".join(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
