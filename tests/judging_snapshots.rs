@@ -17,6 +17,7 @@
 //! | `crashed` | `leakcheck run --name crashed --budget rss.slope=64KiB/iter -- python3 tests/fixtures/marker.py --iterations 400 --abort-at 300 --leak-bytes 4096` |
 //! | `retrain-checkpoints` | `leakcheck run retrain-sequential --variant fixed` (with checkpoints: retained with an interval) |
 //! | `loader-leaky-early` | `leakcheck run loader-loop --variant leaky` (sequential looks: stopped early) |
+//! | `loader-leaky-slow-start`, `loader-leaky-rising-acf` | `leakcheck run loader-loop --variant leaky --attribute=never` (2026-12-02; decided after 123 marks then, no snapshot) |
 
 mod util;
 
@@ -116,6 +117,28 @@ fn retrain_with_checkpoints_rejudged_offline_matches_its_snapshot() {
 #[test]
 fn leaky_loader_stopped_early_rejudged_offline_matches_its_snapshot() {
     check_fixture("loader-leaky-early", 1);
+}
+
+/// The bug: the leaky loader (1.7 MiB/iter against 16 KiB/iter) was sometimes decided only
+/// after 123 marks, the third look's confirmation. In `loader-leaky-slow-start` its first
+/// 16 iterations grow at half the pace, the warm-up cut missed them (MSER improvement 1.42,
+/// the bar was 1.5) and the curvature inflated Var(S) tenfold at 66 marks; where the cut
+/// found them, the steady state was shorter than three warm-ups. In
+/// `loader-leaky-rising-acf` the ACF rose at the end of its leading run (ratio 1.39) and
+/// the tail continued it at 0.95. Both must now be decided by the second look's
+/// confirmation, 82.3 marks.
+#[test]
+fn regression_slow_leaky_loader_runs_are_decided_by_the_second_look() {
+    for name in ["loader-leaky-slow-start", "loader-leaky-rising-acf"] {
+        let (_, out, outcome) = report_fixture(name);
+        outcome.assert_exit_code(1);
+        let summary: serde_json::Value =
+            serde_json::from_str(&read(&out.path().join("summary.json"))).expect("json");
+        let decided = summary["decided_at"]["length"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}: not decided at a look"));
+        assert!(decided < 83.0, "{name}: decided after {decided} marks");
+    }
 }
 
 /// The bug: each outside sample was repeated at every mark after it, so the fixed

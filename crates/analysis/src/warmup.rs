@@ -111,8 +111,10 @@ const BATCH: usize = 5;
 
 /// Dropping the warm-up must at least divide the MSER score by this much, or there is
 /// no warm-up: on 1 200 lines with AR(1) noise (sd 16 KiB to 1 MiB, leaks 0 to 4 KiB/iter)
-/// the ratio never passed 1.11, on a cache fill it is 3 to 8 000.
-const MIN_IMPROVEMENT: f64 = 1.5;
+/// the ratio never passed 1.11, on a cache fill it is 3 to 8 000. A slow start is milder:
+/// the leaky loader's first 16 iterations at half its pace gave 1.31–1.74 (so not 1.5,
+/// which left them in and its interval ten times wider).
+const MIN_IMPROVEMENT: f64 = 1.3;
 
 /// The cut lands where the transient is within this fraction of its first deviation
 /// from the steady line (the fill is 99 % of the way to its plateau).

@@ -3,6 +3,7 @@
 //! `tests/reference/churn_reference.json`; plus the properties they exist for.
 
 use leakcheck_analysis::churn::{detect_period, lower_envelope};
+use leakcheck_analysis::sequential::Steadiness;
 use leakcheck_analysis::warmup::auto_cut;
 use leakcheck_analysis::{
     AnalysisOptions, Budget, BudgetKind, Outcome, Series, XUnit, analyze_metric, theil_sen,
@@ -150,4 +151,51 @@ fn checkpoint_retained_matches_numpy_and_scipy() {
             (got, want) => panic!("case {i}: per-checkpoint slope {got:?}, reference {want:?}"),
         }
     }
+}
+
+/// A warm-up slower than the steady state (a slow start) is no cache fill: a look may
+/// fail on the leak after it however long the cut, while a fill that rose fastest first
+/// keeps needing a steady state three times its warm-up.
+#[test]
+fn a_slow_start_counts_as_steady_and_a_fill_does_not() {
+    let budget = Budget::parse("alloc.slope", BudgetKind::Slope, "16 KiB/iter").unwrap();
+    let opts = AnalysisOptions::default();
+    let mib = 1024.0 * 1024.0;
+    // Small deterministic wobble so that no two values tie.
+    let wobble = |i: usize| 4096.0 * ((i * 7919) % 13) as f64;
+    let analyse = |y: Vec<f64>| {
+        let series = Series::from_y(y).unwrap();
+        analyze_metric("alloc", &series, &[], std::slice::from_ref(&budget), &opts).unwrap()
+    };
+    // 20 iterations at 0.2 MiB/iter, then 2 MiB/iter: 60 marks.
+    let slow_start = analyse(
+        (0..60)
+            .map(|i| {
+                let pace = if i < 20 {
+                    0.2 * i as f64
+                } else {
+                    4.0 + 2.0 * (i - 20) as f64
+                };
+                pace * mib + wobble(i)
+            })
+            .collect(),
+    );
+    assert!(slow_start.warmup.index > 0, "{:?}", slow_start.warmup);
+    assert!(slow_start.warmup.no_steeper, "{:?}", slow_start.warmup);
+    assert_ne!(slow_start.steadiness(), Steadiness::Unsteady);
+    // 20 iterations at 2 MiB/iter, then 0.2 MiB/iter: concave, a fill's shape.
+    let fill = analyse(
+        (0..60)
+            .map(|i| {
+                let pace = if i < 20 {
+                    2.0 * i as f64
+                } else {
+                    40.0 + 0.2 * (i - 20) as f64
+                };
+                pace * mib + wobble(i)
+            })
+            .collect(),
+    );
+    assert!(fill.warmup.index > 0, "{:?}", fill.warmup);
+    assert!(!fill.warmup.no_steeper, "{:?}", fill.warmup);
 }

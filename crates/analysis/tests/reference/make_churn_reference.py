@@ -52,7 +52,7 @@ def warmup_cut(x, y):
         scores[k] = (r @ r) / (m - k) ** 2
     best = int(np.argmin(scores))
     edge = m // 2 - m // 20
-    if best == 0 or best >= edge or not scores[0] >= 1.5 * scores[best]:
+    if best == 0 or best >= edge or not scores[0] >= 1.3 * scores[best]:
         return 0
     s, c = ols(bx[best:], by[best:])
     dist = np.abs(c + s * bx - by)
