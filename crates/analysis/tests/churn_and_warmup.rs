@@ -167,35 +167,23 @@ fn a_slow_start_counts_as_steady_and_a_fill_does_not() {
         let series = Series::from_y(y).unwrap();
         analyze_metric("alloc", &series, &[], std::slice::from_ref(&budget), &opts).unwrap()
     };
-    // 20 iterations at 0.2 MiB/iter, then 2 MiB/iter: 60 marks.
-    let slow_start = analyse(
-        (0..60)
-            .map(|i| {
-                let pace = if i < 20 {
-                    0.2 * i as f64
-                } else {
-                    4.0 + 2.0 * (i - 20) as f64
-                };
-                pace * mib + wobble(i)
-            })
-            .collect(),
-    );
+    // 60 marks: 20 iterations at one pace (MiB/iter), then the rest at another.
+    let two_paces = |first: f64, then: f64| {
+        analyse(
+            (0..60usize)
+                .map(|i| {
+                    let mib_so_far = first * i.min(20) as f64 + then * i.saturating_sub(20) as f64;
+                    mib_so_far * mib + wobble(i)
+                })
+                .collect(),
+        )
+    };
+    let slow_start = two_paces(0.2, 2.0);
     assert!(slow_start.warmup.index > 0, "{:?}", slow_start.warmup);
     assert!(slow_start.warmup.no_steeper, "{:?}", slow_start.warmup);
     assert_ne!(slow_start.steadiness(), Steadiness::Unsteady);
-    // 20 iterations at 2 MiB/iter, then 0.2 MiB/iter: concave, a fill's shape.
-    let fill = analyse(
-        (0..60)
-            .map(|i| {
-                let pace = if i < 20 {
-                    2.0 * i as f64
-                } else {
-                    40.0 + 0.2 * (i - 20) as f64
-                };
-                pace * mib + wobble(i)
-            })
-            .collect(),
-    );
+    // Fast first, then slow: concave, a fill's shape.
+    let fill = two_paces(2.0, 0.2);
     assert!(fill.warmup.index > 0, "{:?}", fill.warmup);
     assert!(!fill.warmup.no_steeper, "{:?}", fill.warmup);
 }
