@@ -30,13 +30,14 @@ fn leaky_loader_stops_early_and_reads_back_the_same() {
     assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
     let scenario = out.path().join("loader-loop");
     let live = summary(&scenario);
-    // It failed at an interim look, before the 500 iterations a pass needs. Where depends
-    // on the staircase the workers' timing draws: after 54 marks in most runs, at most 123
-    // in 110 (see the README's soak figures).
+    // It failed at an interim look, long before the 500 iterations a pass needs: the
+    // first look's confirmation (54.9 marks) or the second's (82.3), whichever the
+    // staircase the workers' timing draws allows. 125 runs here on 2026-12-02, 50 of them
+    // with the other core loaded, were all decided by 82.3 (see the README's soak figures).
     let decided = live["decided_at"]["length"]
         .as_f64()
         .unwrap_or_else(|| panic!("no decision in {live}"));
-    assert!(decided < 500.0, "decided after {decided} marks");
+    assert!(decided <= 100.0, "decided after {decided} marks");
     // The stop lags the decision by however many marks the loader makes while the runner
     // waits for a core: ~5 on an idle machine; one run on CI's loaded machine had 291
     // marks in all. Either way far short of the 2000 the run was given.
