@@ -157,9 +157,9 @@ impl MetricAnalysis {
     /// Is this a leak a look early in a run may fail on? It must be shaped `leak`, with a
     /// steady state at least three times as long as the warm-up it follows (a transient
     /// that just ended may be a cache fill about to level off), and the second half of the
-    /// steady state must keep at least half the overall pace (a fill slows down; a leak
-    /// does not): [`Steadiness::Sure`] when the second half's lower bound keeps half the
-    /// pace, [`Steadiness::Paced`] when only its estimate does, keeping three quarters.
+    /// steady state must keep the overall pace (a fill slows down; a leak does not):
+    /// [`Steadiness::Sure`] when its lower bound keeps at least half of it,
+    /// [`Steadiness::Paced`] when only its estimate does, keeping three quarters.
     ///
     /// A warm-up that rose no faster than the steady state ([`WarmUpCut::no_steeper`]) is
     /// no fill, so its length does not count: the leaky loader starts its staircase of

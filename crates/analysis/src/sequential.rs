@@ -143,7 +143,8 @@ pub enum Steadiness {
     /// No leak a look may fail on: not shaped `leak`, or a transient that just ended, or a
     /// second half clearly slower.
     Unsteady,
-    /// A leak whose second half keeps half the pace by its estimate only.
+    /// A leak whose second half keeps three quarters of the overall pace by its estimate,
+    /// though its lower bound falls below half.
     Paced,
     /// A leak whose second half keeps half the pace by its lower bound.
     Sure,
