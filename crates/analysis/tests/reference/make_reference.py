@@ -66,6 +66,39 @@ def series():
     return out
 
 
+def rank_acf(detrended):
+    """ACF of the ranks of a detrended series at lags 1..n-3 (the weights of lags n-2
+    and n-1 are zero)."""
+    n = len(detrended)
+    ranks = stats.rankdata(detrended)
+    c = ranks - ranks.mean()
+    return np.array([np.dot(c[k:], c[:n - k]) / np.dot(c, c) for k in range(1, n - 2)])
+
+
+def leading_run_factor(acf, n, rising_rule=True):
+    """The leading-run + tail factor (leakcheck's addition, see src/mann_kendall.rs) from
+    the ranks' ACF of a Sen-detrended series of n points: significant positive lags from
+    lag 1 until the first that is not, then a geometric tail at the run's last ratio (at
+    most 0.95; sqrt(rho_1) when the ratio is >= 1, unless `rising_rule` is off: the rule
+    before 2026-12-02, which tail_coverage.py compares)."""
+    bound = stats.norm.ppf(0.975) / np.sqrt(n)
+    w = lambda k: (n - k) * (n - k - 1.0) * (n - k - 2.0)
+    run = 0
+    while run < len(acf) and acf[run] > bound:
+        run += 1
+    lead = sum(w(k) * acf[k - 1] for k in range(1, run + 1))
+    if run > 0:
+        last = acf[run - 1]
+        before = acf[run - 2] if run >= 2 else 1.0
+        ratio = last / before
+        if rising_rule and ratio >= 1.0:
+            ratio = np.sqrt(max(acf[0], 0.0))
+        ratio = min(max(ratio, 0.0), 0.95)
+        for k in range(run + 1, n - 2):
+            lead += w(k) * last * ratio ** (k - run)
+    return 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * lead
+
+
 def sen_interval(slopes_sorted, n, ties, conf, inflation):
     """Sen (1968) eq. 2.6 order statistics, scipy's rounding, Var(S) inflated."""
     z = stats.norm.ppf(1 - (1 - conf) / 2)
@@ -101,30 +134,7 @@ def main():
         orig = mk.original_test(y)
         hr = mk.hamed_rao_modification_test(y, alpha=0.05)
         factor = hr.var_s / orig.var_s
-        # The leading-run + tail factor (leakcheck's addition, see
-        # src/mann_kendall.rs): significant positive lags from lag 1 until the
-        # first that is not, then a geometric tail at the run's last ratio (at most
-        # 0.95; sqrt(rho_1) when the ratio is >= 1).
-        detr = y - np.arange(n) * hr.slope
-        ranks = stats.rankdata(detr)
-        c = ranks - ranks.mean()
-        acf = np.array([np.dot(c[k:], c[:n - k]) / np.dot(c, c) for k in range(1, n - 2)])
-        bound = stats.norm.ppf(0.975) / np.sqrt(n)
-        w = lambda k: (n - k) * (n - k - 1.0) * (n - k - 2.0)
-        run = 0
-        while run < len(acf) and acf[run] > bound:
-            run += 1
-        lead = sum(w(k) * acf[k - 1] for k in range(1, run + 1))
-        if run > 0:
-            last = acf[run - 1]
-            before = acf[run - 2] if run >= 2 else 1.0
-            ratio = last / before
-            if ratio >= 1.0:
-                ratio = np.sqrt(max(acf[0], 0.0))
-            ratio = min(max(ratio, 0.0), 0.95)
-            for k in range(run + 1, n - 2):
-                lead += w(k) * last * ratio ** (k - run)
-        lead_factor = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * lead
+        lead_factor = leading_run_factor(rank_acf(y - np.arange(n) * hr.slope), n)
         applied = max(factor, lead_factor, 1.0)
         s_ = float(hr.s)
         z = (s_ - np.sign(s_)) / np.sqrt(orig.var_s * applied) if s_ != 0 else 0.0

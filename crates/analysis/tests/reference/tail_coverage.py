@@ -7,39 +7,30 @@ independently of the Rust code. "last": the run's last ACF ratio, capped at 0.95
 rule before); "rising": the same, but sqrt(rho_1) when that ratio is >= 1 (the rule in
 src/mann_kendall.rs). Nominal 99 %, slope 0.05 per x, unit-variance noise.
 
-    pip install numpy scipy && python3 tail_coverage.py [SEEDS]   # ~1 min for 1000
+    pip install scipy statsmodels pymannkendall && python3 tail_coverage.py [SEEDS]
+
+(the factor is make_reference.py's; ~1 min for 1000 seeds)
 """
+import os
 import sys
 
 import numpy as np
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_reference import leading_run_factor, rank_acf  # noqa: E402
 
 
 def factor(x, y, slope, rule):
     """max(Hamed-Rao, leading run + geometric tail, 1), as src/mann_kendall.rs."""
     n = len(y)
-    c = rankdata(y - slope * x)
-    c = c - c.mean()
-    spectrum = np.fft.rfft(c, 2 * n)
-    rho = (np.fft.irfft(spectrum * np.conj(spectrum))[:n] / np.dot(c, c))[1:n - 2]
+    acf = rank_acf(y - slope * x)
     k = np.arange(1, n - 2)
-    m = n - k
-    w = m * (m - 1.0) * (m - 2.0)
-    scale = 2.0 / (n * (n - 1.0) * (n - 2.0))
-    bound = norm.ppf(0.975) / np.sqrt(n)
-    hamed_rao = 1 + scale * (w * rho * (np.abs(rho) > bound)).sum()
-    above = rho > bound
-    run = len(rho) if above.all() else int(np.argmin(above))
-    lead = (w[:run] * rho[:run]).sum()
-    if run > 0:
-        last = rho[run - 1]
-        ratio = last / (rho[run - 2] if run >= 2 else 1.0)
-        if rule == "rising" and ratio >= 1.0:
-            ratio = np.sqrt(max(rho[0], 0.0))
-        ratio = min(max(ratio, 0.0), 0.95)
-        later = np.arange(run + 1, n - 2)
-        lead += (w[later - 1] * last * ratio ** (later - run)).sum()
-    return max(hamed_rao, 1 + scale * lead, 1.0)
+    weights = (n - k) * (n - k - 1.0) * (n - k - 2.0)
+    significant = np.abs(acf) > norm.ppf(0.975) / np.sqrt(n)
+    hamed_rao = 1 + 2.0 / (n * (n - 1.0) * (n - 2.0)) * (weights * acf * significant).sum()
+    lead = leading_run_factor(acf, n, rising_rule=(rule == "rising"))
+    return max(hamed_rao, lead, 1.0)
 
 
 def covers(x, y, true_slope, rule, confidence=0.99):
