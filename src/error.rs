@@ -72,6 +72,8 @@ pub enum CliError {
     Report(#[from] leakcheck_report::ReportError),
     #[error(transparent)]
     Baseline(#[from] leakcheck_judge::BaselineError),
+    #[error(transparent)]
+    Manifest(#[from] leakcheck_report::ManifestError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write `{}`: {source}", path.display())]
@@ -95,7 +97,8 @@ impl CliError {
             | CliError::Judging(_)
             | CliError::Io { .. }
             | CliError::Report(_)
-            | CliError::Baseline(_) => ExitStatus::Usage,
+            | CliError::Baseline(_)
+            | CliError::Manifest(_) => ExitStatus::Usage,
         }
     }
 }

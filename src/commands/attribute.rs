@@ -13,7 +13,7 @@ use leakcheck_attribution::{
     Measured, attribution, client_sites, dhat_growth, parse_dhat, unavailable,
 };
 use leakcheck_report::{Attribution, AttributionPass, BudgetKind, Outcome, ScenarioReport};
-use leakcheck_runner::{Attribute, RunSpec, ScenarioConfig, run_build, run_with};
+use leakcheck_runner::{Attribute, RunSpec, ScenarioConfig, StopRequest, run_build, run_with};
 
 use crate::output::tell;
 
@@ -55,7 +55,7 @@ pub fn attribute(
         }
         None => {
             let measured = measured(report, None);
-            client_pass(scenario, spec, &pass_root, dir)
+            client_pass(scenario, spec, report, &pass_root, dir)
                 .map(|(passes, sites)| {
                     attribution("tracemalloc", "iteration", passes, sites, measured.as_ref())
                 })
@@ -115,7 +115,7 @@ fn dhat_pass(
             (passes.clone(), why)
         })?;
         let private = private_program(&mut pass.argv, &pass_dir);
-        let ran = run_pass(&pass);
+        let ran = run_pass(&pass, None);
         if let Some(copy) = private {
             // Best effort: a leftover copy costs disk, never the verdict.
             let _ = std::fs::remove_file(copy);
@@ -145,15 +145,33 @@ fn dhat_pass(
     Ok((passes, sites))
 }
 
+/// The tracemalloc pass: the judged command again, with the client's attribution on,
+/// stopped at the judged run's length (a program that runs until stopped would otherwise
+/// run until `--timeout`). Not started when it cannot produce sites: the judged run never
+/// marked (no client), or marked too few times for a snapshot and a later one.
 fn client_pass(
     scenario: &ScenarioConfig,
     spec: &RunSpec,
+    report: &ScenarioReport,
     pass_root: &Path,
     dir: &Path,
 ) -> PassResult {
+    let from = first_snapshot_mark(scenario);
+    let judged_marks = report.iterations.unwrap_or(0);
+    if judged_marks == 0 {
+        return Err((Vec::new(), "the program does not mark: attribution needs the leakcheck Python client (python/) or a [scenarios.NAME.attribution] dhat build; no pass was run".to_owned()));
+    }
+    if judged_marks <= 2 * from {
+        return Err((
+            Vec::new(),
+            format!(
+                "the judged run had {judged_marks} marks: a pass needs more than {} (a snapshot after mark {from} and a later one); no pass was run",
+                2 * from
+            ),
+        ));
+    }
     let mut pass = spec.clone();
     pass.env.push((ATTRIBUTE_ENV.to_owned(), "1".to_owned()));
-    let from = first_snapshot_mark(scenario);
     pass.env
         .push((ATTRIBUTE_FROM_ENV.to_owned(), from.to_string()));
     pass.out_dir = pass_root.to_path_buf();
@@ -162,7 +180,7 @@ fn client_pass(
         "[{}] attribution pass (tracemalloc from mark {from})",
         scenario.name
     );
-    let outcome = run_pass(&pass).map_err(|why| (Vec::new(), why))?;
+    let outcome = run_pass(&pass, Some(judged_marks)).map_err(|why| (Vec::new(), why))?;
     let passes = vec![AttributionPass {
         length: outcome.timeline.marks.len() as u64,
         dir: relative(pass_root, dir),
@@ -191,9 +209,18 @@ fn first_snapshot_mark(scenario: &ScenarioConfig) -> u64 {
     scenario.iterations.map_or(10, |n| (n / 10).max(10))
 }
 
-/// Runs one pass to its end (no early stop) and says why when it did not complete.
-fn run_pass(pass: &RunSpec) -> Result<leakcheck_runner::RunOutcome, String> {
-    let outcome = run_with(pass, &mut |_| {}, &mut |_| None).map_err(|e| e.to_string())?;
+/// Runs one pass to its end, or to `marks` marks when given, and says why when it did not
+/// complete.
+fn run_pass(pass: &RunSpec, marks: Option<u64>) -> Result<leakcheck_runner::RunOutcome, String> {
+    let mut at_length = |timeline: &leakcheck_records::Timeline| {
+        let limit = marks?;
+        (timeline.marks.len() as u64 >= limit).then(|| {
+            StopRequest::AtMaximum(format!(
+                "the attribution pass reached the judged run's {limit} marks"
+            ))
+        })
+    };
+    let outcome = run_with(pass, &mut |_| {}, &mut at_length).map_err(|e| e.to_string())?;
     let ending = leakcheck_records::RunEnding {
         termination: Some(outcome.termination),
         last_iteration: outcome.timeline.last_iteration(),

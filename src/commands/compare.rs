@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use leakcheck_judge::Tolerance;
 use leakcheck_report::ComparedRun;
 use leakcheck_runner::Ratchet;
 use leakcheck_runner::SAMPLES_FILE;
@@ -31,12 +32,31 @@ pub fn execute(args: CompareArgs) -> Result<ExitStatus, CliError> {
     }
     let a = load(&args.a)?;
     let b = load(&args.b)?;
+    if let Tolerance::Rate(_, per) = tolerance.tolerance
+        && let Some(run) = [&a, &b].into_iter().find(|r| r.x_unit != per)
+    {
+        return Err(CliError::Usage(format!(
+            "invalid --tolerance {:?}: a rate per {per}, but {} is judged per {}; expected a percentage (\"25%\") or a rate per {} (e.g. \"4KiB/{}\")",
+            args.tolerance,
+            run.path,
+            run.x_unit,
+            run.x_unit,
+            run.x_unit.suffix()
+        )));
+    }
     let out = create_out_dir(&args.out)?;
     let report =
         leakcheck_judge::compare(a, b, tolerance.tolerance, &tolerance.text, args.confidence);
     say!("compare: {} — {}", report.verdict.word(), report.headline);
-    say!("  A: {} ({})", report.a.label(), report.a.path);
-    say!("  B: {} ({})", report.b.label(), report.b.path);
+    for (side, run) in [("A", &report.a), ("B", &report.b)] {
+        let ending = &run.report.status;
+        let incomplete = if ending.is_complete() {
+            String::new()
+        } else {
+            format!(" — INCOMPLETE: it {}", ending.describe())
+        };
+        say!("  {side}: {} ({}){incomplete}", run.label(), run.path);
+    }
     for line in leakcheck_report::compare_lines(&report) {
         say!("  {line}");
     }
@@ -47,8 +67,11 @@ pub fn execute(args: CompareArgs) -> Result<ExitStatus, CliError> {
         Ok(_) => say!("  report: {}", out.join("compare.md").display()),
         Err(e) => tell!("warning: {e}; the comparison above stands"),
     }
+    let incomplete =
+        !(report.a.report.status.is_complete() && report.b.report.status.is_complete());
     Ok(match report.verdict {
         Change::Worse => ExitStatus::BudgetFailed,
+        _ if incomplete => ExitStatus::Incomplete,
         Change::Undecided => ExitStatus::Undecided,
         Change::Better | Change::NoSignificantDifference => ExitStatus::Pass,
     })

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use leakcheck_judge::{Baseline, RatchetTolerance, ratchet};
-use leakcheck_report::{GateEntry, Overall};
+use leakcheck_report::{GateEntry, GateManifest, Overall, Partition};
 use leakcheck_runner::{ScenarioConfig, load_config};
 
 use super::{
-    RunRequest, ScenarioResult, create_out_dir, interrupt_flag, not_started, run_scenario,
+    RunRequest, ScenarioResult, create_out_dir, interrupt_flag, lock, not_started, run_scenario,
 };
 use crate::cli::GateArgs;
 use crate::error::{CliError, ExitStatus};
@@ -27,7 +27,8 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         .filter(|s| args.only.is_empty() || args.only.contains(&s.name))
         .collect();
     if let Some(text) = &args.partition {
-        let partition = Partition::parse(text)?;
+        let partition =
+            Partition::parse(text).map_err(|e| CliError::Usage(format!("--partition: {e}")))?;
         let all = selected.len();
         selected = partition.select(selected, |s| &s.name);
         let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
@@ -41,11 +42,25 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
             }
         );
     }
-    // A baseline that cannot be read is a usage error before anything runs; one that does
-    // not exist yet is empty (recorded by --update-baseline).
-    let mut baseline = match &args.baseline {
-        Some(path) => Some(Baseline::load(path)?.unwrap_or_default()),
-        None => None,
+    // The baseline is checked before anything runs: in check mode it must exist and be
+    // valid; to be updated, its path must be writable (a late failure would cost the run).
+    let baseline = match (&args.baseline, args.update_baseline) {
+        (Some(path), false) => Some(Baseline::load(path)?.ok_or_else(|| {
+            CliError::Usage(format!(
+                "invalid --baseline {}: no such file; record one first with --baseline {} --update-baseline",
+                path.display(),
+                path.display()
+            ))
+        })?),
+        (Some(path), true) => {
+            match Baseline::load(path) {
+                Err(e) if e.is_other_version() => tell!("note: {e}"),
+                other => drop(other?),
+            }
+            super::check_output_file("--baseline", path)?;
+            None
+        }
+        (None, _) => None,
     };
     // A variant must exist in every selected scenario before anything runs.
     for scenario in &selected {
@@ -55,6 +70,15 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
     super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from);
 
+    // Written before the first scenario starts: a gate killed half-way leaves the
+    // scenarios it never finished in the manifest, and `merge` reports them incomplete.
+    let mut manifest = GateManifest {
+        partition: args.partition.clone(),
+        planned: Some(selected.iter().map(|s| s.name.clone()).collect()),
+        scenarios: Vec::new(),
+    };
+    write_manifest_or_warn(&manifest, &args.out);
+    let mut recorded = Baseline::default();
     let mut entries = Vec::new();
     let mut status = ExitStatus::Pass;
     for scenario in selected {
@@ -72,14 +96,12 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
                 not_started(scenario, request, &e)
             }
         };
-        if let Some(b) = baseline.as_mut() {
-            if args.update_baseline {
-                if result.report.status.is_complete() {
-                    b.record(&result.report, cores());
-                }
-            } else {
-                check_against_baseline(scenario, b, &mut result, &args.out);
+        if args.update_baseline {
+            if result.report.status.is_complete() {
+                recorded.record(&result.report, cores());
             }
+        } else if let Some(b) = &baseline {
+            check_against_baseline(scenario, b, &mut result, &args.out);
         }
         status = status.worst(result.status);
         entries.push(GateEntry {
@@ -88,30 +110,16 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         });
         // Rewritten after every scenario, so the gate's files are current while it runs.
         write_gate_or_warn(&args.out, &entries, None);
-        let manifest = super::GateManifest {
-            partition: args.partition.clone(),
-            scenarios: entries.iter().map(|e| e.rel_dir.clone()).collect(),
-        };
-        if let Err(e) = manifest.write(&args.out) {
-            tell!("warning: {e}; `leakcheck merge` will look for the scenarios' folders instead");
-        }
+        manifest.scenarios.push(scenario.name.clone());
+        write_manifest_or_warn(&manifest, &args.out);
         if interrupt_flag().load(Ordering::SeqCst) > 0 {
             tell!("gate: interrupted; the remaining scenarios were not run");
             break;
         }
     }
     write_gate_or_warn(&args.out, &entries, step_summary.as_deref());
-    if let (Some(b), Some(path), true) = (&baseline, &args.baseline, args.update_baseline) {
-        b.save(path)?;
-        say!(
-            "gate: baseline {} now holds {} scenarios ({} recorded by this run)",
-            path.display(),
-            b.scenarios.len(),
-            entries
-                .iter()
-                .filter(|e| e.report.status.is_complete())
-                .count()
-        );
+    if let (Some(path), true) = (&args.baseline, args.update_baseline) {
+        update_baseline_or_warn(path, recorded);
     }
     super::write_openmetrics_or_warn(args.openmetrics.openmetrics.as_deref(), &entries);
     let passed = entries
@@ -125,6 +133,43 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         args.out.display()
     );
     Ok(status)
+}
+
+fn write_manifest_or_warn(manifest: &GateManifest, out: &Path) {
+    if let Err(e) = manifest.write(out) {
+        tell!("warning: {e}; `leakcheck merge` will look for the scenarios' folders instead");
+    }
+}
+
+/// Merges this gate's `recorded` entries into the baseline file under a lock, re-read
+/// right before it is replaced: two gates updating one baseline (`--only a`, `--only b`)
+/// each keep the other's entries. A failure is a warning: the verdict and its exit code
+/// stand, and the other outputs are still written.
+fn update_baseline_or_warn(path: &Path, recorded: Baseline) {
+    let lock_path = leakcheck_report::tmp_path(path).with_extension("lock");
+    let updated = (|| -> Result<usize, CliError> {
+        let _lock = lock::FileLock::take(&lock_path, lock::Wait::Yes)
+            .map_err(|source| CliError::Io {
+                path: lock_path.clone(),
+                source,
+            })?
+            .map_err(|_| CliError::Usage(format!("cannot lock {}", lock_path.display())))?;
+        let mut current = match Baseline::load(path) {
+            Err(e) if e.is_other_version() => Baseline::default(),
+            other => other?.unwrap_or_default(),
+        };
+        current.scenarios.extend(recorded.scenarios.clone());
+        current.save(path)?;
+        Ok(current.scenarios.len())
+    })();
+    match updated {
+        Ok(held) => say!(
+            "gate: baseline {} now holds {held} scenarios ({} recorded by this run)",
+            path.display(),
+            recorded.scenarios.len()
+        ),
+        Err(e) => tell!("warning: {e}; the baseline was not updated (the verdict above stands)"),
+    }
 }
 
 /// The ratchet: the scenario's budgeted quantities against its baseline entry; a
@@ -176,63 +221,6 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
-/// `--partition K/N`: cargo-nextest's convention. `count:K/N` (and plain `K/N`) takes every
-/// N-th scenario in config order starting with the K-th; `hash:K/N` the scenarios whose
-/// name hashes to K (stable across runs and machines: FNV-1a).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Partition {
-    by_hash: bool,
-    shard: usize,
-    of: usize,
-}
-
-impl Partition {
-    fn parse(text: &str) -> Result<Partition, CliError> {
-        let bad = || {
-            CliError::Usage(format!(
-                "invalid --partition {text:?}: expected K/N with 1 ≤ K ≤ N, optionally as count:K/N or hash:K/N"
-            ))
-        };
-        let (by_hash, rest) = match text.split_once(':') {
-            Some(("count", rest)) => (false, rest),
-            Some(("hash", rest)) => (true, rest),
-            Some(_) => return Err(bad()),
-            None => (false, text),
-        };
-        let (k, n) = rest.split_once('/').ok_or_else(bad)?;
-        let (shard, of): (usize, usize) = (
-            k.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if shard == 0 || of == 0 || shard > of {
-            return Err(bad());
-        }
-        Ok(Partition { by_hash, shard, of })
-    }
-
-    fn select<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
-        items
-            .into_iter()
-            .enumerate()
-            .filter(|(i, item)| {
-                let bucket = if self.by_hash {
-                    (fnv1a(name(item).as_bytes()) % self.of as u64) as usize
-                } else {
-                    i % self.of
-                };
-                bucket + 1 == self.shard
-            })
-            .map(|(_, item)| item)
-            .collect()
-    }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// The gate's files; a failure to write them (a full disk) is a warning, never a lost
 /// verdict.
 fn write_gate_or_warn(out: &Path, entries: &[GateEntry], step_summary: Option<&Path>) {
@@ -241,38 +229,5 @@ fn write_gate_or_warn(out: &Path, entries: &[GateEntry], step_summary: Option<&P
             "warning: {e}; the gate's reports in {} are incomplete",
             out.display()
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Partition;
-
-    #[test]
-    fn partitions_cover_every_scenario_exactly_once() {
-        let names: Vec<String> = (0..7).map(|i| format!("scenario-{i}")).collect();
-        for form in ["", "count:", "hash:"] {
-            let mut seen: Vec<String> = Vec::new();
-            for k in 1..=3 {
-                let p = Partition::parse(&format!("{form}{k}/3")).unwrap();
-                seen.extend(p.select(names.clone(), |s| s.as_str()));
-            }
-            seen.sort();
-            assert_eq!(seen, names, "{form}");
-        }
-        assert_eq!(
-            Partition::parse("1/2")
-                .unwrap()
-                .select(vec!["a", "b", "c"], |s| s),
-            vec!["a", "c"]
-        );
-    }
-
-    #[test]
-    fn bad_partitions_are_usage_errors_naming_the_value() {
-        for bad in ["0/2", "3/2", "1/0", "2", "x/2", "slice:1/2", ""] {
-            let e = Partition::parse(bad).unwrap_err().to_string();
-            assert!(e.contains(&format!("{bad:?}")), "{e}");
-        }
     }
 }

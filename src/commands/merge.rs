@@ -1,55 +1,86 @@
 //! `leakcheck merge DIR...`: the outputs of `gate --partition` shards joined into one set
 //! of gate reports (junit.xml, summary.md, index.html) and one exit code, as if one gate
-//! had run every scenario.
+//! had run every scenario. A scenario a shard planned but never finished (the shard was
+//! killed) is incomplete; a shard that ran nothing is fine; a shard missing from the
+//! partition is an error.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use leakcheck_report::{GateEntry, Overall, read_summary};
+use leakcheck_judge::{Judging, RunFacts, judge};
+use leakcheck_records::Timeline;
+use leakcheck_report::{GateEntry, GateManifest, Overall, ScenarioReport, read_summary};
+use leakcheck_runner::SAMPLES_FILE;
 
 use super::create_out_dir;
 use crate::cli::MergeArgs;
 use crate::error::{CliError, ExitStatus};
-use crate::output::say;
+use crate::output::{say, tell};
+
+/// One scenario of a shard: its report and where its folder is (none when it never
+/// started).
+struct Found {
+    name: String,
+    report: ScenarioReport,
+    folder: Option<PathBuf>,
+}
 
 pub fn execute(args: MergeArgs) -> Result<ExitStatus, CliError> {
     super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
-    let out = create_out_dir(&args.out)?;
-    let mut entries: Vec<GateEntry> = Vec::new();
+    check_folders(&args.dirs, &args.out)?;
+    let mut found: Vec<Found> = Vec::new();
     let mut from: Vec<&Path> = Vec::new();
+    let mut partitions = Vec::new();
     for dir in &args.dirs {
-        let found = shard_reports(dir)?;
-        if found.is_empty() {
-            return Err(CliError::Usage(format!(
-                "merge: no scenario reports in {} (expected DIR/<scenario>/summary.json, the --out of a gate shard)",
-                dir.display()
-            )));
+        let (manifest, scenarios) = shard_reports(dir)?;
+        if let Some(p) = manifest.as_ref().and_then(|m| m.partition.clone()) {
+            partitions.push((p, dir));
         }
-        for (name, report) in found {
-            if let Some(i) = entries.iter().position(|e| e.rel_dir == name) {
+        for f in scenarios {
+            if let Some(i) = found.iter().position(|e| e.name == f.name) {
                 return Err(CliError::Usage(format!(
-                    "merge: scenario {name} is in both {} and {}: each shard must run different scenarios",
+                    "merge: scenario {} is in both {} and {}: each shard must run different scenarios",
+                    f.name,
                     from[i].display(),
                     dir.display()
                 )));
             }
             from.push(dir);
-            entries.push(GateEntry {
-                rel_dir: name,
-                report,
-            });
+            found.push(f);
         }
     }
+    check_every_shard(&partitions)?;
+    let out = create_out_dir(&args.out)?;
     // Copied only once every shard is known to be good, so a refused merge writes nothing.
-    for (entry, dir) in entries.iter().zip(&from) {
-        copy_dir(&dir.join(&entry.rel_dir), &out.join(&entry.rel_dir))?;
+    for f in &found {
+        if let Some(folder) = &f.folder
+            && let Err(e) = copy_scenario(folder, &out.join(&f.name))
+        {
+            tell!(
+                "warning: {e}; {} is not in {} (the verdict below stands)",
+                f.name,
+                out.display()
+            );
+        }
     }
+    let entries: Vec<GateEntry> = found
+        .into_iter()
+        .map(|f| GateEntry {
+            rel_dir: f.name,
+            report: f.report,
+        })
+        .collect();
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from);
-    leakcheck_report::write_gate(&out, &entries, step_summary.as_deref())?;
-    super::GateManifest {
-        partition: None,
-        scenarios: entries.iter().map(|e| e.rel_dir.clone()).collect(),
+    if let Err(e) = leakcheck_report::write_gate(&out, &entries, step_summary.as_deref()) {
+        tell!("warning: {e}; the merged reports are incomplete (the verdict below stands)");
     }
-    .write(&out)?;
+    let manifest = GateManifest {
+        partition: None,
+        planned: Some(entries.iter().map(|e| e.rel_dir.clone()).collect()),
+        scenarios: entries.iter().map(|e| e.rel_dir.clone()).collect(),
+    };
+    if let Err(e) = manifest.write(&out) {
+        tell!("warning: {e}");
+    }
     super::write_openmetrics_or_warn(args.openmetrics.openmetrics.as_deref(), &entries);
     let status = entries.iter().fold(ExitStatus::Pass, |s, e| {
         s.worst(ExitStatus::of_verdict(e.report.verdict, false))
@@ -67,43 +98,188 @@ pub fn execute(args: MergeArgs) -> Result<ExitStatus, CliError> {
     Ok(status)
 }
 
-/// The scenario reports of a shard: those its `gate.json` lists (so a folder left from an
-/// earlier gate is not merged), else every `DIR/<scenario>/summary.json`.
-fn shard_reports(dir: &Path) -> Result<Vec<(String, leakcheck_report::ScenarioReport)>, CliError> {
+/// Each shard once, and `--out` none of them (merging into a shard would overwrite its
+/// own `gate.json`, and a second merge would then find other scenarios).
+fn check_folders(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let out_real = real(out);
+    for (i, dir) in dirs.iter().enumerate() {
+        let here = real(dir);
+        if let Some(twin) = dirs[..i].iter().find(|d| real(d) == here) {
+            return Err(CliError::Usage(format!(
+                "merge: {} is given twice ({} and {}); expected each shard's folder once",
+                here.display(),
+                twin.display(),
+                dir.display()
+            )));
+        }
+        if here == out_real {
+            return Err(CliError::Usage(format!(
+                "merge: --out {} is the shard {}; expected another folder for the merged reports",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every shard of a partition is there: `merge` of `2/2` alone would pass without the
+/// scenarios of `1/2`.
+fn check_every_shard(partitions: &[(String, &PathBuf)]) -> Result<(), CliError> {
+    let mut parsed = Vec::new();
+    for (text, dir) in partitions {
+        let p = leakcheck_report::Partition::parse(text)
+            .map_err(|e| CliError::Usage(format!("merge: {}: {e}", dir.display())))?;
+        parsed.push((p, text, dir));
+    }
+    let Some((first, first_text, first_dir)) = parsed.first() else {
+        return Ok(());
+    };
+    for (p, text, dir) in &parsed {
+        if (p.by_hash, p.of) != (first.by_hash, first.of) {
+            return Err(CliError::Usage(format!(
+                "merge: {} ran partition {text} but {} ran {first_text}: expected the shards of one partition",
+                dir.display(),
+                first_dir.display()
+            )));
+        }
+    }
+    let missing: Vec<String> = (1..=first.of)
+        .filter(|k| !parsed.iter().any(|(p, _, _)| p.shard == *k))
+        .map(|k| format!("{k}/{}", first.of))
+        .collect();
+    if !missing.is_empty() {
+        return Err(CliError::Usage(format!(
+            "merge: shard {} of the partition is missing; expected the folders of all {} shards",
+            missing.join(", "),
+            first.of
+        )));
+    }
+    Ok(())
+}
+
+/// A shard's manifest (if it has one) and its scenarios: those its `gate.json` planned
+/// (a finished one by its `summary.json`; an unfinished one judged from what it recorded,
+/// which is incomplete), else every `DIR/<scenario>/summary.json`.
+fn shard_reports(dir: &Path) -> Result<(Option<GateManifest>, Vec<Found>), CliError> {
     let io = |source| CliError::Io {
         path: dir.to_path_buf(),
         source,
     };
-    let names: Vec<String> = match super::GateManifest::read(dir)? {
-        Some(manifest) => manifest.scenarios,
-        None => {
-            let mut names: Vec<String> = std::fs::read_dir(dir)
-                .map_err(io)?
-                .filter_map(Result::ok)
-                .filter(|e| e.path().join("summary.json").is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
+    let manifest = GateManifest::read(dir)?;
+    let Some(m) = manifest.as_ref() else {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("summary.json").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| leakcheck_vocab::names::is_plain_name(n))
+            .collect();
+        if names.is_empty() {
+            return Err(CliError::Usage(format!(
+                "merge: no scenario reports in {} (expected DIR/gate.json or DIR/<scenario>/summary.json, the --out of a gate shard)",
+                dir.display()
+            )));
         }
+        names.sort();
+        let found = names
+            .into_iter()
+            .map(|name| finished(dir, name))
+            .collect::<Result<_, _>>()?;
+        return Ok((None, found));
     };
-    names
+    let planned = m.planned.clone().unwrap_or_else(|| m.scenarios.clone());
+    let found = planned
         .into_iter()
         .map(|name| {
-            let report = read_summary(&dir.join(&name).join("summary.json"))?;
-            Ok((name, report))
+            if m.scenarios.contains(&name) {
+                finished(dir, name)
+            } else {
+                Ok(unfinished(dir, name))
+            }
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((manifest, found))
 }
 
-/// Copies a scenario's folder (its files and sub-folders) into the merged output; nothing
-/// to do when both are the same folder.
-fn copy_dir(from: &Path, to: &Path) -> Result<(), CliError> {
+fn finished(dir: &Path, name: String) -> Result<Found, CliError> {
+    let folder = dir.join(&name);
+    let report = read_summary(&folder.join("summary.json"))?;
+    Ok(Found {
+        name,
+        report,
+        folder: Some(folder),
+    })
+}
+
+/// A scenario its gate planned but never finished: what it recorded, judged again (a run
+/// without its exit record is incomplete, a leak it already shows still fails), or an
+/// incomplete report saying it never started.
+fn unfinished(dir: &Path, name: String) -> Found {
+    let folder = dir.join(&name);
+    let samples = folder.join(SAMPLES_FILE);
+    let rejudged = samples
+        .is_file()
+        .then(|| super::report::rejudge(&samples, Vec::new()).ok())
+        .flatten();
+    let report = match rejudged {
+        Some((judgement, _)) => judgement.report,
+        None => {
+            let timeline = Timeline::default();
+            judge(
+                &Judging::named(&name),
+                &RunFacts {
+                    timeline: &timeline,
+                    termination: None,
+                    reason: None,
+                    wall_s: 0.0,
+                    samples_file: String::new(),
+                },
+            )
+            .report
+        }
+    };
+    Found {
+        name,
+        report,
+        folder: folder.is_dir().then_some(folder),
+    }
+}
+
+/// Copies a scenario's folder into the merged output through a hidden `.NAME.merging`
+/// folder renamed when complete: a full disk leaves the old folder (or none), never half
+/// a copy. Nothing to do when both are the same folder.
+fn copy_scenario(from: &Path, to: &Path) -> Result<(), CliError> {
     if let (Ok(a), Ok(b)) = (from.canonicalize(), to.canonicalize())
         && a == b
     {
         return Ok(());
     }
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = to.with_file_name(format!(".{name}.merging"));
+    let _ = std::fs::remove_dir_all(&partial);
+    let copied = copy_dir(from, &partial).and_then(|()| {
+        let io = |source| CliError::Io {
+            path: to.to_path_buf(),
+            source,
+        };
+        if to.exists() {
+            std::fs::remove_dir_all(to).map_err(io)?;
+        }
+        std::fs::rename(&partial, to).map_err(io)
+    });
+    if copied.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    copied
+}
+
+/// Copies a folder (its files and sub-folders), leaving out lock files.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), CliError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| CliError::Io { path, source }
@@ -115,9 +291,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), CliError> {
         if entry.file_name() == ".leakcheck.lock" {
             continue;
         }
-        if src.is_dir() {
+        let kind = entry.file_type().map_err(io(&src))?;
+        if kind.is_dir() {
             copy_dir(&src, &dst)?;
-        } else {
+        } else if kind.is_file() {
             std::fs::copy(&src, &dst).map_err(io(&dst))?;
         }
     }

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod gate;
 pub mod length;
 pub mod list;
+pub mod lock;
 pub mod merge;
 pub mod report;
 pub mod run;
@@ -110,7 +111,9 @@ pub fn run_scenario(
     write_scenario_or_warn(&dir, &judgement.report);
     let mut report = judgement.report;
     let when = request.attribute.unwrap_or(scenario.settings.attribute);
-    if attribute::wanted(when, &report) {
+    // Ctrl-C ends the run and what follows it: no attribution pass after an interrupt.
+    let interrupted = interrupt_flag().load(Ordering::SeqCst) > 0;
+    if attribute::wanted(when, &report) && !interrupted {
         let found = attribute::attribute(scenario, request.variant, &spec, &report, &dir);
         print_attribution(&found);
         report.attribution = Some(found);
@@ -210,46 +213,29 @@ pub fn create_out_dir(dir: &Path) -> Result<PathBuf, CliError> {
     Ok(dir.to_path_buf())
 }
 
-/// An exclusive `flock` on a scenario's output folder for the length of its run: two runs
+/// An exclusive lock on a scenario's output folder for the length of its run: two runs
 /// writing the same files would silently interleave them.
-struct OutDirLock {
-    _file: std::fs::File,
-}
+struct OutDirLock;
 
 impl OutDirLock {
     const FILE: &'static str = ".leakcheck.lock";
 
-    fn take(dir: &Path) -> Result<OutDirLock, CliError> {
-        use std::io::{Read, Seek, Write};
+    fn take(dir: &Path) -> Result<lock::FileLock, CliError> {
         let path = dir.join(Self::FILE);
-        let io = |source| CliError::Io {
+        let taken = lock::FileLock::take(&path, lock::Wait::No).map_err(|source| CliError::Io {
             path: path.clone(),
             source,
-        };
-        let mut file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" (pid {pid})"),
-            };
-            return Err(CliError::Usage(format!(
+        })?;
+        taken.map_err(|held| {
+            let holder = held
+                .pid
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            CliError::Usage(format!(
                 "another leakcheck{holder} is writing to {}: wait for it, or give another --out",
                 dir.display()
-            )));
-        }
-        let pid = std::process::id().to_string();
-        file.set_len(0).map_err(io)?;
-        file.rewind().map_err(io)?;
-        file.write_all(pid.as_bytes()).map_err(io)?;
-        Ok(OutDirLock { _file: file })
+            ))
+        })
     }
 }
 
@@ -306,19 +292,37 @@ pub fn write_openmetrics_or_warn(path: Option<&Path>, entries: &[leakcheck_repor
 /// `--openmetrics FILE` must be writable before anything runs: a bad path is a usage
 /// error (exit 2), not a warning after a long run.
 pub fn check_openmetrics_path(path: Option<&Path>) -> Result<(), CliError> {
-    let Some(path) = path else {
-        return Ok(());
+    path.map_or(Ok(()), |p| check_output_file("--openmetrics", p))
+}
+
+/// An output file given by `flag` can be written where it will be written (its
+/// [`leakcheck_report::destination`]): a folder, a missing or read-only folder, a
+/// dangling device is a usage error before anything runs.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<(), CliError> {
+    use leakcheck_report::Destination;
+    let usage = |e: std::io::Error| {
+        CliError::Usage(format!(
+            "invalid {flag} {}: cannot write there ({e}); expected a file path in an existing, writable folder",
+            path.display()
+        ))
     };
-    let probe = leakcheck_report::tmp_path(path);
-    match std::fs::File::create(&probe) {
-        Ok(_) => {
+    match leakcheck_report::destination(path).map_err(usage)? {
+        Destination::Through(device) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking: a FIFO without a reader is refused, not waited on.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(device)
+                .map(drop)
+                .map_err(usage)
+        }
+        Destination::Replace(file) => {
+            let probe = leakcheck_report::tmp_path(&file);
+            std::fs::File::create(&probe).map_err(usage)?;
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(CliError::Usage(format!(
-            "invalid --openmetrics {}: cannot write there ({e}); expected a file path in an existing, writable folder",
-            path.display()
-        ))),
     }
 }
 
@@ -341,40 +345,6 @@ fn print_attribution(a: &leakcheck_report::Attribution) {
             s.location,
             s.function
         );
-    }
-}
-
-/// `gate.json`: which scenarios a gate (or a shard of one) ran, in order, so that `merge`
-/// joins exactly those.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct GateManifest {
-    pub partition: Option<String>,
-    pub scenarios: Vec<String>,
-}
-
-impl GateManifest {
-    pub const FILE: &'static str = "gate.json";
-
-    pub fn write(&self, dir: &Path) -> Result<(), CliError> {
-        let path = dir.join(Self::FILE);
-        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        std::fs::write(&path, text).map_err(|source| CliError::Io { path, source })
-    }
-
-    /// `None` when the folder has none (a gate from before it was written).
-    pub fn read(dir: &Path) -> Result<Option<GateManifest>, CliError> {
-        let path = dir.join(Self::FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CliError::Io { path, source }),
-        };
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            CliError::Usage(format!(
-                "{} is not a leakcheck gate manifest: {e}; expected {{\"partition\": …, \"scenarios\": [names]}}",
-                path.display()
-            ))
-        })
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use leakcheck_judge::apply_budget_overrides;
 use leakcheck_runner::config::{parse_duration_flag, parse_size_flag};
 use leakcheck_runner::{ScenarioConfig, Settings, load_config};
+use leakcheck_vocab::names;
 
 use super::{LengthRequest, RunRequest, parse_budget_args, run_scenario};
 use crate::cli::RunArgs;
@@ -126,9 +127,10 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
         Some(name) => name.clone(),
         None => default_name(&args.command[0]),
     };
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+    if !names::is_plain_name(&name) {
         return Err(CliError::Usage(format!(
-            "invalid --name {name:?}: expected a plain folder name (no `/`, not starting with `.`)"
+            "invalid --name {name:?}: expected {}",
+            names::NAME_FORMS
         )));
     }
     let mut scenario = ScenarioConfig::from_command(&name, args.command.clone(), &defaults);
@@ -136,15 +138,29 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
     Ok((scenario, args.config.config.clone()))
 }
 
-/// The report folder of a command without `--name`: its program's file name, without the
-/// leading dots that would hide the folder (`.hidden.sh` → `hidden.sh`).
+/// The report folder of a command without `--name`: its program's file name made a plain
+/// name ([`names::is_plain_name`]): without the leading dots that would hide the folder
+/// (`.hidden.sh` → `hidden.sh`), other characters as `_`, cut to the longest name.
 fn default_name(program: &str) -> String {
     let file = Path::new(program)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match file.trim_start_matches('.') {
-        "" => "command".to_string(),
-        plain => plain.to_string(),
+    let plain: String = file
+        .trim_start_matches('.')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(names::MAX_NAME_LEN)
+        .collect();
+    if plain.is_empty() {
+        "command".to_string()
+    } else {
+        plain
     }
 }

@@ -311,6 +311,56 @@ pub fn analyze_metric_with(
     Ok(a)
 }
 
+impl MetricAnalysis {
+    /// Counts the outside samples the series could not place (taken before the first mark
+    /// or after the last one, `before`/`after` in time order): the peak is the highest of
+    /// every sample, and a level held after the last mark (the highest median of three
+    /// consecutive samples there) above the steady state's start is growth the fit never
+    /// saw; it fails a growth budget it exceeds. Peak and growth verdicts are judged again.
+    pub fn include_unplaced(&mut self, before: &[f64], after: &[f64]) {
+        let highest = before
+            .iter()
+            .chain(after)
+            .copied()
+            .fold(self.peak, f64::max);
+        self.peak = highest;
+        let start = self.theil_sen.intercept + self.theil_sen.slope * self.warmup.x;
+        let held_after = held_level(after).map(|level| level - start);
+        for v in &mut self.verdicts {
+            match (v.budget.kind, v.budget.limit) {
+                (BudgetKind::Peak, Quantity::Bytes(limit)) => {
+                    (v.estimate, v.lo, v.hi) = (highest, highest, highest);
+                    v.outcome = judge(highest, highest, limit);
+                }
+                (BudgetKind::Growth, Quantity::Bytes(limit)) => {
+                    if let Some(g) = held_after.filter(|&g| g > limit && g > v.estimate) {
+                        (v.estimate, v.lo, v.hi) = (g, g, g);
+                        v.outcome = Outcome::Fail;
+                        v.reason = CheckReason::Decided;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The highest level held for three consecutive samples (their median), or for fewer
+/// samples their lowest: a spike of one sample is no level.
+fn held_level(values: &[f64]) -> Option<f64> {
+    if values.len() < 3 {
+        return values.iter().copied().reduce(f64::min);
+    }
+    values
+        .windows(3)
+        .map(|w| {
+            let mut w = [w[0], w[1], w[2]];
+            w.sort_by(f64::total_cmp);
+            w[1]
+        })
+        .reduce(f64::max)
+}
+
 /// Theil–Sen slope, Mann–Kendall with the autocorrelation factor of the
 /// Sen-detrended series, and Sen's interval with Var(S) inflated by the same
 /// factor.

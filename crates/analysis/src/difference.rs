@@ -38,6 +38,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use leakcheck_vocab::Change;
+use leakcheck_vocab::{BudgetKind, XUnit};
 
 use crate::normal;
 
@@ -140,12 +141,16 @@ pub fn classify(d: Option<&Difference>, tolerance: f64) -> Change {
 }
 
 /// How much worse counts: a fraction of the reference's magnitude, or an amount in the
-/// quantity's unit (bytes or counts, per x unit for slopes).
+/// quantity's unit: a rate (bytes or counts per x unit) for slopes, a size for growth,
+/// peak and retained. An amount applies only to the quantities of its own kind and x unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tolerance {
     Relative(f64),
-    Absolute(f64),
+    /// A rate per `XUnit` (for slopes).
+    Rate(f64, XUnit),
+    /// A size (for growth, peak and retained).
+    Size(f64),
 }
 
 impl Default for Tolerance {
@@ -155,20 +160,31 @@ impl Default for Tolerance {
 }
 
 impl Tolerance {
-    /// `25%` (relative) or a plain number (absolute, already in the unit); the caller
-    /// parses sizes and rates with units.
+    /// `25%` (relative); the caller parses sizes and rates with units.
     pub fn parse_relative(text: &str) -> Option<Tolerance> {
         let number = text.trim().strip_suffix('%')?.trim();
         let value: f64 = number.parse().ok()?;
         (value.is_finite() && value >= 0.0).then_some(Tolerance::Relative(value / 100.0))
     }
 
-    /// The tolerance in the quantity's unit, for a reference estimate.
-    pub fn amount(self, reference: f64) -> f64 {
+    /// Whether it can apply to a quantity of `kind` on a series per `x_unit`: a rate to
+    /// slopes per the same unit, a size to the others, a percentage to all.
+    pub fn fits(self, kind: BudgetKind, x_unit: XUnit) -> bool {
         match self {
+            Tolerance::Relative(_) => true,
+            Tolerance::Rate(_, per) => kind == BudgetKind::Slope && per == x_unit,
+            Tolerance::Size(_) => kind != BudgetKind::Slope,
+        }
+    }
+
+    /// The tolerance in the quantity's unit, for a reference estimate; 0 (no tolerance)
+    /// for a quantity it does not fit ([`Tolerance::fits`]).
+    pub fn amount(self, kind: BudgetKind, x_unit: XUnit, reference: f64) -> f64 {
+        match self {
+            _ if !self.fits(kind, x_unit) => 0.0,
             Tolerance::Relative(f) if reference.is_finite() => f * reference.abs(),
             Tolerance::Relative(_) => 0.0,
-            Tolerance::Absolute(a) => a,
+            Tolerance::Rate(a, _) | Tolerance::Size(a) => a,
         }
     }
 }
@@ -228,7 +244,19 @@ mod tests {
         );
         assert_eq!(Tolerance::parse_relative("-5%"), None);
         assert_eq!(Tolerance::parse_relative("25"), None);
-        assert_eq!(Tolerance::Relative(0.25).amount(-8.0), 2.0);
-        assert_eq!(Tolerance::Absolute(3.0).amount(100.0), 3.0);
+        let (slope, it) = (BudgetKind::Slope, XUnit::Iteration);
+        assert_eq!(Tolerance::Relative(0.25).amount(slope, it, -8.0), 2.0);
+        assert_eq!(Tolerance::Rate(3.0, it).amount(slope, it, 100.0), 3.0);
+        // An amount of the wrong kind or unit never applies (regression:
+        // a_tolerance_in_the_wrong_unit_is_refused, which hid a +29 KiB/iter regression).
+        assert_eq!(
+            Tolerance::Rate(3.0, XUnit::Second).amount(slope, it, 100.0),
+            0.0
+        );
+        assert_eq!(Tolerance::Size(3.0).amount(slope, it, 100.0), 0.0);
+        assert_eq!(
+            Tolerance::Size(3.0).amount(BudgetKind::Retained, it, 100.0),
+            3.0
+        );
     }
 }

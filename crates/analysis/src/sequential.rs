@@ -117,7 +117,8 @@ impl LookPlan {
 
     /// The look at the end of a run of `length`, after the interim looks `done`: the
     /// plan's last look when the run reached the maximum, else a look at `length` that
-    /// spends what those left.
+    /// spends what those left, and may pass only at or past the minimum (a run that ended
+    /// by itself sooner is too short to pass).
     pub fn final_look(&self, done: &[Look], length: f64) -> Look {
         if length >= self.max
             && let Some(last) = self.looks().last()
@@ -131,7 +132,7 @@ impl LookPlan {
             length,
             unit: self.unit,
             confidence: self.confidence + before,
-            may_pass: true,
+            may_pass: length >= self.min,
         }
     }
 }

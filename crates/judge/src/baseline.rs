@@ -66,12 +66,27 @@ pub enum BaselineError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{} is baseline version {found} ({format}), expected {BASELINE_FORMAT} version {BASELINE_VERSION} (re-record it with --update-baseline)", path.display())]
+    #[error("{} is baseline version {found} ({format}), expected {BASELINE_FORMAT} version {BASELINE_VERSION} (re-record it with --update-baseline, which replaces it)", path.display())]
     Version {
         path: PathBuf,
         format: String,
         found: u32,
     },
+    /// One entry of a readable baseline is not usable; `at` is its dotted path.
+    #[error("{} is not a valid baseline: `{at}` {problem}", path.display())]
+    Invalid {
+        path: PathBuf,
+        at: String,
+        problem: String,
+    },
+}
+
+impl BaselineError {
+    /// The file is a baseline of another format or version: `--update-baseline` replaces
+    /// it rather than failing the way the message told the user to get out of.
+    pub fn is_other_version(&self) -> bool {
+        matches!(self, BaselineError::Version { .. })
+    }
 }
 
 impl Default for Baseline {
@@ -114,7 +129,30 @@ impl Baseline {
                 found,
             });
         }
-        serde_json::from_value(value).map(Some).map_err(parse)
+        let invalid = |at: String, problem: String| BaselineError::Invalid {
+            path: path.to_path_buf(),
+            at,
+            problem,
+        };
+        let entries = value
+            .get("scenarios")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| invalid("scenarios".into(), "is missing or not an object".into()))?;
+        let mut scenarios = BTreeMap::new();
+        for (name, entry) in entries {
+            let at = format!("scenarios.{name}");
+            let entry: BaselineEntry = serde_json::from_value(entry.clone())
+                .map_err(|e| invalid(at.clone(), format!("is not a baseline entry: {e}")))?;
+            entry
+                .check()
+                .map_err(|(key, problem)| invalid(format!("{at}.{key}"), problem))?;
+            scenarios.insert(name.clone(), entry);
+        }
+        Ok(Some(Baseline {
+            format,
+            version: found,
+            scenarios,
+        }))
     }
 
     /// Writes the baseline through `PATH.tmp`, renamed when complete.
@@ -155,6 +193,57 @@ impl Baseline {
             metrics,
         };
         self.scenarios.insert(report.scenario.clone(), entry);
+    }
+}
+
+impl BaselineEntry {
+    /// Every interval ordered (lo ≤ hi) at a confidence in (0.5, 1), every
+    /// value finite where there is one: a hand-edited `lo > hi` or `confidence: 7` would
+    /// make every comparison against it meaningless. The error is `(key, problem)`.
+    fn check(&self) -> Result<(), (String, String)> {
+        for (name, m) in &self.metrics {
+            let q = &m.quantities;
+            let intervals = [
+                ("slope", q.slope),
+                ("growth", q.growth),
+                ("retained", q.retained),
+            ];
+            for (kind, interval) in intervals {
+                let Some(i) = interval else { continue };
+                let key = format!("metrics.{name}.{kind}");
+                if !i.estimate.is_finite() {
+                    return Err((
+                        key,
+                        format!("has estimate {}; expected a number", i.estimate),
+                    ));
+                }
+                if !i.has_bounds() {
+                    continue;
+                }
+                if i.lo > i.hi {
+                    return Err((
+                        key,
+                        format!("has lo {} > hi {}; expected lo ≤ hi", i.lo, i.hi),
+                    ));
+                }
+                if !(i.confidence > 0.5 && i.confidence < 1.0) {
+                    return Err((
+                        key,
+                        format!(
+                            "has confidence {}; expected a level between 0.5 and 1",
+                            i.confidence
+                        ),
+                    ));
+                }
+            }
+            if let Some(peak) = q.peak.filter(|p| !p.is_finite()) {
+                return Err((
+                    format!("metrics.{name}.peak"),
+                    format!("is {peak}; expected a number"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -95,7 +95,7 @@ pub fn diff_quantity(spec: &DiffSpec<'_>, a: Interval, b: Interval) -> QuantityD
     let d = bounded
         .then(|| between_runs(estimate(a), estimate(b), spec.confidence))
         .flatten();
-    let tolerance = spec.tolerance.amount(a.estimate);
+    let tolerance = spec.tolerance.amount(spec.kind, spec.x_unit, a.estimate);
     let change = spec.judged.then(|| classify(d.as_ref(), tolerance));
     let difference = d.map_or(Interval::point(b.estimate - a.estimate), |d| Interval {
         estimate: d.estimate,
@@ -212,14 +212,44 @@ pub fn compare(
             notes.push(format!("{} is only in B", mb.name));
         }
     }
-    let verdict = if metrics.is_empty() {
+    if tolerance_is_a_size(tolerance) && metrics.iter().any(|m| has_slope(m)) {
+        notes.push(format!(
+            "the tolerance {tolerance_text} is a size: slopes are compared without one (give a rate, e.g. 4KiB/{}, or a percentage)",
+            a.x_unit.suffix()
+        ));
+    }
+    let mut verdict = if metrics.is_empty() {
         Change::Undecided
     } else {
         Change::combine(metrics.iter().map(|m| m.verdict))
     };
+    let mut headline = compare_headline(verdict, &metrics);
+    if metrics.is_empty() {
+        let names = |r: &ComparedRun| {
+            let names: Vec<&str> = r.report.metrics.iter().map(|m| m.name.as_str()).collect();
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        headline = format!(
+            "undecided: the runs have no metric in common (A has {}; B has {})",
+            names(&a),
+            names(&b)
+        );
+    }
+    // A run that did not complete may say B is worse (its data already shows it), never
+    // that B is better or the same: what it did not run could differ.
+    let incomplete = incomplete_sides(&a, &b);
+    if !incomplete.is_empty() && verdict != Change::Worse {
+        verdict = Change::Undecided;
+        headline = format!("undecided: {}", incomplete.join("; "));
+    }
+    notes.extend(incomplete);
     CompareReport {
         schema_version: COMPARE_SCHEMA_VERSION,
-        headline: compare_headline(verdict, &metrics),
+        headline,
         a,
         b,
         confidence,
@@ -228,4 +258,22 @@ pub fn compare(
         metrics,
         notes,
     }
+}
+
+/// `A did not complete: it crashed at iteration 299 (signal 6): SIGABRT`, for each side
+/// that did not.
+pub fn incomplete_sides(a: &ComparedRun, b: &ComparedRun) -> Vec<String> {
+    [("A", a), ("B", b)]
+        .into_iter()
+        .filter(|(_, r)| !r.report.status.is_complete())
+        .map(|(side, r)| format!("{side} did not complete: it {}", r.report.status.describe()))
+        .collect()
+}
+
+fn tolerance_is_a_size(t: Tolerance) -> bool {
+    matches!(t, Tolerance::Size(_))
+}
+
+fn has_slope(m: &MetricComparison) -> bool {
+    m.quantities.iter().any(|q| q.quantity == BudgetKind::Slope)
 }

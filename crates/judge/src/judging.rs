@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, WarmUp};
-use leakcheck_records::RunHeader;
+use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, Quantity, WarmUp};
+use leakcheck_records::{ALL_METRICS, RunHeader, unit_of};
+use leakcheck_vocab::BudgetKind;
 use serde::{Deserialize, Serialize};
 
 /// File name of the saved [`Judging`], beside `samples.jsonl`.
@@ -69,6 +70,18 @@ pub enum JudgingError {
         path.display()
     )]
     NewerVersion { path: PathBuf, found: u32 },
+    /// It parses, but a value is one the config and the flags would refuse: judging by it
+    /// could turn a failed run into a pass.
+    #[error(
+        "{} is not a valid judging file: `{field}` is {value}; expected {expected}",
+        path.display()
+    )]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        value: String,
+        expected: String,
+    },
 }
 
 impl JudgingError {
@@ -82,17 +95,27 @@ impl JudgingError {
 impl Judging {
     /// What a samples file alone says: no budgets, default statistics.
     pub fn from_header(header: &RunHeader) -> Judging {
+        Judging {
+            argv: header.argv.clone(),
+            ceiling: header.ceiling,
+            ..Judging::named(&header.scenario)
+        }
+    }
+
+    /// A scenario known by its name alone (one that never started): no budgets, default
+    /// statistics.
+    pub fn named(scenario: &str) -> Judging {
         let defaults = AnalysisOptions::default();
         Judging {
             version: JUDGING_VERSION,
-            scenario: header.scenario.clone(),
+            scenario: scenario.to_string(),
             variant: None,
-            argv: header.argv.clone(),
+            argv: Vec::new(),
             iterations: None,
             budgets: Vec::new(),
             warmup: defaults.warmup,
             confidence: defaults.confidence,
-            ceiling: header.ceiling,
+            ceiling: None,
             plan: None,
         }
     }
@@ -123,7 +146,114 @@ impl Judging {
                 found: judging.version,
             });
         }
+        judging
+            .check()
+            .map_err(|(field, value, expected)| JudgingError::Invalid {
+                path,
+                field,
+                value,
+                expected,
+            })?;
         Ok(judging)
+    }
+
+    /// Every value within what the config and the flags accept, or `(field, value,
+    /// expected)` of the first that is not: a budget on a metric leakcheck does not know,
+    /// a budget whose quantity does not fit its kind or metric, a confidence outside
+    /// (0.5, 1), a plan whose minimum is above its maximum.
+    pub fn check(&self) -> Result<(), (String, String, String)> {
+        let bad = |field: String, value: String, expected: &str| {
+            Err((field, value, expected.to_string()))
+        };
+        if self.version == 0 {
+            return bad("version".into(), "0".into(), "1 or 2");
+        }
+        let level = |c: f64| c > 0.5 && c < 1.0;
+        if !level(self.confidence) {
+            return bad(
+                "confidence".into(),
+                self.confidence.to_string(),
+                "a level between 0.5 and 1, e.g. 0.99",
+            );
+        }
+        match self.warmup {
+            WarmUp::Fraction(f) if !(f.is_finite() && (0.0..1.0).contains(&f)) => {
+                return bad("warmup".into(), f.to_string(), "a fraction 0 ≤ f < 1");
+            }
+            WarmUp::UntilX(x) if !x.is_finite() => {
+                return bad("warmup".into(), x.to_string(), "a finite x");
+            }
+            _ => {}
+        }
+        for (i, b) in self.budgets.iter().enumerate() {
+            let field = |name: &str| format!("budgets[{i}].{name}");
+            if !ALL_METRICS.contains(&b.metric.as_str()) {
+                return bad(
+                    field("metric"),
+                    format!("{:?}", b.metric),
+                    &format!("one of {}", ALL_METRICS.join(", ")),
+                );
+            }
+            if b.budget.unit != unit_of(&b.metric) {
+                return bad(
+                    field("budget.unit"),
+                    format!("{:?}", b.budget.unit),
+                    &format!("{:?}, the unit of {}", unit_of(&b.metric), b.metric),
+                );
+            }
+            let fits = matches!(
+                (b.budget.kind, b.budget.limit),
+                (BudgetKind::Slope, Quantity::Rate { .. })
+                    | (
+                        BudgetKind::Growth | BudgetKind::Peak | BudgetKind::Retained,
+                        Quantity::Bytes(_)
+                    )
+            );
+            if !fits {
+                return bad(
+                    field("budget.limit"),
+                    format!(
+                        "{:?} for a {} budget",
+                        b.budget.limit,
+                        b.budget.kind.as_str()
+                    ),
+                    "a rate for a slope budget, a size for growth, peak and retained",
+                );
+            }
+            let amount = b.budget.limit.bytes();
+            if !(amount.is_finite() && amount >= 0.0) {
+                return bad(
+                    field("budget.limit"),
+                    amount.to_string(),
+                    "a finite amount ≥ 0",
+                );
+            }
+        }
+        if let Some(p) = &self.plan {
+            let finite = |v: f64| v.is_finite() && v >= 0.0;
+            if !(finite(p.min) && finite(p.max) && p.max > 0.0) {
+                return bad(
+                    "plan".into(),
+                    format!("min {} max {}", p.min, p.max),
+                    "finite lengths ≥ 0 and a maximum > 0",
+                );
+            }
+            if p.min > p.max {
+                return bad(
+                    "plan.min".into(),
+                    p.min.to_string(),
+                    &format!("at most the maximum ({})", p.max),
+                );
+            }
+            if !level(p.confidence) {
+                return bad(
+                    "plan.confidence".into(),
+                    p.confidence.to_string(),
+                    "a level between 0.5 and 1, e.g. 0.99",
+                );
+            }
+        }
+        Ok(())
     }
 }
 

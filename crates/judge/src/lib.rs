@@ -22,7 +22,7 @@ pub use baseline::{Baseline, BaselineEntry, BaselineError, RatchetTolerance, rat
 pub use compare::{Quantities, compare};
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
 use leakcheck_analysis::sequential::{LookVerdict, LookWalk, Steadiness};
-pub use leakcheck_analysis::{LookPlan, MetricBudget};
+pub use leakcheck_analysis::{LookPlan, MetricBudget, Tolerance};
 pub use leakcheck_vocab::Look;
 
 /// How the recorded run went, besides its samples.
@@ -206,7 +206,12 @@ fn judge_once(
     } else {
         XUnit::Iteration
     };
-    let metrics = metric::judge_metrics(judging, timeline, confidence);
+    // A run that ended by itself before the plan's minimum cannot pass.
+    let short_of_min = look
+        .filter(|l| !l.may_pass)
+        .and_then(|_| judging.plan)
+        .map(|p| (timeline.length(p.unit), p.min));
+    let metrics = metric::judge_metrics(judging, timeline, confidence, short_of_min);
     let steadiness = metrics.iter().map(|m| m.steadiness()).collect();
     let status = run_ending(facts);
     let checks: Vec<&report::BudgetCheck> =

@@ -26,14 +26,19 @@ pub(crate) struct JudgedMetric {
     /// The reason of each budget check, in the order of `report.budgets`.
     pub(crate) reasons: Vec<CheckReason>,
     analysis: Option<MetricAnalysis>,
+    /// The run's length and the minimum a pass needs, when it ended short of it.
+    short_of_min: Option<(f64, f64)>,
 }
 
 /// Every metric worth showing, judged: budgeted metrics first (in [`ALL_METRICS`] order),
 /// then the always-shown ones the run has data for.
+/// `short_of_min`: the run's length and the minimum a pass needs, when the run ended
+/// short of it; a check that would pass is then undecided.
 pub(crate) fn judge_metrics(
     judging: &Judging,
     timeline: &Timeline,
     confidence: f64,
+    short_of_min: Option<(f64, f64)>,
 ) -> Vec<JudgedMetric> {
     let available = timeline.metrics();
     let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
@@ -43,7 +48,7 @@ pub(crate) fn judge_metrics(
             .filter(|m| available.contains(m) && !budgeted(m)),
     );
     let mut judged: Vec<JudgedMetric> = shown
-        .map(|metric| judge_metric(metric, judging, timeline, confidence))
+        .map(|metric| judge_metric(metric, judging, timeline, confidence, short_of_min))
         .collect();
     mark_fragmentation(&mut judged);
     judged
@@ -54,6 +59,7 @@ fn judge_metric(
     judging: &Judging,
     timeline: &Timeline,
     confidence: f64,
+    short_of_min: Option<(f64, f64)>,
 ) -> JudgedMetric {
     let budgets: Vec<&MetricBudget> = judging
         .budgets
@@ -75,6 +81,7 @@ fn judge_metric(
         },
         reasons: Vec::new(),
         analysis: None,
+        short_of_min,
     };
     let Some((x, y, x_unit)) = timeline.series(metric) else {
         let reason = CheckReason::NoData {
@@ -103,7 +110,10 @@ fn judge_metric(
     let analysed = Series::new(x, y)
         .and_then(|s| analyze_metric_with(metric, &s, &starts, &checkpoints, &plain, &options));
     match analysed {
-        Ok(a) => {
+        Ok(mut a) => {
+            if let Some((before, after)) = timeline.unplaced(metric) {
+                a.include_unplaced(&before, &after);
+            }
             fill_from_analysis(&mut m.report, &a);
             for (b, v) in budgets.iter().zip(&a.verdicts) {
                 m.push_verdict(b, v, &a);
@@ -192,7 +202,11 @@ impl JudgedMetric {
         self.push(b, finding);
     }
 
-    fn push(&mut self, b: &MetricBudget, f: Finding) {
+    fn push(&mut self, b: &MetricBudget, mut f: Finding) {
+        if let (Outcome::Pass, Some((length, min))) = (f.outcome, self.short_of_min) {
+            f.outcome = Outcome::Undecided;
+            f.reason = CheckReason::BelowMinimum { length, min };
+        }
         let limit_text = b.budget.limit_text();
         let line = check_line(&CheckFacts {
             metric: &self.report.name,

@@ -291,7 +291,7 @@ impl Decoder {
         self.line_no += 1;
         match std::str::from_utf8(&line)
             .ok()
-            .and_then(|s| serde_json::from_str::<Message>(s).ok())
+            .and_then(|s| parse_message(s).ok())
         {
             Some(msg) => {
                 self.stats.decoded += 1;
@@ -326,7 +326,7 @@ impl Decoder {
             self.note(self.stats.invalid_utf8, format!("line {n}: not UTF-8"));
             return;
         };
-        match serde_json::from_str::<Message>(text) {
+        match parse_message(text) {
             Ok(msg) => {
                 self.stats.decoded += 1;
                 out.push(msg);
@@ -375,6 +375,48 @@ impl Decoder {
             );
         }
     }
+}
+
+/// One line as a message. Python's `json.dumps` writes a diverged number as a bare `NaN`,
+/// `Infinity` or `-Infinity`, which JSON does not have: such a line is read again with
+/// those tokens as `null`, so a value that is not a number costs that value (an optional
+/// field or a stat left out), not the mark.
+fn parse_message(text: &str) -> Result<Message, serde_json::Error> {
+    serde_json::from_str(text).or_else(|error| match non_finite_as_null(text) {
+        Some(fixed) => serde_json::from_str(&fixed).map_err(|_| error),
+        None => Err(error),
+    })
+}
+
+/// `text` with every bare `NaN`, `Infinity` and `-Infinity` outside strings replaced by
+/// `null`; `None` when there is none.
+fn non_finite_as_null(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut replaced) = (false, false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str("null");
+            rest = &rest[token.len()..];
+            replaced = true;
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    replaced.then_some(out)
 }
 
 /// The `type` tags of v1, to tell an unknown type from a known one with bad fields.

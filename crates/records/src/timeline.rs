@@ -376,6 +376,46 @@ impl Timeline {
         }
     }
 
+    /// The values of an outside metric's samples that [`Timeline::series`] cannot place on
+    /// the iteration axis: `(before the first mark, after the last mark)`, each in time
+    /// order. `None` for a metric the marks carry, or a run without marks (every sample is
+    /// then in the per-second series). A peak or a growth after the program stopped
+    /// marking (an evaluation loop after the training loop) is in these.
+    pub fn unplaced(&self, metric: &str) -> Option<(Vec<f64>, Vec<f64>)> {
+        let (first, last) = (self.marks.first()?.t_s, self.marks.last()?.t_s);
+        let split = |points: Vec<(f64, f64)>| {
+            let before = points.iter().filter(|p| p.0 < first).map(|p| p.1).collect();
+            let after = points.iter().filter(|p| p.0 > last).map(|p| p.1).collect();
+            (before, after)
+        };
+        let values = |v: fn(&TreeRecord) -> Option<u64>| {
+            let points = self
+                .samples
+                .iter()
+                .filter_map(|s| Some((s.t_s, v(s)? as f64)))
+                .collect();
+            split(points)
+        };
+        let gpu = |v: fn(&GpuRecord) -> Option<u64>| {
+            let points = self
+                .gpu
+                .iter()
+                .filter_map(|g| Some((g.t_s, v(g)? as f64)))
+                .collect();
+            split(points)
+        };
+        match metric {
+            metrics::RSS if self.marks.iter().all(|m| m.rss.is_none()) => {
+                Some(values(|s| Some(s.rss)))
+            }
+            metrics::RSS_TREE => Some(values(|s| Some(s.rss_tree))),
+            metrics::PSS_TREE => Some(values(|s| s.pss_tree)),
+            metrics::GPU_PROCESS => Some(gpu(|g| g.process)),
+            metrics::GPU_DEVICE => Some(gpu(|g| g.device)),
+            _ => None,
+        }
+    }
+
     /// An externally sampled metric. Without marks it is per second. With marks every
     /// sample keeps its own clock and is placed once on the iteration axis, at the
     /// fractional iteration interpolated between the marks before and after it, so n is

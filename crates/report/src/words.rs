@@ -44,6 +44,18 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
     match c.reason {
         CheckReason::NoData { hint } => return format!("{m}: no data ({hint})"),
         CheckReason::AnalysisFailed { error } => return format!("{m}: cannot analyse: {error}"),
+        CheckReason::BelowMinimum { length, min } => {
+            let within = check_line(&CheckFacts {
+                outcome: Outcome::Pass,
+                reason: &CheckReason::Decided,
+                ..*c
+            });
+            return format!(
+                "{within}, but undecided: the run ended after {} of the {} a pass needs; run it at least that long",
+                length_text(*length, c.x_unit),
+                length_text(*min, c.x_unit)
+            );
+        }
         CheckReason::UnitMismatch { series } => {
             return format!(
                 "{} = {} cannot apply: the {m} series is per {series} (use a rate per {series})",
@@ -173,6 +185,14 @@ pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -
             "no budgets set: a report only, nothing was judged (see the shapes below)".to_string()
         }
         Overall::Pass => format!("all {} budget checks within limits", checks.len()),
+    }
+}
+
+/// A run's length: `60 iterations`, `2.1 s`.
+fn length_text(length: f64, unit: XUnit) -> String {
+    match unit {
+        XUnit::Iteration => format!("{length:.0} iterations"),
+        XUnit::Second => fmt::seconds(length),
     }
 }
 
@@ -361,6 +381,10 @@ pub fn diff_line(d: &crate::model::QuantityDiff, reference: &str) -> String {
             )
         }
         Some(c @ (Change::Worse | Change::Better)) => format!(": {} than {reference}", c.word()),
+        // Significantly worse, but by no more than the tolerance allows.
+        Some(Change::NoSignificantDifference) if d.difference.lo > 0.0 => {
+            format!(": worse, within the tolerance {}", d.tolerance_text)
+        }
         Some(c) => format!(": {}", c.word()),
         None => String::new(),
     };

@@ -121,6 +121,7 @@ pub fn run_with(
         stopping: None,
         peak: 0,
         wire_done: false,
+        wire_closed_s: None,
         escalated: false,
         early_stop,
         next_early_check: started + EARLY_STOP_INTERVAL,
@@ -145,6 +146,7 @@ pub fn run_with(
     (watch.observer)(&Event::Started { pid });
 
     let status = watch.supervise(&rx, &mut guard, started);
+    let exited_s = watch.now_s();
 
     // The child is reaped: stop sampling (both senders gone), then drain the pipe until
     // EOF (bounded).
@@ -170,6 +172,7 @@ pub fn run_with(
     if !reached_eof {
         watch.warn("the LEAKCHECK_FD pipe stayed open after the child exited (a process outside its group holds it); stopped reading".to_owned());
     }
+    watch.warn_if_closed_early(exited_s);
     watch.warn_about_decoding();
     Ok(finish(watch, status, started, samples_path, pid))
 }

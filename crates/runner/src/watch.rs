@@ -30,6 +30,10 @@ pub(crate) const TICK: Duration = Duration::from_millis(25);
 /// itself judges only when the data completes a look).
 pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(25);
 
+/// A pipe closed this long (and a tenth of the run) before the program exited, without
+/// `end`, is worth a warning ([`Watch::warn_if_closed_early`]).
+pub const EARLY_CLOSE_S: f64 = 1.0;
+
 /// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
 pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
     (t_ns as i128 - origin_ns as i128) as f64 / 1e9
@@ -52,6 +56,9 @@ pub(crate) struct Watch<'a> {
     pub(crate) stopping: Option<Stop>,
     pub(crate) peak: u64,
     pub(crate) wire_done: bool,
+    /// When the pipe reached EOF (seconds on the run's clock), to tell a program that
+    /// closed or replaced its fd long before it exited.
+    pub(crate) wire_closed_s: Option<f64>,
     pub(crate) escalated: bool,
     pub(crate) early_stop: &'a mut dyn FnMut(&Timeline) -> Option<StopRequest>,
     pub(crate) next_early_check: Instant,
@@ -193,8 +200,30 @@ impl Watch<'_> {
         since(t_ns, self.spawn_ns)
     }
 
-    fn now_s(&self) -> f64 {
+    pub(crate) fn now_s(&self) -> f64 {
         self.t_s(monotonic_ns())
+    }
+
+    /// A warning when the program closed the pipe (or replaced its fd) at least
+    /// [`EARLY_CLOSE_S`] and a tenth of the run before it exited, without saying `end`:
+    /// whatever it marked after that was lost, and the run is judged on fewer marks.
+    pub(crate) fn warn_if_closed_early(&mut self, exited_s: f64) {
+        let Some(closed_s) = self.wire_closed_s else {
+            return;
+        };
+        let gap = exited_s - closed_s;
+        if self.timeline.ended
+            || self.timeline.marks.is_empty()
+            || gap < EARLY_CLOSE_S.max(exited_s / 10.0)
+        {
+            return;
+        }
+        self.warn(format!(
+            "the program closed LEAKCHECK_FD at {} without `end`, {} before it exited: marks after that were lost (was the fd closed, or another file dup2'ed onto it?); judged on the {} marks before",
+            fmt::seconds(closed_s),
+            fmt::seconds(gap),
+            self.timeline.marks.len()
+        ));
     }
 
     pub(crate) fn handle(&mut self, input: Input) {
@@ -203,6 +232,7 @@ impl Watch<'_> {
             Input::WireDone(stats) => {
                 self.timeline.decode = stats;
                 self.wire_done = true;
+                self.wire_closed_s.get_or_insert(self.now_s());
             }
             Input::Tree(t) => {
                 self.peak = self.peak.max(t.rss_tree);

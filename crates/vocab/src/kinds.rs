@@ -166,7 +166,7 @@ impl Change {
 
 /// Why a budget check came out as it did, besides its interval: the analysis and the
 /// judge say it as data, the report words it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CheckReason {
     /// The interval (or the point value) decided it.
@@ -183,6 +183,9 @@ pub enum CheckReason {
     NoData { hint: String },
     /// The analysis refused the series (the error says why).
     AnalysisFailed { error: String },
+    /// Within the budget, but the run ended at `length` (in the series' x unit), short of
+    /// the `min` a pass needs (`--min-iterations`, `--min-duration`): undecided.
+    BelowMinimum { length: f64, min: f64 },
 }
 
 #[cfg(test)]

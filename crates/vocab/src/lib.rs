@@ -13,6 +13,7 @@ pub mod ending;
 pub mod fmt;
 mod kinds;
 mod look;
+pub mod names;
 
 pub use ending::{RunEnding, Termination};
 pub use kinds::{BudgetKind, Change, CheckReason, Outcome, ValueUnit, XUnit};

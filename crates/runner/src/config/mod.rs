@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use leakcheck_analysis::MetricBudget;
-use leakcheck_analysis::{Budget, BudgetKind, WarmUp};
+use leakcheck_analysis::{Budget, BudgetKind, Quantity, WarmUp};
 use leakcheck_records::ALL_METRICS;
 
 use crate::spec::RunSpec;
@@ -104,8 +104,11 @@ impl Ratchet {
             [BudgetKind::Slope, BudgetKind::Growth]
                 .into_iter()
                 .find_map(|kind| Budget::parse_in("ratchet", kind, text, unit).ok())
-                .map(|b| Tolerance::Absolute(b.limit.bytes()))
-                .filter(|t| matches!(t, Tolerance::Absolute(a) if *a >= 0.0))
+                .map(|b| match b.limit {
+                    Quantity::Rate { bytes, per } => Tolerance::Rate(bytes, per),
+                    Quantity::Bytes(bytes) => Tolerance::Size(bytes),
+                })
+                .filter(|t| matches!(t, Tolerance::Rate(a, _) | Tolerance::Size(a) if *a >= 0.0))
         })?;
         Some(Ratchet {
             tolerance,

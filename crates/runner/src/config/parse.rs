@@ -102,15 +102,12 @@ impl Config {
                 let name = key.get_ref().as_ref();
                 let path = join("scenarios", name);
                 // The name becomes a directory under reports/: keep it a plain file name.
-                let plain = name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-                if !plain || name.is_empty() || name.starts_with('.') {
+                if !leakcheck_vocab::names::is_plain_name(name) {
                     return Err(ConfigError::InvalidValue {
                         at: ctx.loc(key.span()),
                         key: path,
                         value: format!("{name:?}"),
-                        expected: "a scenario name of letters, digits, '-', '_' and '.' (it names its report directory), not starting with '.'".to_owned(),
+                        expected: leakcheck_vocab::names::NAME_FORMS.to_owned(),
                     });
                 }
                 scenarios.push(ctx.scenario(name, &path, value, &defaults, &base_dir)?);
