@@ -198,6 +198,10 @@ fn client_pass(
         };
         return Err((passes, why));
     };
+    if record.marks == 0 {
+        let why = "the program's attribution message covers 0 marks: no growth per iteration can be computed from it".to_owned();
+        return Err((passes, why));
+    }
     let base = scenario.working_dir();
     let base = base.canonicalize().unwrap_or(base);
     Ok((passes, client_sites(record, &base.to_string_lossy())))

@@ -1,6 +1,7 @@
 //! `leakcheck list`: the scenarios of the config, their variants and budgets.
 
 use leakcheck_runner::load_config;
+use leakcheck_vocab::fmt;
 
 use crate::cli::ListArgs;
 use crate::error::{CliError, ExitStatus};
@@ -11,9 +12,9 @@ pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
     for s in &config.scenarios {
         say!("{}", s.name);
         if let Some(d) = &s.description {
-            say!("  {d}");
+            say!("  {}", printable(d));
         }
-        say!("  command: {}", s.command.join(" "));
+        say!("  command: {}", printable(&s.command.join(" ")));
         if !s.variants.is_empty() {
             let variants: Vec<String> = s
                 .variants
@@ -28,8 +29,21 @@ pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
                 .collect();
             say!("  variants: {}", variants.join(", "));
         }
-        if let Some(n) = s.iterations {
-            say!("  iterations: {n}");
+        match (s.min_iterations, s.iterations) {
+            (Some(min), Some(max)) if min != max => {
+                say!("  iterations: {min} to {max} (stopped when decided)");
+            }
+            (_, Some(n)) => say!("  iterations: {n}"),
+            _ => {}
+        }
+        match (s.min_duration, s.max_duration) {
+            (Some(min), Some(max)) if min != max => say!(
+                "  duration: {} to {} (stopped when decided)",
+                fmt::duration(min),
+                fmt::duration(max)
+            ),
+            (_, Some(max)) => say!("  duration: {}", fmt::duration(max)),
+            _ => {}
         }
         for b in &s.budgets {
             say!(
@@ -41,4 +55,19 @@ pub fn execute(args: ListArgs) -> Result<ExitStatus, CliError> {
         }
     }
     Ok(ExitStatus::Pass)
+}
+
+/// A config's text for a terminal: control characters (an escape sequence in a
+/// description would restyle or clear the user's terminal) shown escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let shown: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect()
 }

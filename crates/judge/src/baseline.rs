@@ -112,11 +112,17 @@ impl Baseline {
                 });
             }
         };
+        Baseline::parse(&text, path).map(Some)
+    }
+
+    /// A baseline file's text, read and validated exactly as [`Baseline::load`] does
+    /// (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Baseline, BaselineError> {
         let parse = |source| BaselineError::Parse {
             path: path.to_path_buf(),
             source,
         };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse)?;
         let format = value["format"]
             .as_str()
             .unwrap_or("(no format)")
@@ -148,11 +154,11 @@ impl Baseline {
                 .map_err(|(key, problem)| invalid(format!("{at}.{key}"), problem))?;
             scenarios.insert(name.clone(), entry);
         }
-        Ok(Some(Baseline {
+        Ok(Baseline {
             format,
             version: found,
             scenarios,
-        }))
+        })
     }
 
     /// Writes the baseline through `PATH.tmp`, renamed when complete.

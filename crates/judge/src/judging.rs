@@ -135,8 +135,15 @@ impl Judging {
             path: path.clone(),
             source,
         })?;
+        Judging::parse(&text, &path)
+    }
+
+    /// A judging file's text, read and validated exactly as [`Judging::load`] does
+    /// (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Judging, JudgingError> {
+        let path = path.to_path_buf();
         let judging: Judging =
-            serde_json::from_str(&text).map_err(|source| JudgingError::Parse {
+            serde_json::from_str(text).map_err(|source| JudgingError::Parse {
                 path: path.clone(),
                 source,
             })?;

@@ -28,6 +28,9 @@ pub(crate) struct JudgedMetric {
     analysis: Option<MetricAnalysis>,
     /// The run's length and the minimum a pass needs, when it ended short of it.
     short_of_min: Option<(f64, f64)>,
+    /// Why there are no marks when the program wrote lines and none became a mark: a
+    /// per-iteration budget then blames the stream, not its unit.
+    broken_stream: Option<String>,
 }
 
 /// Every metric worth showing, judged: budgeted metrics first (in [`ALL_METRICS`] order),
@@ -82,6 +85,7 @@ fn judge_metric(
         reasons: Vec::new(),
         analysis: None,
         short_of_min,
+        broken_stream: broken_stream(timeline),
     };
     let Some((x, y, x_unit)) = timeline.series(metric) else {
         let reason = CheckReason::NoData {
@@ -203,6 +207,10 @@ impl JudgedMetric {
     }
 
     fn push(&mut self, b: &MetricBudget, mut f: Finding) {
+        if let (CheckReason::UnitMismatch { .. }, Some(hint)) = (&f.reason, &self.broken_stream) {
+            f.outcome = Outcome::Undecided;
+            f.reason = CheckReason::NoData { hint: hint.clone() };
+        }
         if let (Outcome::Pass, Some((length, min))) = (f.outcome, self.short_of_min) {
             f.outcome = Outcome::Undecided;
             f.reason = CheckReason::BelowMinimum { length, min };
@@ -240,6 +248,23 @@ impl JudgedMetric {
         });
         self.reasons.push(f.reason);
     }
+}
+
+/// `Some(why)` when the program wrote lines on its fd and none became a mark.
+fn broken_stream(timeline: &Timeline) -> Option<String> {
+    let d = &timeline.decode;
+    if !timeline.marks.is_empty() || d.lines == 0 || d.lines == d.decoded {
+        return None;
+    }
+    let first = d
+        .problems
+        .first()
+        .map(|p| format!(", e.g. {p}"))
+        .unwrap_or_default();
+    Some(format!(
+        "none of the program's {} lines on LEAKCHECK_FD became a mark{first}: a per-iteration budget needs marks; fix the stream (see crates/probe/README.md)",
+        d.lines
+    ))
 }
 
 /// Why a metric has no data, and how to get it when there is a way.

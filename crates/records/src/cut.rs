@@ -73,7 +73,7 @@ impl Timeline {
     /// The readings of `metric` at each checkpoint, in checkpoint order (empty when the
     /// run sent none). Inside metrics come from the checkpoint messages themselves; outside
     /// metrics from the samples taken between a checkpoint's first reading and
-    /// [`CHECKPOINT_WINDOW_S`] after its last.
+    /// [`CHECKPOINT_WINDOW_S`] after its last, while the program was alive (root RSS > 0).
     pub fn checkpoint_levels(&self, metric: &str) -> Vec<(u64, Vec<f64>)> {
         let mut ids: Vec<u64> = Vec::new();
         for c in &self.checkpoints {
@@ -117,6 +117,9 @@ impl Timeline {
                         .samples
                         .iter()
                         .filter(|t| t.t_s >= from && t.t_s <= to)
+                        // A burst that came after the program exited reads a zombie's 0:
+                        // no level of the program (it made retained memory negative).
+                        .filter(|t| t.rss > 0)
                         .filter_map(outside)
                         .map(|v| v as f64)
                         .collect();

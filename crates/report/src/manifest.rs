@@ -77,14 +77,20 @@ impl GateManifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(ManifestError::Read { path, source }),
         };
+        GateManifest::parse(&text, &path).map(Some)
+    }
+
+    /// A manifest's text, read and validated exactly as [`GateManifest::read`] does
+    /// (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<GateManifest, ManifestError> {
         let invalid = |problem: String| ManifestError::Invalid {
-            path: path.clone(),
+            path: path.to_path_buf(),
             problem,
         };
         let manifest: GateManifest =
-            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         manifest.check().map_err(invalid)?;
-        Ok(Some(manifest))
+        Ok(manifest)
     }
 
     /// The rules [`GateManifest::read`] enforces, as the problem found.

@@ -116,8 +116,11 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
                 "{m} grew {} after warm-up ({pc}% CI {range})",
                 value(c.estimate)
             );
-            match c.outcome {
-                Outcome::Undecided => format!("{head} straddles budget {lim}: undecided"),
+            match (c.outcome, c.reason) {
+                (Outcome::Undecided, CheckReason::TooFewPoints { points }) => {
+                    format!("{head} vs budget {lim}: undecided, only {points} points after warm-up")
+                }
+                (Outcome::Undecided, _) => format!("{head} straddles budget {lim}: undecided"),
                 _ => format!("{head} {sign} budget {lim}: {closing}"),
             }
         }

@@ -122,6 +122,7 @@ pub fn run_with(
         peak: 0,
         wire_done: false,
         wire_closed_s: None,
+        clock_warned: false,
         escalated: false,
         early_stop,
         next_early_check: started + EARLY_STOP_INTERVAL,

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use leakcheck_probe::monotonic_ns;
-use leakcheck_probe::wire::Message;
+use leakcheck_probe::wire::{Message, WIRE_VERSION};
 use leakcheck_records::{
     AttributionRecord, CheckpointRecord, HelloRecord, MarkRecord, Record, RunEnding, SessionRecord,
     Termination, Timeline,
@@ -59,6 +59,8 @@ pub(crate) struct Watch<'a> {
     /// When the pipe reached EOF (seconds on the run's clock), to tell a program that
     /// closed or replaced its fd long before it exited.
     pub(crate) wire_closed_s: Option<f64>,
+    /// The program's clock was found not to be `CLOCK_MONOTONIC` (warned once).
+    pub(crate) clock_warned: bool,
     pub(crate) escalated: bool,
     pub(crate) early_stop: &'a mut dyn FnMut(&Timeline) -> Option<StopRequest>,
     pub(crate) next_early_check: Instant,
@@ -200,6 +202,26 @@ impl Watch<'_> {
         since(t_ns, self.spawn_ns)
     }
 
+    /// The run's time of a `t_ns` the program sent. A time before the spawn, in the
+    /// future, or a minute behind is not `CLOCK_MONOTONIC` (`time.time_ns()`, or 0): it is
+    /// taken as arriving now, with one warning, so the marks still line up with the
+    /// outside samples.
+    fn sent_at(&mut self, t_ns: u64) -> f64 {
+        let (sent, now) = (self.t_s(t_ns), self.now_s());
+        if sent >= -1.0 && sent <= now + 1.0 && now - sent <= 60.0 {
+            return sent;
+        }
+        if !self.clock_warned {
+            self.clock_warned = true;
+            self.warn(format!(
+                "the program sent t_ns {t_ns}, {} on leakcheck's clock when it arrived at {}: not CLOCK_MONOTONIC (Python: time.monotonic_ns(); Rust: leakcheck_probe::monotonic_ns()); its messages are placed when they arrive",
+                fmt::seconds(sent),
+                fmt::seconds(now)
+            ));
+        }
+        now
+    }
+
     pub(crate) fn now_s(&self) -> f64 {
         self.t_s(monotonic_ns())
     }
@@ -254,12 +276,19 @@ impl Watch<'_> {
                 version,
                 pid,
                 allocator,
-            } => Record::Hello(HelloRecord {
-                t_s: self.now_s(),
-                version,
-                pid,
-                allocator,
-            }),
+            } => {
+                if version != WIRE_VERSION {
+                    self.warn(format!(
+                        "the program says it speaks wire version {version}; this leakcheck reads version {WIRE_VERSION}: what it does not know is skipped"
+                    ));
+                }
+                Record::Hello(HelloRecord {
+                    t_s: self.now_s(),
+                    version,
+                    pid,
+                    allocator,
+                })
+            }
             Message::Mark {
                 iteration,
                 t_ns,
@@ -275,7 +304,7 @@ impl Watch<'_> {
                 });
                 Record::Mark(MarkRecord {
                     iteration,
-                    t_s: self.t_s(t_ns),
+                    t_s: self.sent_at(t_ns),
                     rss: rss_bytes,
                     alloc,
                     stats,
@@ -296,7 +325,7 @@ impl Watch<'_> {
                     event,
                     id,
                     label,
-                    t_s: self.t_s(t_ns),
+                    t_s: self.sent_at(t_ns),
                     iteration: self.timeline.last_iteration(),
                 })
             }
@@ -315,7 +344,7 @@ impl Watch<'_> {
                 Record::Checkpoint(CheckpointRecord {
                     id,
                     label,
-                    t_s: self.t_s(t_ns),
+                    t_s: self.sent_at(t_ns),
                     rss: rss_bytes,
                     alloc,
                     stats,
@@ -324,7 +353,7 @@ impl Watch<'_> {
             Message::Note { text, t_ns } => {
                 (self.observer)(&Event::Note(text.clone()));
                 Record::Note {
-                    t_s: self.t_s(t_ns),
+                    t_s: self.sent_at(t_ns),
                     text,
                 }
             }
@@ -336,7 +365,7 @@ impl Watch<'_> {
                 t_ns,
                 sites,
             } => Record::Attribution(AttributionRecord {
-                t_s: self.t_s(t_ns),
+                t_s: self.sent_at(t_ns),
                 method,
                 from_iteration,
                 to_iteration,
@@ -344,7 +373,7 @@ impl Watch<'_> {
                 sites,
             }),
             Message::End { t_ns } => Record::End {
-                t_s: self.t_s(t_ns),
+                t_s: self.sent_at(t_ns),
             },
         };
         self.emit(record);

@@ -376,8 +376,15 @@ duration = { min = "4s", max = "30s" }
     let scenario = |body: &str| format!("[scenarios.a]\ncommand = [\"a\"]\n{body}\n");
     assert_mentions(
         &error(&scenario("iterations = { min = 400, max = 300 }")),
-        &["scenarios.a.iterations", "min (400) at most max (300)"],
+        &["scenarios.a.iterations.min", "400", "at most the max (300)"],
     );
+    // The values named, not "a table" (regression of the weak-message list).
+    let reversed = error(&scenario("duration = { min = \"5s\", max = \"1s\" }"));
+    assert_mentions(
+        &reversed,
+        &["scenarios.a.duration.min", "5s", "at most the max (1s)"],
+    );
+    assert!(!reversed.contains("a table"), "{reversed}");
     assert_mentions(
         &error(&scenario("iterations = { min = 400 }")),
         &["missing key `scenarios.a.iterations.max`"],

@@ -132,7 +132,17 @@ pub fn seconds(s: f64) -> String {
 
 /// A confidence level as a percentage without trailing zeros: `0.99` → `99`, `0.995` → `99.5`.
 pub fn percent(confidence: f64) -> String {
-    let s = format!("{:.2}", confidence * 100.0);
+    // Never "100" for a level below 1 (a late look's 99.996 %): more decimals instead.
+    let mut s = format!("{:.2}", confidence * 100.0);
+    for decimals in 3..=8 {
+        if !(s.starts_with("100") && confidence < 1.0) {
+            break;
+        }
+        s = format!("{:.decimals$}", confidence * 100.0);
+    }
+    if s.starts_with("100") && confidence < 1.0 {
+        s = "99.99999999".to_string();
+    }
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
@@ -218,5 +228,8 @@ mod tests {
         assert_eq!(seconds(f64::NAN), "n/a");
         assert_eq!(percent(0.99), "99");
         assert_eq!(percent(0.995), "99.5");
+        // A late look's level is not 100 % (regression: a SIGTERM-ignoring run printed "100% CI").
+        assert_eq!(percent(0.99996), "99.996");
+        assert_eq!(percent(1.0), "100");
     }
 }

@@ -292,9 +292,12 @@ impl<'a> Ctx<'a> {
                 key: join(key, "max"),
                 expected: format!("the longest the run may go: {form}"),
             }),
-            (Some(lo), Some(hi)) if lo > hi => {
-                Err(self.invalid(key, value, format!("min ({lo:?}) at most max ({hi:?})")))
-            }
+            (Some(lo), Some(hi)) if lo > hi => Err(ConfigError::InvalidValue {
+                at: self.loc(value.span()),
+                key: join(key, "min"),
+                value: format!("{lo:?}"),
+                expected: format!("at most the max ({hi:?})"),
+            }),
             range => Ok(range),
         }
     }
