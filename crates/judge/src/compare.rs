@@ -212,7 +212,7 @@ pub fn compare(
             notes.push(format!("{} is only in B", mb.name));
         }
     }
-    if tolerance_is_a_size(tolerance) && metrics.iter().any(|m| has_slope(m)) {
+    if tolerance_is_a_size(tolerance) && metrics.iter().any(has_slope) {
         notes.push(format!(
             "the tolerance {tolerance_text} is a size: slopes are compared without one (give a rate, e.g. 4KiB/{}, or a percentage)",
             a.x_unit.suffix()

@@ -209,7 +209,7 @@ fn judge_once(
     // A run that ended by itself before the plan's minimum cannot pass.
     let short_of_min = look
         .filter(|l| !l.may_pass)
-        .and_then(|_| judging.plan)
+        .and(judging.plan)
         .map(|p| (timeline.length(p.unit), p.min));
     let metrics = metric::judge_metrics(judging, timeline, confidence, short_of_min);
     let steadiness = metrics.iter().map(|m| m.steadiness()).collect();
