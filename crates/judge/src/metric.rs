@@ -7,8 +7,10 @@ use leakcheck_analysis::{
 };
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
-use leakcheck_report::{BudgetCheck, FitLine, MetricReport, PerSession};
-use leakcheck_vocab::{CheckReason, Outcome, XUnit};
+use leakcheck_report::{
+    BudgetCheck, CheckpointLevel, FitLine, LevelKind, MetricReport, PerSession,
+};
+use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, XUnit};
 
 use crate::Judging;
 
@@ -80,6 +82,7 @@ fn judge_metric(
             peak: f64::NAN,
             budgets: Vec::new(),
             retained_per_session: None,
+            checkpoints: Vec::new(),
             stats: serde_json::Value::Null,
         },
         reasons: Vec::new(),
@@ -119,6 +122,12 @@ fn judge_metric(
                 a.include_unplaced(&before, &after);
             }
             fill_from_analysis(&mut m.report, &a);
+            if budgets
+                .iter()
+                .any(|b| b.budget.kind == BudgetKind::Retained)
+            {
+                m.report.checkpoints = retained_levels(metric, &a, timeline, x_unit);
+            }
             for (b, v) in budgets.iter().zip(&a.verdicts) {
                 m.push_verdict(b, v, &a);
             }
@@ -313,6 +322,51 @@ fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {
         })
     });
     m.stats = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+}
+
+/// The levels retained memory was judged on, placed on the plot's x axis: the median
+/// reading of each checkpoint (what [`leakcheck_analysis::retained`] takes the levels
+/// from), or without checkpoints each session's start level (the median of its first three
+/// samples, the session-start retained memory).
+fn retained_levels(
+    metric: &str,
+    a: &MetricAnalysis,
+    timeline: &Timeline,
+    x_unit: XUnit,
+) -> Vec<CheckpointLevel> {
+    if let Some(c) = &a.checkpoint_retained {
+        let places = timeline.checkpoint_xs(x_unit);
+        // The analysis was handed exactly these readings (checkpoints without any are
+        // left out), so its levels are theirs, in order.
+        return timeline
+            .checkpoint_levels(metric)
+            .iter()
+            .zip(&c.levels)
+            .filter_map(|((id, readings), &level)| {
+                let (_, label, x) = places.iter().find(|p| p.0 == *id)?;
+                Some(CheckpointLevel {
+                    x: *x,
+                    level,
+                    readings: readings.len(),
+                    kind: LevelKind::Checkpoint,
+                    label: (!label.is_empty()).then(|| label.clone()),
+                })
+            })
+            .collect();
+    }
+    if a.retained.is_none() {
+        return Vec::new();
+    }
+    a.sessions
+        .iter()
+        .map(|s| CheckpointLevel {
+            x: s.start_x,
+            level: s.start_level,
+            readings: s.points.min(3),
+            kind: LevelKind::SessionStart,
+            label: None,
+        })
+        .collect()
 }
 
 /// RSS (or jemalloc resident) growing while `allocated` stays flat is fragmentation,

@@ -70,6 +70,32 @@ impl Timeline {
         t
     }
 
+    /// Where each checkpoint sits on `axis`, in checkpoint order (as
+    /// [`Timeline::checkpoint_levels`]): `(id, label, x)`. On the iteration axis it is half
+    /// an iteration after the last mark before its first reading (half an iteration before
+    /// the first mark when none came before), the way [`Timeline::session_starts`] places a
+    /// session; on the time axis, the time of its first reading.
+    pub fn checkpoint_xs(&self, axis: XUnit) -> Vec<(u64, String, f64)> {
+        let mark_xs = self.mark_xs();
+        let mut out: Vec<(u64, String, f64)> = Vec::new();
+        for c in &self.checkpoints {
+            if out.iter().any(|(id, _, _)| *id == c.id) {
+                continue;
+            }
+            let x = match axis {
+                XUnit::Iteration if !mark_xs.is_empty() => {
+                    match self.marks.partition_point(|m| m.t_s <= c.t_s) {
+                        0 => mark_xs[0] - 0.5,
+                        k => mark_xs[k - 1] + 0.5,
+                    }
+                }
+                _ => c.t_s,
+            };
+            out.push((c.id, c.label.clone(), x));
+        }
+        out
+    }
+
     /// The readings of `metric` at each checkpoint, in checkpoint order (empty when the
     /// run sent none). Inside metrics come from the checkpoint messages themselves; outside
     /// metrics from the samples taken between a checkpoint's first reading and
@@ -173,6 +199,31 @@ mod tests {
             [(1, vec![100.0, 101.0]), (2, vec![200.0])]
         );
         assert!(tl.checkpoint_levels("alloc.allocated").is_empty());
+    }
+
+    #[test]
+    fn checkpoints_sit_half_an_iteration_after_the_mark_before_them() {
+        let mut tl = Timeline::default();
+        for r in [
+            checkpoint(1, 0.05, 10),
+            checkpoint(1, 0.06, 10),
+            mark(1, 0.1, None),
+            mark(2, 0.2, None),
+            checkpoint(2, 0.25, 20),
+            mark(3, 0.3, None),
+            checkpoint(3, 0.4, 30),
+        ] {
+            tl.apply(&r);
+        }
+        let xs = |axis| -> Vec<f64> {
+            tl.checkpoint_xs(axis)
+                .into_iter()
+                .map(|(_, _, x)| x)
+                .collect()
+        };
+        assert_eq!(xs(XUnit::Iteration), [0.5, 2.5, 3.5]);
+        assert_eq!(xs(XUnit::Second), [0.05, 0.25, 0.4]);
+        assert_eq!(tl.checkpoint_xs(XUnit::Iteration)[1].1, "c2");
     }
 
     #[test]

@@ -216,9 +216,52 @@ pub struct MetricReport {
     /// Retained growth per session, from four or more checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained_per_session: Option<PerSession>,
+    /// The levels a `retained` budget on this metric was judged on, in order: one per
+    /// checkpoint (or, in a run without checkpoints, per session start). Retained memory is
+    /// the last one's rise over the first; empty without a retained budget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<CheckpointLevel>,
     /// The full analysis, opaque to the report, embedded as-is.
     #[serde(default)]
     pub stats: serde_json::Value,
+}
+
+/// One level a retained budget was judged on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointLevel {
+    /// Where it was measured, in `x_unit`: between the marks around it on an iteration
+    /// axis (half an iteration after the last mark before it), else its time.
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub x: f64,
+    /// The level retained memory used: the median of the checkpoint's readings (of a
+    /// session start's first three samples).
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub level: f64,
+    /// How many readings `level` is the median of.
+    pub readings: usize,
+    /// What was measured: a checkpoint, or the start of a session.
+    #[serde(default, skip_serializing_if = "LevelKind::is_checkpoint")]
+    pub kind: LevelKind,
+    /// The checkpoint's label, as the program sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// What a [`CheckpointLevel`] was measured at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelKind {
+    /// A checkpoint the program marked at a quiescent point.
+    #[default]
+    Checkpoint,
+    /// The start of a session (a run without checkpoints judges retained memory on these).
+    SessionStart,
+}
+
+impl LevelKind {
+    fn is_checkpoint(&self) -> bool {
+        *self == LevelKind::Checkpoint
+    }
 }
 
 /// Growth of the checkpoint levels per checkpoint (per session), with its interval.

@@ -158,6 +158,37 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
     }
 }
 
+/// A retained check as a plot's legend names it: `retained 6.87 MiB (99% CI 6.86–6.88 MiB)
+/// ≤ budget 16 MiB: ok`, with the words of its check line. `confidence` is the run's (NaN
+/// when unknown); a check without an interval (retained between session starts) says
+/// `point value`.
+pub fn retained_legend(check: &BudgetCheck, unit: ValueUnit, confidence: f64) -> String {
+    let value = |v: f64| fmt::value(v, unit);
+    let interval = if !(check.lo.is_finite() && check.hi.is_finite()) {
+        String::new()
+    } else if check.lo == check.hi {
+        " (point value)".to_string()
+    } else if confidence.is_finite() {
+        format!(
+            " ({}% CI {})",
+            fmt::percent(confidence),
+            fmt::value_range(check.lo, check.hi, unit)
+        )
+    } else {
+        format!(" (CI {})", fmt::value_range(check.lo, check.hi, unit))
+    };
+    let head = format!("retained {}{interval}", value(check.estimate));
+    let lim = value(check.limit);
+    match check.outcome {
+        Outcome::Pass => format!("{head} ≤ budget {lim}: ok"),
+        Outcome::Fail => format!("{head} > budget {lim}: leak across sessions"),
+        Outcome::Undecided if check.estimate.is_finite() => {
+            format!("{head} straddles budget {lim}: undecided")
+        }
+        Outcome::Undecided => format!("retained budget {lim}: undecided"),
+    }
+}
+
 /// One sentence that explains the verdict: the first failing (or undecided) check with a
 /// count of the others, the run's ending when it decides, or how many checks passed.
 pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -> String {

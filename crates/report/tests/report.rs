@@ -450,6 +450,37 @@ fn degenerate_inputs_render_without_panic() {
     assert_eq!(image_size(&r), (1280, 96 + 360 * 24), "capped at 24 panels");
     cases.push(("1000 metrics", r));
 
+    let retained = common::retained_report();
+    let mut r = retained.clone();
+    r.metrics[0].checkpoints.truncate(1);
+    r.metrics[0].budgets[0].outcome = Outcome::Fail;
+    cases.push(("one checkpoint, retained failed", r));
+
+    let mut r = retained.clone();
+    r.metrics[0].checkpoints[0].level = f64::NAN;
+    r.metrics[0].checkpoints[1].x = f64::INFINITY;
+    cases.push(("non-finite checkpoints", r));
+
+    let mut r = retained.clone();
+    let c = &mut r.metrics[0].budgets[0];
+    (c.estimate, c.lo, c.hi, c.limit) = (f64::NAN, f64::NAN, f64::NAN, 1e300);
+    c.outcome = Outcome::Undecided;
+    r.metrics[0].checkpoints[1].level = -1e300;
+    r.metrics[0].fit = None;
+    cases.push(("NaN retained, far-away levels and budget", r));
+
+    let mut r = retained.clone();
+    r.metrics[0].checkpoints = (0..500)
+        .map(|i| CheckpointLevel {
+            x: i as f64 * 0.4,
+            level: 20.0 * MIB + i as f64 * 1024.0,
+            readings: 1 + i % 3,
+            kind: LevelKind::SessionStart,
+            label: None,
+        })
+        .collect();
+    cases.push(("many session starts", r));
+
     for (what, report) in &cases {
         renders(report, what);
     }
@@ -582,4 +613,177 @@ fn where_it_grows_is_in_every_summary_of_a_failing_scenario() {
         html.contains("<code>crates/volume-loader/src/image.rs:488</code>"),
         "{html}"
     );
+}
+
+/// Where the legend column starts (the images are 1280 px wide, the legend 300 px): a
+/// line left of it is in a plot, not a legend swatch.
+const LEGEND_LEFT: f64 = 980.0;
+
+/// The text of every `<text>` element, in drawing order, one space between them (a legend
+/// entry wrapped over two lines reads as one).
+fn svg_text(svg: &str) -> String {
+    svg.split("<text")
+        .skip(1)
+        .map(|t| {
+            let body = &t[t.find('>').unwrap() + 1..];
+            body[..body.find("</text>").unwrap()].trim().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The points of every `<polyline>` stroked in `colour`, in pixels.
+fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|p| &p[..p.find("/>").unwrap()])
+        .filter(|p| p.contains(&format!("stroke=\"{colour}\"")))
+        .map(|p| {
+            let pts = &p[p.find("points=\"").unwrap() + 8..];
+            pts[..pts.find('"').unwrap()]
+                .split_whitespace()
+                .map(|xy| {
+                    let (x, y) = xy.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Issue "A plot that contradicts its verdict": the fixed retrain's plot drew a slope fit
+/// with its band across a step function, while what was judged was the memory retained
+/// between checkpoints. The plot must show the checkpoints, the retained estimate with its
+/// interval and the retained budget, and no slope fit when no slope was judged.
+#[test]
+fn regression_a_plot_that_contradicts_its_verdict_draws_the_checkpoints_judged() {
+    let report = common::retained_report();
+    let svg = render_svg(&report).unwrap();
+    check_xml(&svg);
+    let text = svg_text(&svg);
+    // What was judged: the checkpoints, and the retained interval against the budget.
+    assert!(
+        text.contains("2 checkpoints, median of 5 readings each"),
+        "checkpoints in the legend: {text}"
+    );
+    assert!(
+        text.contains("retained 6.87 MiB (99% CI 6.86–6.88 MiB) ≤ budget 16 MiB: ok"),
+        "retained interval in the legend: {text}"
+    );
+    assert!(
+        text.contains("retained budget 16 MiB over the first checkpoint (pass)"),
+        "retained budget line in the legend: {text}"
+    );
+    // The checkpoints are drawn as markers (and one legend swatch).
+    let markers = svg
+        .split("<polygon")
+        .skip(1)
+        .filter(|p| p.contains("fill=\"#00796B\"") && p.contains("opacity=\"1\""))
+        .count();
+    assert_eq!(
+        markers,
+        2 + 1,
+        "one marker per checkpoint, plus the legend's"
+    );
+    // The retained budget is a horizontal line in the plot (the other is the legend's).
+    let budget: Vec<_> = polylines(&svg, "#C81E1E")
+        .into_iter()
+        .filter(|l| l[0].0 < LEGEND_LEFT)
+        .collect();
+    assert_eq!(budget.len(), 1, "{budget:?}");
+    assert!(
+        budget[0].iter().all(|p| p.1 == budget[0][0].1),
+        "horizontal"
+    );
+    // Not what was judged: no slope fit, no slope band, no rate anywhere.
+    assert!(polylines(&svg, "#E66100").is_empty(), "a fit line is drawn");
+    assert!(!text.contains("fit "), "fit in the legend: {text}");
+    assert!(!text.contains("/iter"), "a slope in the legend: {text}");
+}
+
+/// Slope budget lines are drawn inside the plotting area, and long enough to read their
+/// slope against the data: a budget far steeper than flat data, and one that starts at
+/// the top of falling data, used to leave the chart at once.
+#[test]
+fn slope_budget_lines_stay_inside_the_plotting_area_and_readable() {
+    let flat = {
+        let mut m = common::metric("rss.tree", 300, 64.0 * MIB, 0.0, 0.2 * MIB, 20, 5);
+        let b = common::slope_budget(&m, 64.0 * 1024.0, "64 KiB/iter");
+        m.budgets.push(b);
+        m
+    };
+    let falling = {
+        let mut m = common::metric(
+            "rss.tree",
+            300,
+            64.0 * MIB,
+            -8.0 * 1024.0,
+            0.05 * MIB,
+            20,
+            9,
+        );
+        let b = common::slope_budget(&m, 16.0 * 1024.0, "16 KiB/iter");
+        m.budgets.push(b);
+        m
+    };
+    for (what, metric) in [("flat", flat), ("falling", falling)] {
+        let mut report = common::crashed_report();
+        report.metrics = vec![metric];
+        report.sessions = vec![
+            SessionMarker {
+                x: 0.0,
+                label: String::new(),
+            },
+            SessionMarker {
+                x: 150.0,
+                label: String::new(),
+            },
+        ];
+        let svg = render_svg(&report).unwrap();
+        // The plotting area: the session boundaries span its height, the samples its width.
+        let sessions = polylines(&svg, "#5A5A5A");
+        let (top, bottom) = (
+            sessions[0][0].1.min(sessions[0][1].1),
+            sessions[0][0].1.max(sessions[0][1].1),
+        );
+        let data = polylines(&svg, "#1F77B4")
+            .into_iter()
+            .max_by_key(|l| l.len())
+            .unwrap();
+        let left = data.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let right = data.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+        let budget: Vec<_> = polylines(&svg, "#C81E1E")
+            .into_iter()
+            .filter(|l| l[0].0 < LEGEND_LEFT)
+            .collect();
+        assert_eq!(
+            budget.len(),
+            1,
+            "{what}: one slope budget line drawn: {budget:?}"
+        );
+        for &(x, y) in &budget[0] {
+            assert!(
+                (left - 1.0..=right + 1.0).contains(&x) && (top - 1.0..=bottom + 1.0).contains(&y),
+                "{what}: budget point ({x}, {y}) outside the plotting area x {left}..{right}, y {top}..{bottom}"
+            );
+        }
+        let (a, b) = (budget[0][0], budget[0][budget[0].len() - 1]);
+        let length = (b.0 - a.0).hypot(b.1 - a.1);
+        assert!(
+            length >= 60.0,
+            "{what}: budget line only {length:.0} px long"
+        );
+        // The data keeps most of the height: the budget line does not squash it.
+        let (data_top, data_bottom) = data
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(t, b), p| {
+                (t.min(p.1), b.max(p.1))
+            });
+        assert!(
+            data_bottom - data_top >= 0.6 * (bottom - top),
+            "{what}: the data spans only {:.0} of {:.0} px",
+            data_bottom - data_top,
+            bottom - top
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Each panel shows the samples, the fitted line over the steady state with
 //! the confidence band of its slope (a bow-tie pivoting on the fit's centre),
-//! the budget lines, the warm-up shaded and the session boundaries. The
+//! the budget lines, the warm-up shaded and the session boundaries; for a
+//! retained budget, the checkpoints it was judged on and its interval instead
+//! of the fit when no slope was judged. The
 //! legend sits in its own column to the right so it never hides data.
 //!
 //! Everything drawn is clipped to the axis ranges here, because plotters
@@ -47,6 +49,7 @@ const DATA: RGBColor = RGBColor(31, 119, 180);
 const FIT: RGBColor = RGBColor(230, 97, 0);
 const BUDGET: RGBColor = RGBColor(200, 30, 30);
 const CEILING: RGBColor = RGBColor(106, 27, 154);
+const CHECKPOINT: RGBColor = RGBColor(0, 121, 107);
 const SESSION: RGBColor = RGBColor(90, 90, 90);
 const WARMUP: RGBColor = RGBColor(120, 120, 120);
 const INK: RGBColor = RGBColor(33, 33, 33);
@@ -266,7 +269,7 @@ fn draw_title<DB: DrawingBackend>(area: &Area<DB>, r: &ScenarioReport) -> Result
 }
 
 /// The x range shared by all panels (so they line up): every metric's
-/// data, the sessions and the warm-up cuts.
+/// data, its judged checkpoints, the sessions and the warm-up cuts.
 fn shared_x_range(r: &ScenarioReport) -> (f64, f64) {
     let xs = r
         .metrics
@@ -277,12 +280,23 @@ fn shared_x_range(r: &ScenarioReport) -> (f64, f64) {
                 .filter(|p| p[1].is_finite())
                 .map(|p| p[0])
                 .chain(m.warmup_end_x)
+                .chain(m.checkpoints.iter().map(|c| c.x))
         })
         .chain(r.sessions.iter().map(|s| s.x));
-    match min_max(xs) {
-        Some((a, b)) if b > a => (a, b),
-        Some((a, _)) => padded(a, a),
-        None => {
+    let checkpoints = min_max(
+        r.metrics
+            .iter()
+            .flat_map(|m| m.checkpoints.iter().map(|c| c.x)),
+    );
+    match (min_max(xs), checkpoints) {
+        // A checkpoint at an edge (before the first mark) gets room for its marker.
+        (Some((a, b)), Some((cl, ch))) if b > a => {
+            let room = (b - a) * 0.01;
+            (a.min(cl - room), b.max(ch + room))
+        }
+        (Some((a, b)), _) if b > a => (a, b),
+        (Some((a, _)), _) => padded(a, a),
+        (None, _) => {
             let d = if r.duration_s.is_finite() && r.duration_s > 0.0 {
                 r.duration_s
             } else {

@@ -2,6 +2,11 @@
 //! (a bow-tie pivoting on the fit's centre), the budget lines, the warm-up shaded, the
 //! session boundaries, and the legend in its own column.
 //!
+//! A metric whose retained budget was judged on levels (checkpoints, or session starts)
+//! shows those: the levels as markers, the first one as a dashed baseline, the retained
+//! estimate with its interval as a band above it, and the budget as a line over the first
+//! level. The slope fit is then drawn only when a slope or growth budget was judged on it.
+//!
 //! [`Panel::prepare`] turns the metric into what is drawn, in axis units; the `draw_*`
 //! steps then draw it layer by layer, each adding its legend rows.
 
@@ -11,10 +16,11 @@ use plotters::prelude::*;
 
 use super::axis::{axis_scale, min_max, padded, tick_formatter};
 use super::{
-    Area, BUDGET, CEILING, DATA, DrawErr, FIT, INK, LEGEND_W, MUTED, SESSION, WARMUP, fit_text,
-    font,
+    Area, BUDGET, CEILING, CHECKPOINT, DATA, DrawErr, FIT, INK, LEGEND_W, MUTED, SESSION, WARMUP,
+    fit_text, font,
 };
-use crate::model::{FitLine, MetricReport, ScenarioReport};
+use crate::model::{BudgetCheck, FitLine, LevelKind, MetricReport, ScenarioReport};
+use crate::words;
 
 pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
@@ -39,8 +45,48 @@ struct Panel<'m> {
     anchor: Option<(f64, f64)>,
     /// The ceiling drawn on this panel, bytes.
     ceiling: Option<f64>,
-    /// Horizontal reference lines (scaled): value, colour, legend text.
-    hlines: Vec<(f64, RGBColor, String)>,
+    /// Horizontal reference lines (scaled).
+    hlines: Vec<HLine>,
+    /// The levels the retained budgets were judged on, when they were (scaled).
+    retained: Option<Retained<'m>>,
+}
+
+/// A horizontal reference line: a peak, growth or retained budget, or the ceiling.
+struct HLine {
+    y: f64,
+    /// Where it starts (a retained budget at its first level); the left edge otherwise.
+    from_x: Option<f64>,
+    colour: RGBColor,
+    text: String,
+}
+
+/// What retained memory was judged on: the levels and the checks judged on them.
+struct Retained<'m> {
+    /// `(x, level)` of each checkpoint (session start), in order, never empty.
+    levels: Vec<(f64, f64)>,
+    kind: LevelKind,
+    /// The fewest and the most readings a level is the median of.
+    readings: (usize, usize),
+    checks: Vec<&'m BudgetCheck>,
+}
+
+impl Retained<'_> {
+    fn first(&self) -> (f64, f64) {
+        self.levels[0]
+    }
+
+    fn last(&self) -> (f64, f64) {
+        self.levels[self.levels.len() - 1]
+    }
+
+    /// `[estimate, lo, hi]` of each check as levels: the first level plus the retained
+    /// memory (unscaled when the levels are).
+    fn bands(&self, scale: f64) -> impl Iterator<Item = [f64; 3]> + '_ {
+        let y0 = self.first().1;
+        self.checks
+            .iter()
+            .map(move |c| [c.estimate, c.lo, c.hi].map(|v| y0 + v / scale))
+    }
 }
 
 impl<'m> Panel<'m> {
@@ -60,7 +106,14 @@ impl<'m> Panel<'m> {
                 w.max(data_x.map_or(xlo, |d| d.0))
             });
         let fit_to = data_x.map_or(xhi, |d| d.1);
-        let fit = m.fit.as_ref().and_then(|f| {
+        let retained = judged_levels(m);
+        // The fit is shown unless what was judged is retained memory alone: a fit through
+        // a step function is not what a retained budget says.
+        let show_fit = retained.is_none()
+            || m.budgets
+                .iter()
+                .any(|b| matches!(b.kind, BudgetKind::Slope | BudgetKind::Growth));
+        let fit = m.fit.as_ref().filter(|_| show_fit).and_then(|f| {
             let ok = [f.x_center, f.y_center, f.slope, f.slope_lo, f.slope_hi]
                 .iter()
                 .all(|v| v.is_finite());
@@ -81,10 +134,27 @@ impl<'m> Panel<'m> {
                 && m.unit == ValueUnit::Bytes
                 && r.ceiling_metric.as_ref().is_none_or(|n| *n == m.name)
         });
-        let hlines = reference_lines(m, anchor, ceiling);
+        let hlines = reference_lines(m, anchor, ceiling, retained.as_ref());
         let fit_ys = fit.iter().flat_map(|(_, l)| [l.at(fit_from), l.at(fit_to)]);
-        let core = min_max(pts.iter().map(|p| p.1).chain(fit_ys));
-        let (ylo, yhi) = y_range(core, &hlines);
+        let judged_ys = retained.iter().flat_map(|r| {
+            r.levels
+                .iter()
+                .map(|l| l.1)
+                .chain(r.bands(1.0).flatten())
+                .collect::<Vec<_>>()
+        });
+        let core = min_max(pts.iter().map(|p| p.1).chain(fit_ys).chain(judged_ys));
+        // Where each slope budget line would end over the steady state.
+        let slope_ends: Vec<f64> = anchor
+            .map(|(x0, y0)| {
+                m.budgets
+                    .iter()
+                    .filter(|b| b.kind == BudgetKind::Slope && b.limit.is_finite())
+                    .map(|b| y0 + b.limit * (fit_to.max(x0) - x0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (ylo, yhi) = y_range(core, &hlines, &slope_ends);
 
         // From here on y is in the axis unit (e.g. MiB) so ticks are round.
         let (scale, suffix) = axis_scale(ylo, yhi, m.unit);
@@ -109,53 +179,118 @@ impl<'m> Panel<'m> {
             ceiling,
             hlines: hlines
                 .into_iter()
-                .map(|(y, c, t)| (y / scale, c, t))
+                .map(|h| HLine {
+                    y: h.y / scale,
+                    ..h
+                })
                 .collect(),
+            retained: retained.map(|r| Retained {
+                levels: r.levels.iter().map(|&(x, y)| (x, y / scale)).collect(),
+                ..r
+            }),
         }
     }
 }
 
-/// Peak and growth budgets and the ceiling as horizontal lines (bytes, unscaled).
+/// The levels and checks of the retained budgets judged on levels; `None` when the metric
+/// has no retained budget or no finite level.
+fn judged_levels(m: &MetricReport) -> Option<Retained<'_>> {
+    let checks: Vec<&BudgetCheck> = m
+        .budgets
+        .iter()
+        .filter(|b| b.kind == BudgetKind::Retained)
+        .collect();
+    let judged: Vec<_> = m
+        .checkpoints
+        .iter()
+        .filter(|c| c.x.is_finite() && c.level.is_finite())
+        .collect();
+    if checks.is_empty() || judged.is_empty() {
+        return None;
+    }
+    let readings = judged.iter().map(|c| c.readings);
+    Some(Retained {
+        levels: judged.iter().map(|c| (c.x, c.level)).collect(),
+        kind: judged[0].kind,
+        readings: (
+            readings.clone().min().unwrap_or(0),
+            readings.max().unwrap_or(0),
+        ),
+        checks,
+    })
+}
+
+/// Peak, growth and retained budgets and the ceiling as horizontal lines (bytes,
+/// unscaled). A retained budget is a line only over levels it was judged on: the first
+/// level plus the budget, from the first level on.
 fn reference_lines(
     m: &MetricReport,
     anchor: Option<(f64, f64)>,
     ceiling: Option<f64>,
-) -> Vec<(f64, RGBColor, String)> {
+    retained: Option<&Retained<'_>>,
+) -> Vec<HLine> {
     let mut hlines = Vec::new();
     for b in &m.budgets {
-        let y = match (b.kind, anchor) {
-            (BudgetKind::Peak, _) => b.limit,
-            (BudgetKind::Growth, Some((_, y0))) => y0 + b.limit,
+        let (y, from_x, over) = match (b.kind, anchor, retained) {
+            (BudgetKind::Peak, _, _) => (b.limit, None, ""),
+            (BudgetKind::Growth, Some((_, y0)), _) => (y0 + b.limit, None, ""),
+            (BudgetKind::Retained, _, Some(r)) => {
+                let (x0, y0) = r.first();
+                let over = match r.kind {
+                    LevelKind::Checkpoint => " over the first checkpoint",
+                    LevelKind::SessionStart => " over the first session start",
+                };
+                (y0 + b.limit, Some(x0), over)
+            }
             _ => continue,
         };
         if y.is_finite() {
             let text = format!(
-                "{} budget {} ({})",
+                "{} budget {}{over} ({})",
                 b.kind.as_str(),
                 b.limit_text,
                 b.outcome.word()
             );
-            hlines.push((y, BUDGET, text));
+            hlines.push(HLine {
+                y,
+                from_x,
+                colour: BUDGET,
+                text,
+            });
         }
     }
     if let Some(c) = ceiling {
-        hlines.push((c, CEILING, format!("ceiling {}", fmt::bytes(c))));
+        hlines.push(HLine {
+            y: c,
+            from_x: None,
+            colour: CEILING,
+            text: format!("ceiling {}", fmt::bytes(c)),
+        });
     }
     hlines
 }
 
-/// The y range: the data and the fit (`core`); reference lines only when they do not
-/// squash the data (a far-away limit is named in the legend instead).
-fn y_range(core: Option<(f64, f64)>, hlines: &[(f64, RGBColor, String)]) -> (f64, f64) {
+/// How far a slope budget line may stretch the y range past the data, as a share of the
+/// data's span (the data keeps about two thirds of the height).
+const SLOPE_REACH: f64 = 0.4;
+
+/// The y range: the data, the fit and the judged levels (`core`); reference lines only
+/// when they do not squash the data (a far-away limit is named in the legend instead);
+/// and room for slope budget lines (`slope_ends`: where each would end) to show their
+/// slope, at most [`SLOPE_REACH`] of the data's span past it (the rest is clipped).
+fn y_range(core: Option<(f64, f64)>, hlines: &[HLine], slope_ends: &[f64]) -> (f64, f64) {
     let (clo, chi) = core.unwrap_or_else(|| {
-        min_max(hlines.iter().map(|h| h.0)).map_or((0.0, 1.0), |(a, b)| (a.min(0.0), b))
+        min_max(hlines.iter().map(|h| h.y)).map_or((0.0, 1.0), |(a, b)| (a.min(0.0), b))
     });
     let span = (chi - clo).max(chi.abs() * 0.05);
     let near = hlines
         .iter()
-        .map(|h| h.0)
+        .map(|h| h.y)
         .filter(|y| *y <= chi + 2.0 * span && *y >= clo - 2.0 * span);
-    let (lo, hi) = min_max([clo, chi].into_iter().chain(near)).unwrap_or((clo, chi));
+    // Of the data's own span here (a flat series at a high level keeps its detail).
+    let reach = SLOPE_REACH * if chi > clo { chi - clo } else { span };
+    let slopes = slope_ends.iter().map(|y| y.clamp(clo - reach, chi + reach));
+    let (lo, hi) = min_max([clo, chi].into_iter().chain(near).chain(slopes)).unwrap_or((clo, chi));
     padded(lo, hi)
 }
 
@@ -187,7 +322,8 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
     let mut legend = Legend { rows: Vec::new() };
     draw_warmup(&mut chart, &p, m, r.x_unit, &mut legend)?;
     draw_fit_and_data(&mut chart, &p, m, r.x_unit, &mut legend)?;
-    draw_budgets(&mut chart, &p, m, &mut legend)?;
+    draw_retained(&mut chart, &p, m, &mut legend)?;
+    draw_budgets(&mut chart, &p, m, r.x_unit, &mut legend)?;
     draw_sessions(&chart, r, p.xlo, p.xhi, p.ylo, p.yhi)?;
     if !r.sessions.is_empty() {
         legend.push(Swatch::Line(SESSION, 1), "session boundary");
@@ -327,16 +463,136 @@ fn draw_fit_and_data<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Slope budgets through the fit's start point, the horizontal reference lines, the
-/// retained budgets (listed, not drawn) and the peak when a ceiling is shown.
-fn draw_budgets<DB: DrawingBackend>(
+/// What was judged for a retained budget on levels: the first level as a dashed baseline,
+/// each check's retained estimate with its interval as a band over it (at least a few
+/// pixels high, so a tight interval still shows), and the levels as markers on top.
+fn draw_retained<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     p: &Panel<'_>,
     m: &MetricReport,
     legend: &mut Legend,
 ) -> Result<(), DrawErr> {
+    let Some(r) = &p.retained else {
+        return Ok(());
+    };
+    let ((x0, y0), (x1, _)) = (r.first(), r.last());
+    let inside = |y: f64| (p.ylo..=p.yhi).contains(&y);
+    // Value per pixel on the y axis, for the band's least height.
+    let (_, top) = chart.backend_coord(&(p.xlo, p.yhi));
+    let (_, bottom) = chart.backend_coord(&(p.xlo, p.ylo));
+    let per_px = (p.yhi - p.ylo) / f64::from((bottom - top).max(1));
+    let band = CHECKPOINT.mix(0.25);
+    let (what, first) = match r.kind {
+        LevelKind::Checkpoint => ("checkpoint", "first checkpoint"),
+        LevelKind::SessionStart => ("session start", "first session start"),
+    };
+    let n = r.levels.len();
+    let plural = if n == 1 { "" } else { "s" };
+    let readings = match r.readings {
+        (1, 1) => "1 reading".to_string(),
+        (a, b) if a == b => format!("{a} readings"),
+        (a, b) => format!("{a}–{b} readings"),
+    };
+    let each = if n == 1 { "" } else { " each" };
+    let text = match r.kind {
+        LevelKind::Checkpoint => format!("{n} {what}{plural}, median of {readings}{each}"),
+        LevelKind::SessionStart => {
+            let samples = match r.readings.1 {
+                1 => "its first sample".to_string(),
+                k => format!("the first {k} samples"),
+            };
+            format!("{n} {what}{plural}, median of {samples}{each}")
+        }
+    };
+    legend.push(Swatch::Diamond(CHECKPOINT), text);
+    if x1 > x0 && inside(y0) {
+        chart.draw_series(DashedLineSeries::new(
+            [(x0, y0), (x1, y0)],
+            6,
+            4,
+            CHECKPOINT.stroke_width(1),
+        ))?;
+    }
+    legend.push(
+        Swatch::Dashed(CHECKPOINT),
+        format!("{first} {}", fmt::value(y0 * p.scale, m.unit)),
+    );
+    let confidence = m
+        .fit
+        .as_ref()
+        .map(|f| f.confidence)
+        .or(m.retained_per_session.as_ref().map(|s| s.confidence))
+        .unwrap_or(f64::NAN);
+    for (c, [est, lo, hi]) in r.checks.iter().zip(r.bands(p.scale)) {
+        if est.is_finite() {
+            let (lo, hi) = (lo.min(est - 2.5 * per_px), hi.max(est + 2.5 * per_px));
+            let (lo, hi) = (lo.clamp(p.ylo, p.yhi), hi.clamp(p.ylo, p.yhi));
+            // A single level (x0 == x1) still gets a band a few pixels wide.
+            let (xa, xb) = if x1 > x0 {
+                (x0, x1)
+            } else {
+                let w = (p.xhi - p.xlo) / 200.0;
+                (x0 - w, x0 + w)
+            };
+            if hi > lo {
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(xa, lo), (xb, hi)],
+                    band.filled(),
+                )))?;
+            }
+            if inside(est) {
+                chart.draw_series(LineSeries::new(
+                    [(xa, est), (xb, est)],
+                    CHECKPOINT.stroke_width(2),
+                ))?;
+            }
+        }
+        legend.push(
+            Swatch::Fill(band),
+            words::retained_legend(c, m.unit, confidence),
+        );
+    }
+    if let Some(s) = &m.retained_per_session {
+        let v = |x| fmt::value(x, m.unit);
+        legend.push(
+            Swatch::None,
+            format!(
+                "per session {} ({}% CI {} … {})",
+                v(s.slope),
+                fmt::percent(s.confidence),
+                v(s.lo),
+                v(s.hi)
+            ),
+        );
+    }
+    // Markers last, over the data: a white rim, then the marker.
+    let area = chart.plotting_area();
+    for &(x, y) in r.levels.iter().filter(|l| inside(l.1)) {
+        for (radius, colour) in [(7, WHITE), (5, CHECKPOINT)] {
+            area.draw(
+                &(EmptyElement::at((x, y)) + Polygon::new(diamond(radius), colour.filled())),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The corners of a diamond `r` pixels from its centre to each corner.
+fn diamond(r: i32) -> Vec<(i32, i32)> {
+    vec![(0, -r), (r, 0), (0, r), (-r, 0)]
+}
+
+/// Slope budgets through the fit's start point, the horizontal reference lines, the
+/// retained budgets not drawn (listed) and the peak when a ceiling is shown.
+fn draw_budgets<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    p: &Panel<'_>,
+    m: &MetricReport,
+    x_unit: XUnit,
+    legend: &mut Legend,
+) -> Result<(), DrawErr> {
     for b in m.budgets.iter().filter(|b| b.kind == BudgetKind::Slope) {
-        let text = format!("slope budget {} ({})", b.limit_text, b.outcome.word());
+        let mut text = format!("slope budget {} ({})", b.limit_text, b.outcome.word());
         match p.anchor {
             Some((x0, y0)) if b.limit.is_finite() => {
                 let l = Line {
@@ -344,30 +600,49 @@ fn draw_budgets<DB: DrawingBackend>(
                     y0,
                     slope: b.limit / p.scale,
                 };
-                if let Some(seg) = l.clip(x0, p.fit_to.max(x0), p.ylo, p.yhi) {
+                let to = p.fit_to.max(x0);
+                if let Some(seg) = l.clip(x0, to, p.ylo, p.yhi) {
                     chart.draw_series(LineSeries::new(seg, BUDGET.stroke_width(2)))?;
+                    // Steeper than the chart has room for: say where it leaves.
+                    let end = seg[1].0;
+                    if end < to - (p.xhi - p.xlo) * 1e-3 {
+                        text.push_str(&match x_unit {
+                            XUnit::Iteration => {
+                                format!(
+                                    ", off the chart after iteration {}",
+                                    fmt::count(end.round())
+                                )
+                            }
+                            XUnit::Second => {
+                                format!(", off the chart after {}", fmt::seconds(end))
+                            }
+                        });
+                    }
                 }
                 legend.push(Swatch::Line(BUDGET, 2), text);
             }
             _ => legend.push(Swatch::None, text),
         }
     }
-    for (y, colour, text) in &p.hlines {
-        if (p.ylo..=p.yhi).contains(y) {
+    for h in &p.hlines {
+        if (p.ylo..=p.yhi).contains(&h.y) {
+            let from = h.from_x.map_or(p.xlo, |x| x.clamp(p.xlo, p.xhi));
             chart.draw_series(LineSeries::new(
-                [(p.xlo, *y), (p.xhi, *y)],
-                colour.stroke_width(2),
+                [(from, h.y), (p.xhi, h.y)],
+                h.colour.stroke_width(2),
             ))?;
-            legend.push(Swatch::Line(*colour, 2), text.clone());
+            legend.push(Swatch::Line(h.colour, 2), h.text.clone());
         } else {
-            legend.push(Swatch::None, format!("{text}, off-scale"));
+            legend.push(Swatch::None, format!("{}, off-scale", h.text));
         }
     }
-    for b in m.budgets.iter().filter(|b| b.kind == BudgetKind::Retained) {
-        legend.push(
-            Swatch::None,
-            format!("retained budget {} ({})", b.limit_text, b.outcome.word()),
-        );
+    if p.retained.is_none() {
+        for b in m.budgets.iter().filter(|b| b.kind == BudgetKind::Retained) {
+            legend.push(
+                Swatch::None,
+                format!("retained budget {} ({})", b.limit_text, b.outcome.word()),
+            );
+        }
     }
     if p.ceiling.is_some()
         && let Some(peak) = p.pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))
@@ -424,8 +699,12 @@ impl Line {
 /// One legend row: a swatch and a text.
 pub(super) enum Swatch {
     Line(RGBColor, u32),
+    /// A thin dashed line.
+    Dashed(RGBColor),
     Fill(RGBAColor),
     Marker(RGBColor),
+    /// A diamond (a checkpoint).
+    Diamond(RGBColor),
     None,
 }
 
@@ -605,11 +884,75 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
             Swatch::Marker(c) => {
                 area.draw(&Circle::new((16, mid), 5, c.filled()))?;
             }
+            Swatch::Dashed(c) => {
+                for x in [6, 15, 24] {
+                    area.draw(&PathElement::new(
+                        vec![(x, mid), (x + 5, mid)],
+                        c.stroke_width(1),
+                    ))?;
+                }
+            }
+            Swatch::Diamond(c) => {
+                area.draw(&Polygon::new(
+                    diamond(5)
+                        .into_iter()
+                        .map(|(dx, dy)| (16 + dx, mid + dy))
+                        .collect::<Vec<_>>(),
+                    c.filled(),
+                ))?;
+            }
             Swatch::None => {}
         }
-        let text = fit_text(area, text, &style, max_w)?;
-        area.draw(&Text::new(text, (text_x, y), style.clone()))?;
+        // A long entry wraps onto up to two more lines, the last shortened to fit.
+        let lines = wrap(area, text, &style, max_w, 3)?;
+        for (i, line) in lines.into_iter().enumerate() {
+            if i > 0 {
+                y += 17;
+                if y + 18 > h as i32 {
+                    break;
+                }
+            }
+            area.draw(&Text::new(line, (text_x, y), style.clone()))?;
+        }
         y += 22;
     }
     Ok(())
+}
+
+/// `text` in lines of at most `max_w` pixels, broken at spaces, at most `max_lines` (the
+/// last shortened with an ellipsis when the rest does not fit).
+fn wrap<DB: DrawingBackend>(
+    area: &Area<DB>,
+    text: &str,
+    style: &TextStyle,
+    max_w: u32,
+    max_lines: usize,
+) -> Result<Vec<String>, DrawErr> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if lines.len() + 1 == max_lines || area.estimate_text_size(rest, style)?.0 <= max_w {
+            lines.push(fit_text(area, rest, style, max_w)?);
+            break;
+        }
+        // The longest run of words that fits; a single word too long is cut.
+        let mut cut = None;
+        for (i, _) in rest.match_indices(' ') {
+            if area.estimate_text_size(&rest[..i], style)?.0 > max_w {
+                break;
+            }
+            cut = Some(i);
+        }
+        match cut {
+            Some(i) => {
+                lines.push(rest[..i].trim_end().to_string());
+                rest = rest[i..].trim_start();
+            }
+            None => {
+                lines.push(fit_text(area, rest, style, max_w)?);
+                break;
+            }
+        }
+    }
+    Ok(lines)
 }

@@ -93,6 +93,7 @@ pub fn metric(
         peak,
         budgets: Vec::new(),
         retained_per_session: None,
+        checkpoints: Vec::new(),
         stats: serde_json::json!({"method": "ols", "n": n}),
     }
 }
@@ -243,4 +244,90 @@ pub fn crashed_report() -> ScenarioReport {
         attribution: None,
         ratchet: Vec::new(),
     }
+}
+
+/// The retrain scenario, fixed variant, with checkpoints: `alloc.allocated` steps from
+/// one session's level to the next (a fit through it finds a slope), and what was judged
+/// is the memory retained between the checkpoint before the first session and the one
+/// before the second: 6.87 MiB (99 % CI 6.86–6.88 MiB), budget 16 MiB.
+pub fn retained_report() -> ScenarioReport {
+    let points: Vec<[f64; 2]> = (1..=200)
+        .map(|i| {
+            let y = match i {
+                1 => 95.0,
+                2..=80 => 202.0 + 0.3 * ((i % 7) as f64 - 3.0) / 3.0,
+                81 => 101.0,
+                _ => 263.0,
+            };
+            [i as f64, y * MIB]
+        })
+        .collect();
+    let (s, mx, my, _) = ols(&points);
+    let fit = FitLine {
+        slope: s,
+        intercept: my - s * mx,
+        slope_lo: 0.0,
+        slope_hi: 2.5 * s,
+        confidence: 0.99,
+        x_center: mx,
+        y_center: my,
+    };
+    let (first, retained) = (20.5 * MIB, 6.87 * MIB);
+    let check = BudgetCheck {
+        kind: BudgetKind::Retained,
+        limit: 16.0 * MIB,
+        limit_text: "16 MiB".to_string(),
+        outcome: Outcome::Pass,
+        estimate: retained,
+        lo: 6.86 * MIB,
+        hi: 6.88 * MIB,
+        line: "alloc.allocated retained 6.87 MiB (99% CI 6.86 MiB … 6.88 MiB) between 2 checkpoints ≤ budget 16 MiB: ok".to_string(),
+    };
+    let level = |x: f64, level: f64, label: &str| CheckpointLevel {
+        x,
+        level,
+        readings: 5,
+        kind: LevelKind::Checkpoint,
+        label: Some(label.to_string()),
+    };
+    let metric = MetricReport {
+        name: "alloc.allocated".to_string(),
+        unit: ValueUnit::Bytes,
+        peak: 263.0 * MIB,
+        points,
+        warmup_end_x: None,
+        fit: Some(fit),
+        shape: "flat".to_string(),
+        budgets: vec![check],
+        retained_per_session: None,
+        checkpoints: vec![
+            level(0.5, first, "before session 1: 3 samples"),
+            level(80.5, first + retained, "before session 2: 4 samples"),
+        ],
+        stats: serde_json::Value::Null,
+    };
+    let mut report = crashed_report();
+    report.scenario = "retrain-sequential".to_string();
+    report.variant = Some("fixed".to_string());
+    report.status = RunEnding {
+        termination: Some(Termination::Exited { code: 0 }),
+        last_iteration: Some(200),
+        message: None,
+    };
+    report.verdict = Overall::Pass;
+    report.headline = "all 1 budget checks within limits".to_string();
+    report.iterations = Some(200);
+    report.metrics = vec![metric];
+    report.sessions = vec![
+        SessionMarker {
+            x: 0.5,
+            label: "session 1: 3 samples".into(),
+        },
+        SessionMarker {
+            x: 80.5,
+            label: "session 2: 4 samples".into(),
+        },
+    ];
+    report.decode_warnings = Vec::new();
+    report
 }
