@@ -11,6 +11,7 @@ import itertools
 import json
 import operator
 import os
+import stat
 import sys
 import threading
 import time
@@ -49,6 +50,14 @@ _is_tracing = _tracemalloc.is_tracing
 _traced_memory = _tracemalloc.get_traced_memory
 _loaded_modules = sys.modules
 _index = operator.index
+_fstat = os.fstat
+_readlink = os.readlink
+
+#: The wire's iterations and ids are u64: anything outside 0 … U64_MAX would cost the
+#: runner the line (a malformed mark), so the probe refuses it instead.
+U64_MAX = 2**64 - 1
+#: The largest fd number: file descriptors are C ints (``os.fstat`` overflows beyond).
+MAX_FD = 2**31 - 1
 
 # The lines, built with bytes %-formatting: it writes each %d straight into the line,
 # so a mark allocates half as much as with f-strings (and under tracemalloc each
@@ -70,6 +79,10 @@ _TORCH_CUDA = b',"torch.cuda.allocated":%d,"torch.cuda.reserved":%d'
 _live_probes = weakref.WeakSet()
 _runner_pipes = {}
 _process_state_lock = threading.Lock()
+# Checkpoint ids, shared by every probe of the process (taken under
+# _process_state_lock): the runner reads one stream, and two probes (two from_env()
+# calls, two libraries) must never both send checkpoint 1.
+_checkpoint_ids = itertools.count(1)
 # /proc/self/statm, opened once by the first probe to activate and shared by all.
 _statm_fd = None
 _page_size = 0
@@ -94,12 +107,17 @@ class Probe:
     tracemalloc and sends ``attribution`` lines: where the memory grows (``_attribution``).
     """
 
-    __slots__ = ("_fd", "_lock", "_checkpoint_ids", "_attribution", "__weakref__")
+    __slots__ = (
+        "_fd", "_pipe_dev", "_pipe_ino", "_link_path", "_link", "_lock", "_attribution", "__weakref__"
+    )
 
     def __init__(self, fd=None, tracemalloc=False, attribute=False, attribute_from=None):
         self._fd = None
+        # The file the fd named on activation: each write first checks it still does
+        # (see _write_line), by device and inode, and under tracemalloc by the fd's
+        # /proc link, "pipe:[inode]".
+        self._pipe_dev = self._pipe_ino = self._link_path = self._link = None
         self._lock = threading.RLock()
-        self._checkpoint_ids = itertools.count(1)
         self._attribution = None
         if attribute_from is not None:
             attribute_from = _index(attribute_from)
@@ -112,8 +130,9 @@ class Probe:
     def from_env(cls, tracemalloc=None, attribute=None):
         """The probe the runner asked for through ``LEAKCHECK_FD``; inert when it is unset.
 
-        A value that is not an open fd is reported on stderr (one line) and gives an
-        inert probe. ``tracemalloc=None`` follows ``LEAKCHECK_TRACEMALLOC=1``,
+        A value that is not an open pipe's fd (not a number, out of range, not open, a
+        regular file …) is reported on stderr (one line) and gives an inert probe; this
+        never raises. ``tracemalloc=None`` follows ``LEAKCHECK_TRACEMALLOC=1``,
         ``attribute=None`` follows ``LEAKCHECK_ATTRIBUTE=1``.
         """
         if tracemalloc is None:
@@ -130,12 +149,24 @@ class Probe:
 
     @property
     def active(self):
-        """Whether lines are written: False when inert, after a write error, or in a forked child."""
+        """Whether lines are written: False when inert, after a write error, once the fd no
+        longer names the pipe it was given, or in a forked child."""
         return self._fd is not None
 
     def mark(self, iteration):
-        """End of iteration ``iteration``: the in-process readings, now."""
-        iteration = _index(iteration)
+        """End of iteration ``iteration``: the in-process readings, now.
+
+        ``iteration`` must be an integer in 0 … 2**64 - 1 (the wire's u64), not a bool:
+        else TypeError or ValueError, active or not, so such a bug does not show only
+        under the runner.
+        """
+        try:  # _wire_u64, inline: a mark should cost a few microseconds, an inert one nothing
+            number = _index(iteration)
+        except TypeError:
+            number = -1  # refused just below, with a message that names the value
+        if number < 0 or number > U64_MAX or iteration is True or iteration is False:
+            _refuse("iteration", iteration)
+        iteration = number
         if self._fd is None:
             return
         with self._lock:
@@ -175,12 +206,14 @@ class Probe:
         """A quiescent point where retained memory is measured, e.g. right after a release.
 
         Collects garbage once, then sends ``CHECKPOINT_READINGS`` readings
-        ``CHECKPOINT_SPACING_S`` apart under one id (1, 2, 3 … per probe), so it takes
-        about 40 ms. Returns that id, or None when the probe is inert.
+        ``CHECKPOINT_SPACING_S`` apart under one id (1, 2, 3 … per process, shared by
+        all probes), so it takes about 40 ms. Returns that id, or None when the probe
+        is inert.
         """
         if self._fd is None:
             return None
-        checkpoint_id = next(self._checkpoint_ids)
+        with _process_state_lock:
+            checkpoint_id = next(_checkpoint_ids)
         label_json = _json_text(label)
         gc.collect()
         for reading in range(CHECKPOINT_READINGS):
@@ -207,7 +240,7 @@ class Probe:
         self._send(lambda: _END % _monotonic_ns())
 
     def _session(self, event, session_id, label):
-        session_id = _index(session_id)
+        session_id = _wire_u64("session id", session_id)
         if self._fd is None:
             return
         label_json = _json_text(label)
@@ -215,17 +248,22 @@ class Probe:
 
     def _activate(self, fd, tracemalloc, attribute, attribute_from):
         try:
-            # Close-on-exec: programs this one execs must not hold the runner's pipe open,
-            # or the runner would not see EOF when this program exits.
-            os.set_inheritable(fd, False)
             pipe = os.fstat(fd)
-        except OSError as error:
+            # Close-on-exec: programs this one execs must not hold the runner's pipe open,
+            # or the runner would not see EOF when this program exits. Not a standard
+            # stream (LEAKCHECK_FD=1): that is the program's own, which its children share.
+            if fd > 2:
+                os.set_inheritable(fd, False)
+        except (OSError, OverflowError) as error:
             _report_closed_pipe(fd, error)
             return
         with _process_state_lock:
-            _runner_pipes[fd] = (pipe.st_dev, pipe.st_ino)
+            if fd > 2:  # a forked child keeps its standard streams (_after_fork_in_child)
+                _runner_pipes[fd] = (pipe.st_dev, pipe.st_ino)
             _live_probes.add(self)
             _open_statm()
+        self._pipe_dev, self._pipe_ino = pipe.st_dev, pipe.st_ino
+        self._link_path, self._link = _pipe_link(fd)
         self._fd = fd
         if tracemalloc and not _is_tracing():
             _tracemalloc.start(TRACEMALLOC_FRAMES)
@@ -245,8 +283,27 @@ class Probe:
                 self._write_line(fd, build_line())
 
     def _write_line(self, fd, data):
-        """One ``os.write`` per line, more only after a short write. Called with the lock held."""
+        """One ``os.write`` per line, more only after a short write. Called with the lock held.
+
+        First a check that the fd is still the pipe it was: a program that closed it and
+        put its own file (or pipe) on that number must not get our lines, and the probe
+        turns inert for good. ``fstat`` costs about 0.7 µs, but builds some 20 objects,
+        each traced under tracemalloc (about 20 µs in all, more on deep stacks); there
+        the fd's /proc link, one string, is read instead (about 4 µs), and ``fstat``
+        decides only when that fails or differs.
+        """
         try:
+            link_path = self._link_path
+            if link_path is None or not _is_tracing() or not _same_link(link_path, self._link):
+                now = _fstat(fd)
+                if now.st_ino != self._pipe_ino or now.st_dev != self._pipe_dev:
+                    if self._fd is not None:  # else a signal handler's nested write already said so
+                        self._fd = None
+                        _warn(
+                            f"leakcheck: {FD_ENV} {fd} no longer refers to leakcheck's pipe "
+                            "(closed or replaced); marks are no longer sent"
+                        )
+                    return
             written = os.write(fd, data)
             while written < len(data):
                 written += os.write(fd, memoryview(data)[written:])
@@ -296,7 +353,8 @@ def _allocated_blocks(t_ns, fresh):
 
 
 def _parse_fd(value):
-    """The fd number in ``LEAKCHECK_FD``, or None after saying on stderr what is wrong with it."""
+    """The fd number in ``LEAKCHECK_FD`` when it names an open pipe, or None after saying
+    on stderr what is wrong with it. Never raises: the value comes from outside."""
     digits = value.strip()
     if not (digits.isascii() and digits.isdigit()):
         _warn(
@@ -304,16 +362,90 @@ def _parse_fd(value):
             "(expected a non-negative integer: the runner's pipe); marks are off"
         )
         return None
-    fd = int(digits)
+    # int() refuses over 4300 digits (3.11+) and fstat() overflows past a C int.
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(MAX_FD)) or int(significant or "0") > MAX_FD:
+        _warn(
+            f"leakcheck: {FD_ENV}={value!r} is out of range for a file descriptor "
+            f"(expected a non-negative integer up to {MAX_FD}: the runner's pipe); marks are off"
+        )
+        return None
+    fd = int(significant or "0")
     try:
-        os.fstat(fd)
+        mode = os.fstat(fd).st_mode
     except OSError as error:
         _warn(
             f"leakcheck: {FD_ENV}={value!r} is not an open file descriptor "
             f"({error.strerror}; expected the runner's pipe); marks are off"
         )
         return None
+    # The runner always passes a pipe: anything else is the program's own file (an fd
+    # number LEAKCHECK_FD leaked into), and our lines must not go into it.
+    if not stat.S_ISFIFO(mode):
+        _warn(
+            f"leakcheck: {FD_ENV}={value!r} is a {_file_kind(mode)}, not a pipe "
+            "(expected the runner's pipe); marks are off"
+        )
+        return None
     return fd
+
+
+def _pipe_link(fd):
+    """``/proc/self/fd/N`` and its link when that names an anonymous pipe ("pipe:[inode]",
+    which identifies it), else (None, None): without /proc, or for a file, which a path
+    does not identify."""
+    link_path = f"/proc/self/fd/{fd}"
+    try:
+        link = _readlink(link_path)
+    except (OSError, ValueError):
+        return None, None
+    if link.startswith("pipe:[") and link.endswith("]"):
+        return link_path, link
+    return None, None
+
+
+def _same_link(link_path, link):
+    """Whether the fd's /proc link still reads ``link``; False when unreadable (fstat decides)."""
+    try:
+        return _readlink(link_path) == link
+    except OSError:
+        return False
+
+
+def _file_kind(mode):
+    """What ``st_mode`` says the file is, for the message about a LEAKCHECK_FD that is no pipe."""
+    for is_kind, kind in (
+        (stat.S_ISREG, "regular file"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if is_kind(mode):
+            return kind
+    return "file of another kind"
+
+
+def _wire_u64(what, value):
+    """``value`` as a wire u64 (an integer in 0 … U64_MAX, not a bool), else TypeError or ValueError."""
+    try:
+        number = _index(value)
+    except TypeError:
+        number = -1  # refused just below, with a message that names the value
+    if number < 0 or number > U64_MAX or value is True or value is False:
+        _refuse(what, value)
+    return number
+
+
+def _refuse(what, value):
+    """Raises for a bad iteration or id, naming it: the caller's bug, so it raises (I/O never does)."""
+    shown = repr(value)
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
+    message = f"{what} must be a non-negative integer (0 to 2**64 - 1, a u64 on the wire), not {shown}"
+    if value is True or value is False or not hasattr(type(value), "__index__"):
+        raise TypeError(message)
+    raise ValueError(message)  # an integer out of range
 
 
 def _open_statm():
@@ -362,8 +494,9 @@ def _json_text(text):
 
 
 def _report_closed_pipe(fd, error):
+    reason = getattr(error, "strerror", None) or error  # OverflowError: an fd past a C int
     _warn(
-        f"leakcheck: the runner's pipe is closed (fd {fd}: {error.strerror or error}); "
+        f"leakcheck: the runner's pipe is closed (fd {fd}: {reason}); "
         "marks are off for the rest of this run"
     )
 
@@ -394,7 +527,7 @@ def _after_fork_in_child():
     for probe in list(_live_probes):
         probe._disown_after_fork()
     _live_probes.clear()
-    for fd, (device, inode) in _runner_pipes.items():
+    for fd, (device, inode) in _runner_pipes.items():  # never 0, 1 or 2 (see _activate)
         try:
             now = os.fstat(fd)
         except OSError:
@@ -416,7 +549,7 @@ _process_probe_lock = threading.Lock()
 
 def probe():
     """The process-wide probe, made by ``Probe.from_env()`` on first use, so the program
-    and its libraries share one stream (one hello, one set of checkpoint ids)."""
+    and its libraries share one stream (one hello)."""
     global _process_probe
     if _process_probe is None:
         with _process_probe_lock:

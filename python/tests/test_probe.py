@@ -241,10 +241,11 @@ def test_session_writes_start_and_end_even_when_the_body_raises(pipe):
 
 def test_checkpoint_sends_five_readings_under_one_id_each(pipe):
     probe = Probe(pipe.write_fd)
-    assert probe.checkpoint("after release") == 1
-    assert probe.checkpoint("after the second release") == 2
+    first = probe.checkpoint("after release")  # ids count per process: other tests took some
+    assert first >= 1
+    assert probe.checkpoint("after the second release") == first + 1
     checkpoints = of_type(pipe.messages(), "checkpoint")
-    assert [c["id"] for c in checkpoints] == [1] * 5 + [2] * 5
+    assert [c["id"] for c in checkpoints] == [first] * 5 + [first + 1] * 5
     assert {c["label"] for c in checkpoints[:5]} == {"after release"}
     assert {c["label"] for c in checkpoints[5:]} == {"after the second release"}
     for checkpoint in checkpoints:
@@ -303,10 +304,8 @@ def test_integer_like_iterations_are_written_as_numbers(pipe):
 
     probe = Probe(pipe.write_fd)
     probe.mark(Step())
-    probe.mark(True)
-    _, step, true = pipe.messages()
+    _, step = pipe.messages()
     assert step["iteration"] == 41
-    assert true["iteration"] == 1
 
 
 # --- a runner that went away ----------------------------------------------------------
