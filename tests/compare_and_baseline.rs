@@ -324,6 +324,6 @@ fn two_partitions_run_every_scenario_once_and_merge_like_one_gate() {
     // A scenario in two shards is refused, and nothing is written.
     let twice = leakcheck(root, &["merge", "shard-1", "shard-1", "--out", "twice"]);
     twice.assert_exit_code(2);
-    assert!(twice.stderr.contains("in both"), "{}", twice.stderr);
+    assert!(twice.stderr.contains("given twice"), "{}", twice.stderr);
     assert!(!root.join("twice/junit.xml").exists());
 }

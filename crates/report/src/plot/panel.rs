@@ -648,10 +648,19 @@ fn draw_budgets<DB: DrawingBackend>(
         && let Some(peak) = p.pts.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))
     {
         chart.draw_series(std::iter::once(Circle::new(peak, 5, CEILING.filled())))?;
-        legend.push(
-            Swatch::Marker(CEILING),
-            format!("peak {}", fmt::value(peak.1 * p.scale, m.unit)),
-        );
+        let plotted = peak.1 * p.scale;
+        // The metric's peak counts samples the iteration axis cannot place (before the
+        // first mark, after the last): say so rather than show two different peaks.
+        let text = if m.peak.is_finite() && m.peak > plotted * (1.0 + 1e-9) {
+            format!(
+                "highest plotted {} (peak {} outside the marked iterations)",
+                fmt::value(plotted, m.unit),
+                fmt::value(m.peak, m.unit)
+            )
+        } else {
+            format!("peak {}", fmt::value(plotted, m.unit))
+        };
+        legend.push(Swatch::Marker(CEILING), text);
     }
     Ok(())
 }
