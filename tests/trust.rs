@@ -205,7 +205,8 @@ fn regression_a_tolerance_in_the_wrong_unit_is_refused() {
 #[test]
 fn regression_a_corrupt_judging_file_that_parses_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 4] = [
         ("foo.bar", |j| j["budgets"][0]["metric"] = "foo.bar".into()),
         ("rss.swap", |j| {
             j["budgets"][0]["metric"] = "rss.swap".into()
