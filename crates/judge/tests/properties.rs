@@ -1,13 +1,17 @@
 //! Properties of what the judge reads from outside, as proptests in the normal suite
 //! (the cargo-fuzz targets `judging_file` and `samples_reader` push the same further):
 //! a `judging.json` the validator accepts judges any run without panicking, and one it
-//! refuses is an error (the CLI's exit 2, `tests/trust.rs`); samples lines of any shape,
-//! with the non-numbers Python writes, judge without panicking by every kind of budget.
+//! refuses is an error (the CLI's exit 2, `tests/trust.rs`); wire lines of any shape, with
+//! the non-numbers Python writes, and samples files judge without panicking by every kind
+//! of budget.
 
 use std::path::Path;
 
 use leakcheck_judge::{Judging, JudgingError, RunFacts, judge};
-use leakcheck_records::{ALL_METRICS, Timeline, read_run_from};
+use leakcheck_probe::wire::{Decoder, Message};
+use leakcheck_records::{
+    ALL_METRICS, CheckpointRecord, MarkRecord, Record, SessionRecord, Timeline, read_run_from,
+};
 use proptest::prelude::*;
 
 /// A small marking run with outside samples around the marks.
@@ -44,38 +48,52 @@ fn number() -> impl Strategy<Value = String> {
         Just("-1".to_string()),
         Just("1e308".to_string()),
         Just("0.5".to_string()),
-        Just("0.99".to_string()),
         Just("7".to_string()),
         Just("\"x\"".to_string()),
         Just("null".to_string()),
     ]
 }
 
-fn metric() -> impl Strategy<Value = String> {
-    prop_oneof![
-        proptest::sample::select(ALL_METRICS.to_vec()).prop_map(str::to_string),
-        Just("foo.bar".to_string()),
-        Just("rss.swap".to_string()),
-        Just(String::new()),
-    ]
+/// Mostly a valid value from `valid`, sometimes anything from `odd`: each file then has
+/// about one fault or none, so both the accepted and the refused side get exercised.
+fn mostly<S: Strategy<Value = String> + 'static>(
+    valid: S,
+    odd: impl Strategy<Value = String> + 'static,
+) -> BoxedStrategy<String> {
+    prop_oneof![12 => valid, 1 => odd].boxed()
 }
 
-/// One budget: a kind with a rate or a size, sometimes mismatched.
+fn metric() -> impl Strategy<Value = String> {
+    mostly(
+        proptest::sample::select(ALL_METRICS.to_vec()).prop_map(str::to_string),
+        proptest::sample::select(vec!["foo.bar", "rss.swap", ""]).prop_map(str::to_string),
+    )
+}
+
+/// One budget: a kind with its own quantity and unit, sometimes mismatched.
 fn budget() -> impl Strategy<Value = String> {
     (
         metric(),
-        proptest::sample::select(vec!["slope", "growth", "peak", "retained", "sideways"]),
-        any::<bool>(),
-        number(),
+        mostly(
+            proptest::sample::select(vec!["slope", "growth", "peak", "retained"])
+                .prop_map(str::to_string),
+            Just("sideways".to_string()),
+        ),
+        prop_oneof![12 => Just(false), 1 => Just(true)],
+        mostly((0.0f64..1e9).prop_map(|v| v.to_string()), number()),
         proptest::sample::select(vec!["iteration", "second"]),
-        proptest::sample::select(vec!["", ",\"unit\":\"count\"", ",\"unit\":\"bytes\""]),
+        prop_oneof![12 => Just(false), 1 => Just(true)],
     )
-        .prop_map(|(metric, kind, rate, amount, per, unit)| {
+        .prop_map(|(metric, kind, swap_quantity, amount, per, wrong_unit)| {
+            let rate = (kind == "slope") != swap_quantity;
             let limit = if rate {
                 format!("{{\"rate\":{{\"bytes\":{amount},\"per\":\"{per}\"}}}}")
             } else {
                 format!("{{\"bytes\":{amount}}}")
             };
+            let counts = ALL_METRICS.contains(&metric.as_str())
+                && leakcheck_records::unit_of(&metric) == leakcheck_vocab::ValueUnit::Count;
+            let unit = if counts != wrong_unit { ",\"unit\":\"count\"" } else { "" };
             format!(
                 "{{\"metric\":\"{metric}\",\"budget\":{{\"kind\":\"{kind}\",\"limit\":{limit}{unit}}},\"key\":\"k\"}}"
             )
@@ -85,19 +103,32 @@ fn budget() -> impl Strategy<Value = String> {
 fn judging_text() -> impl Strategy<Value = String> {
     (
         proptest::collection::vec(budget(), 0..4),
-        number(),
-        prop_oneof![
-            Just("\"auto\"".to_string()),
-            number().prop_map(|n| format!("{{\"count\":{n}}}")),
+        mostly((0.51f64..0.9999).prop_map(|v| v.to_string()), number()),
+        mostly(
+            prop_oneof![
+                Just("\"auto\"".to_string()),
+                (0u32..50).prop_map(|n| format!("{{\"count\":{n}}}")),
+                (0.0f64..0.9).prop_map(|f| format!("{{\"fraction\":{f}}}")),
+                (0.0f64..100.0).prop_map(|x| format!("{{\"until_x\":{x}}}")),
+            ],
             number().prop_map(|n| format!("{{\"fraction\":{n}}}")),
-            number().prop_map(|n| format!("{{\"until_x\":{n}}}")),
-        ],
-        proptest::option::of((number(), number(), number(), any::<bool>())),
-        proptest::sample::select(vec!["1", "2", "0", "3"]),
+        ),
+        proptest::option::of((
+            mostly((0u32..400).prop_map(|v| v.to_string()), number()),
+            (1u32..400),
+            mostly((0.51f64..0.9999).prop_map(|v| v.to_string()), number()),
+            any::<bool>(),
+        )),
+        mostly(
+            proptest::sample::select(vec!["1", "2"]).prop_map(str::to_string),
+            proptest::sample::select(vec!["0", "3"]).prop_map(str::to_string),
+        ),
     )
         .prop_map(|(budgets, confidence, warmup, plan, version)| {
-            let plan = plan.map_or(String::new(), |(min, max, conf, time)| {
+            let plan = plan.map_or(String::new(), |(min, extra, conf, time)| {
                 let unit = if time { "second" } else { "iteration" };
+                // The maximum is the minimum plus some, when the minimum is a number.
+                let max = min.parse::<f64>().map_or(extra as f64, |m| m.abs() + extra as f64);
                 format!(
                     ",\"plan\":{{\"unit\":\"{unit}\",\"min\":{min},\"max\":{max},\"confidence\":{conf}}}"
                 )
@@ -136,7 +167,90 @@ fn samples_text() -> impl Strategy<Value = String> {
         }),
         "\\PC{0,30}",
     ];
-    proptest::collection::vec(line, 0..120).prop_map(|lines| lines.join("\n"))
+    let header = "{\"type\":\"run\",\"format\":1,\"version\":\"x\",\"scenario\":\"s\",\"argv\":[],\"started_unix\":0,\"pid\":1,\"rss_interval_s\":0.05,\"gpu_interval_s\":1,\"timeout_s\":1}";
+    proptest::collection::vec(line, 0..120)
+        .prop_map(move |lines| format!("{header}\n{}", lines.join("\n")))
+}
+
+/// Wire lines as a program writes them: marks with odd numbers (Python's bare `NaN`,
+/// `Infinity`), stats, sessions, checkpoints, and garbage.
+fn wire_text() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        (0u64..1 << 40).prop_map(|v| v.to_string()),
+        Just("NaN".to_string()),
+        Just("Infinity".to_string()),
+        Just("-Infinity".to_string()),
+        Just("1e300".to_string()),
+        Just("-5".to_string()),
+        Just("\"NaN\"".to_string()),
+    ];
+    let line = prop_oneof![
+        6 => (0u64..400, 0u64..30_000_000_000, value.clone(), value.clone()).prop_map(|(i, t, rss, stat)| {
+            format!(
+                "{{\"type\":\"mark\",\"iteration\":{i},\"t_ns\":{t},\"rss_bytes\":{rss},\"stats\":{{\"py.blocks\":{stat},\"loss\":{stat}}}}}"
+            )
+        }),
+        1 => (0u64..5, 0u64..30_000_000_000, value.clone()).prop_map(|(id, t, v)| {
+            format!("{{\"type\":\"checkpoint\",\"id\":{id},\"label\":\"c NaN\",\"t_ns\":{t},\"rss_bytes\":{v}}}")
+        }),
+        1 => (0u64..5, 0u64..30_000_000_000).prop_map(|(id, t)| {
+            format!("{{\"type\":\"session\",\"event\":\"start\",\"id\":{id},\"label\":\"Infinity\",\"t_ns\":{t}}}")
+        }),
+        1 => "\\PC{0,30}",
+    ];
+    proptest::collection::vec(line, 0..150).prop_map(|lines| lines.join("\n") + "\n")
+}
+
+/// The records the runner makes of decoded messages (`Watch::wire`), on the run's clock.
+fn records_of(messages: Vec<Message>) -> Timeline {
+    let mut t = Timeline::default();
+    for m in messages {
+        let record = match m {
+            Message::Mark {
+                iteration,
+                t_ns,
+                rss_bytes,
+                alloc,
+                stats,
+            } => Record::Mark(MarkRecord {
+                iteration,
+                t_s: t_ns as f64 / 1e9,
+                rss: rss_bytes,
+                alloc,
+                stats,
+            }),
+            Message::Checkpoint {
+                id,
+                label,
+                t_ns,
+                rss_bytes,
+                alloc,
+                stats,
+            } => Record::Checkpoint(CheckpointRecord {
+                id,
+                label,
+                t_s: t_ns as f64 / 1e9,
+                rss: rss_bytes,
+                alloc,
+                stats,
+            }),
+            Message::Session {
+                event,
+                id,
+                label,
+                t_ns,
+            } => Record::Session(SessionRecord {
+                event,
+                id,
+                label,
+                t_s: t_ns as f64 / 1e9,
+                iteration: t.last_iteration(),
+            }),
+            _ => continue,
+        };
+        t.apply(&record);
+    }
+    t
 }
 
 /// A judging with a budget of every kind on every metric, with and without a plan.
@@ -171,20 +285,17 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn an_accepted_judging_file_judges_without_panicking(text in judging_text(), marks in 0u64..80) {
-        match Judging::parse(&text, Path::new("judging.json")) {
-            Ok(judging) => {
-                let timeline = timeline(marks);
-                let _ = judge(&judging, &facts(&timeline));
-            }
-            Err(e) => {
-                let refused = matches!(
-                    e,
-                    JudgingError::Parse { .. } | JudgingError::Invalid { .. } | JudgingError::NewerVersion { .. }
-                );
-                prop_assert!(refused, "{}", e);
-            }
-        }
+    fn any_wire_line_the_decoder_accepts_judges_without_panicking(text in wire_text(), plan in any::<bool>()) {
+        let mut decoder = Decoder::new();
+        let mut messages = Vec::new();
+        decoder.feed(text.as_bytes(), &mut messages);
+        decoder.finish(&mut messages);
+        // Every line is either a message or a counted problem, never lost silently.
+        let stats = decoder.stats();
+        prop_assert_eq!(stats.decoded as usize, messages.len());
+        prop_assert!(stats.decoded <= stats.lines);
+        let timeline = records_of(messages);
+        let _ = judge(&every_budget(plan), &facts(&timeline));
     }
 
     #[test]
@@ -193,6 +304,45 @@ proptest! {
             let _ = judge(&every_budget(plan), &facts(&run.timeline));
         }
     }
+}
+
+/// Every generated judging file either is refused with a judging error (the CLI's exit
+/// 2) or judges runs of several lengths without panicking; and the generator exercises
+/// both sides (a property over files that are all refused would prove nothing).
+#[test]
+fn an_accepted_judging_file_judges_without_panicking() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = judging_text();
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..400u64 {
+        let text = strategy.new_tree(&mut runner).unwrap().current();
+        match Judging::parse(&text, Path::new("judging.json")) {
+            Ok(judging) => {
+                accepted += 1;
+                let timeline = timeline(case % 90);
+                let _ = judge(&judging, &facts(&timeline));
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(
+                    matches!(
+                        e,
+                        JudgingError::Parse { .. }
+                            | JudgingError::Invalid { .. }
+                            | JudgingError::NewerVersion { .. }
+                    ),
+                    "{e}"
+                );
+            }
+        }
+    }
+    eprintln!("accepted {accepted}, refused {refused}");
+    assert!(
+        accepted >= 100 && refused >= 40,
+        "accepted {accepted}, refused {refused}"
+    );
 }
 
 #[test]
