@@ -655,3 +655,24 @@ fn regression_an_empty_shard_merges() {
     alone.assert_exit_code(2);
     alone.assert_stderr_contains("shard 1/5, 3/5, 4/5, 5/5 of the partition is missing");
 }
+
+/// A sibling of bug 5: `merge` reads each scenario's `summary.json` back without judging
+/// it again, so a file edited to say `pass` over a failing check merged as a pass.
+#[test]
+fn regression_merge_refuses_a_summary_whose_pass_contradicts_its_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("shard");
+    std::fs::create_dir_all(shard.join("loader-loop")).unwrap();
+    std::fs::write(
+        shard.join("gate.json"),
+        r#"{"partition": null, "scenarios": ["loader-loop"]}"#,
+    )
+    .unwrap();
+    let text = read(&fixture("loader-leaky").join("expected/summary.json"));
+    let doctored = text.replacen("\"verdict\": \"fail\"", "\"verdict\": \"pass\"", 1);
+    assert_ne!(text, doctored);
+    std::fs::write(shard.join("loader-loop/summary.json"), doctored).unwrap();
+    let run = leakcheck(dir.path(), &["merge", "shard", "--out", "merged"]);
+    run.assert_exit_code(2);
+    run.assert_stderr_contains("says PASS but its check");
+}

@@ -205,12 +205,39 @@ fn shard_reports(dir: &Path) -> Result<(Option<GateManifest>, Vec<Found>), CliEr
 
 fn finished(dir: &Path, name: String) -> Result<Found, CliError> {
     let folder = dir.join(&name);
-    let report = read_summary(&folder.join("summary.json"))?;
+    let path = folder.join("summary.json");
+    let report = read_summary(&path)?;
+    if let Some(problem) = contradiction(&report) {
+        return Err(CliError::Usage(format!(
+            "merge: {} says {} but {problem}: the file was edited or damaged; run that shard again",
+            path.display(),
+            report.verdict.word()
+        )));
+    }
     Ok(Found {
         name,
         report,
         folder: Some(folder),
     })
+}
+
+/// What in a report contradicts its passing verdict (a `summary.json` is read back, not
+/// judged again: a pass it claims must at least agree with its own checks and ending).
+fn contradiction(report: &ScenarioReport) -> Option<String> {
+    if !matches!(report.verdict, Overall::Pass | Overall::NoBudgets) {
+        return None;
+    }
+    if !report.status.is_complete() {
+        return Some(format!("its run {}", report.status.describe()));
+    }
+    let checks = report.metrics.iter().flat_map(|m| &m.budgets);
+    if report.verdict == Overall::NoBudgets && checks.clone().next().is_some() {
+        return Some("it has budget checks".to_string());
+    }
+    checks
+        .clone()
+        .find(|c| c.outcome != leakcheck_vocab::Outcome::Pass)
+        .map(|c| format!("its check `{}` is {}", c.line, c.outcome.word()))
 }
 
 /// A scenario its gate planned but never finished: what it recorded, judged again (a run

@@ -59,6 +59,9 @@ struct Inner {
     /// Set when the probe owns the fd (tests, benches); `from_env` borrows it for
     /// the life of the process.
     _owned: Option<OwnedFd>,
+    /// The pipe's `(device, inode)` when the fd came from `LEAKCHECK_FD`: checked before
+    /// every write (an `fstat`, well under a microsecond).
+    pipe: Option<(u64, u64)>,
     buf: Vec<u8>,
     rss: Option<ProcessMemory>,
     last: MarkStats,
@@ -71,9 +74,17 @@ impl Probe {
     /// inert no-op when the variable is unset. A bad value is reported on stderr
     /// (naming the value and what was expected) and also gives an inert probe.
     pub fn from_env() -> Probe {
-        let Ok(value) = std::env::var(FD_ENV) else {
-            return Probe::inert();
-        };
+        match std::env::var(FD_ENV) {
+            Ok(value) => Probe::from_env_value(&value),
+            Err(_) => Probe::inert(),
+        }
+    }
+
+    /// What [`Probe::from_env`] makes of the variable's value: a probe on that fd when it
+    /// is an open pipe (the runner always passes one), else an inert probe after one
+    /// stderr line naming the value. The pipe's identity is kept: a program that closes
+    /// the fd and puts its own file on that number never gets a line of ours.
+    pub fn from_env_value(value: &str) -> Probe {
         let fd = match value.trim().parse::<RawFd>() {
             Ok(fd) if fd >= 0 => fd,
             _ => {
@@ -83,28 +94,41 @@ impl Probe {
                 return Probe::inert();
             }
         };
-        // SAFETY: fcntl on an arbitrary integer only queries/sets flags; it fails
-        // with EBADF if the fd is not open.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags < 0 {
-            eprintln!(
-                "leakcheck-probe: {FD_ENV}={fd} is not an open file descriptor ({}); marks are disabled",
-                std::io::Error::last_os_error()
-            );
-            return Probe::inert();
-        }
+        let pipe = match identity(fd) {
+            Ok((mode, dev, ino)) if mode & libc::S_IFMT == libc::S_IFIFO => (dev, ino),
+            Ok(_) => {
+                eprintln!(
+                    "leakcheck-probe: {FD_ENV}={fd} is not a pipe (expected the runner's pipe); marks are disabled"
+                );
+                return Probe::inert();
+            }
+            Err(e) => {
+                eprintln!(
+                    "leakcheck-probe: {FD_ENV}={fd} is not an open file descriptor ({e}); marks are disabled"
+                );
+                return Probe::inert();
+            }
+        };
         // Close-on-exec: worker processes this program spawns must not hold the
-        // runner's pipe open (the runner would never see EOF when we exit).
-        // SAFETY: as above; the fd is open.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
-        Probe::active(fd, None)
+        // runner's pipe open (the runner would never see EOF when we exit). Not a
+        // standard stream (LEAKCHECK_FD=1): that one is the program's own.
+        if fd > 2 {
+            // SAFETY: fcntl on an open fd only queries and sets its flags.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                }
+            }
+        }
+        Probe::active(fd, None, Some(pipe))
     }
 
     /// A probe writing to `fd`, which it owns and closes on drop (tests, benches,
     /// programs that set the pipe up themselves).
     pub fn from_fd(fd: OwnedFd) -> Probe {
         let raw = fd.as_raw_fd();
-        Probe::active(raw, Some(fd))
+        Probe::active(raw, Some(fd), None)
     }
 
     /// A probe that does nothing.
@@ -112,7 +136,7 @@ impl Probe {
         Probe { inner: None }
     }
 
-    fn active(fd: RawFd, owned: Option<OwnedFd>) -> Probe {
+    fn active(fd: RawFd, owned: Option<OwnedFd>, pipe: Option<(u64, u64)>) -> Probe {
         let allocator = if alloc::stats().is_ok() {
             "jemalloc"
         } else {
@@ -122,6 +146,7 @@ impl Probe {
             inner: Some(Mutex::new(Inner {
                 fd,
                 _owned: owned,
+                pipe,
                 buf: Vec::with_capacity(512),
                 rss: ProcessMemory::current().ok(),
                 last: MarkStats::default(),
@@ -235,6 +260,16 @@ impl Probe {
             if inner.dead {
                 return;
             }
+            if let Some(pipe) = inner.pipe
+                && identity(inner.fd).map(|(_, dev, ino)| (dev, ino)).ok() != Some(pipe)
+            {
+                inner.dead = true;
+                eprintln!(
+                    "leakcheck-probe: {FD_ENV} {} no longer refers to leakcheck's pipe (closed or replaced); marks are no longer sent",
+                    inner.fd
+                );
+                return;
+            }
             let msg = make(inner);
             inner.buf.clear();
             wire::encode(&msg, &mut inner.buf);
@@ -262,6 +297,18 @@ fn clip(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// `(st_mode, st_dev, st_ino)` of an open fd.
+fn identity(fd: RawFd) -> std::io::Result<(libc::mode_t, u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole `stat` into the buffer when it returns 0.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: initialised by the successful fstat above.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_mode, st.st_dev, st.st_ino))
 }
 
 /// write(2) until done: raw, so EPIPE is an error value (Rust binaries ignore SIGPIPE)

@@ -310,3 +310,48 @@ fn the_readme_python_writer_decodes() {
     }
     assert!(matches!(msgs[121], Message::End { .. }));
 }
+
+/// The bug (Python client and this probe alike): a program closes `LEAKCHECK_FD` and puts
+/// its own file on that number; the probe then wrote its lines into the program's file.
+/// It now checks the pipe's identity before each write and goes quiet.
+#[test]
+fn regression_the_probe_never_writes_into_a_file_put_on_its_fd() {
+    let (read_end, write_end) = pipe();
+    let raw = write_end.as_raw_fd();
+    let probe = Probe::from_env_value(&raw.to_string());
+    assert!(probe.is_active());
+    probe.mark(0);
+    let path = std::env::temp_dir().join(format!("leakcheck-probe-fd-{}", std::process::id()));
+    let users = File::create(&path).unwrap();
+    // SAFETY: both fds are open; dup2 closes the pipe's write end and puts the file there.
+    assert!(unsafe { libc::dup2(users.as_raw_fd(), raw) } >= 0);
+    for i in 1..10 {
+        probe.mark(i);
+    }
+    assert!(!probe.is_active());
+    drop(write_end); // closes the file's duplicate on `raw`
+    drop(users);
+    let written = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(written.is_empty(), "{}", String::from_utf8_lossy(&written));
+    let mut got = Vec::new();
+    File::from(read_end).read_to_end(&mut got).unwrap();
+    let mut decoder = Decoder::new();
+    let mut messages = Vec::new();
+    decoder.feed(&got, &mut messages);
+    let marks = messages
+        .iter()
+        .filter(|m| matches!(m, Message::Mark { .. }))
+        .count();
+    assert_eq!(marks, 1, "only the mark before the fd was replaced");
+}
+
+/// `LEAKCHECK_FD` naming a regular file (an fd number the program uses for its own file)
+/// gives an inert probe.
+#[test]
+fn a_leakcheck_fd_that_is_not_a_pipe_gives_an_inert_probe() {
+    let file = File::open("/proc/self/statm").unwrap();
+    assert!(!Probe::from_env_value(&file.as_raw_fd().to_string()).is_active());
+    assert!(!Probe::from_env_value("2147483648").is_active());
+    assert!(!Probe::from_env_value("-3").is_active());
+}

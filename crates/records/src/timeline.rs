@@ -388,28 +388,14 @@ impl Timeline {
             let after = points.iter().filter(|p| p.0 > last).map(|p| p.1).collect();
             (before, after)
         };
-        let values = |v: fn(&TreeRecord) -> Option<u64>| {
-            let points = self
-                .samples
-                .iter()
-                .filter_map(|s| Some((s.t_s, v(s)? as f64)))
-                .collect();
-            split(points)
-        };
-        let gpu = |v: fn(&GpuRecord) -> Option<u64>| {
-            let points = self
-                .gpu
-                .iter()
-                .filter_map(|g| Some((g.t_s, v(g)? as f64)))
-                .collect();
-            split(points)
-        };
+        let tree = |v: fn(&TreeRecord) -> Option<u64>| split(timed(&self.samples, |s| s.t_s, v));
+        let gpu = |v: fn(&GpuRecord) -> Option<u64>| split(timed(&self.gpu, |g| g.t_s, v));
         match metric {
             metrics::RSS if self.marks.iter().all(|m| m.rss.is_none()) => {
-                Some(values(|s| Some(s.rss)))
+                Some(tree(|s| Some(s.rss)))
             }
-            metrics::RSS_TREE => Some(values(|s| Some(s.rss_tree))),
-            metrics::PSS_TREE => Some(values(|s| s.pss_tree)),
+            metrics::RSS_TREE => Some(tree(|s| Some(s.rss_tree))),
+            metrics::PSS_TREE => Some(tree(|s| s.pss_tree)),
             metrics::GPU_PROCESS => Some(gpu(|g| g.process)),
             metrics::GPU_DEVICE => Some(gpu(|g| g.device)),
             _ => None,
@@ -427,10 +413,7 @@ impl Timeline {
         t: fn(&T) -> f64,
         value: fn(&T) -> Option<u64>,
     ) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
-        let points: Vec<(f64, f64)> = records
-            .iter()
-            .filter_map(|r| Some((t(r), value(r)? as f64)))
-            .collect();
+        let points = timed(records, t, value);
         if self.marks.is_empty() {
             let (x, y) = points.into_iter().unzip();
             return non_empty(x, y, XUnit::Second);
@@ -439,6 +422,14 @@ impl Timeline {
         let (x, y) = at_fractional_iterations(&self.marks, &mark_xs, &points);
         non_empty(x, y, XUnit::Iteration)
     }
+}
+
+/// The `(t_s, value)` of each record that has a value.
+fn timed<T>(records: &[T], t: fn(&T) -> f64, value: fn(&T) -> Option<u64>) -> Vec<(f64, f64)> {
+    records
+        .iter()
+        .filter_map(|r| Some((t(r), value(r)? as f64)))
+        .collect()
 }
 
 /// Each `(t_s, value)` point placed at the x interpolated between the marks around it
