@@ -2,8 +2,8 @@
 //! probe's wire decoder, and checks the fix stays flat and the bug grows by exactly what
 //! the library says every read leaves behind.
 
-use std::io::{Read, Seek};
-use std::os::fd::AsRawFd;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -29,10 +29,16 @@ fn dataset() -> tempfile::TempDir {
     dir
 }
 
-/// Run the binary with the scaled incident knobs spelled out, wire format on fd 3.
+/// Run the binary with the scaled incident knobs spelled out, wire format on fd 3: a pipe,
+/// as the runner gives (the probe takes nothing else), read by a thread while it runs.
 fn run(variant: &str, data: &Path) -> Vec<Message> {
-    let mut file = tempfile::tempfile().unwrap();
-    let fd = file.as_raw_fd();
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let fd = write_end.as_raw_fd();
     let mut command = Command::new(env!("CARGO_BIN_EXE_loader-loop"));
     command
         .args(["--variant", variant, "--data"])
@@ -69,7 +75,17 @@ fn run(variant: &str, data: &Path) -> Vec<Message> {
             Ok(())
         });
     }
-    let output = command.output().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::fs::File::from(read_end)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    });
+    let output = command.output();
+    drop(write_end); // the child's copy closes when it exits: the reader then sees EOF
+    let output = output.unwrap();
+    let bytes = reader.join().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -83,9 +99,6 @@ fn run(variant: &str, data: &Path) -> Vec<Message> {
         )),
         "{stdout}"
     );
-    let mut bytes = Vec::new();
-    file.rewind().unwrap();
-    file.read_to_end(&mut bytes).unwrap();
     let mut decoder = Decoder::new();
     let mut messages = Vec::new();
     decoder.feed(&bytes, &mut messages);
