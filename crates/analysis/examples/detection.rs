@@ -4,11 +4,20 @@
 //! (`iterations = { min = 500, max = 2000 }`), budget 1 KiB/iter, 99 % confidence spent
 //! across the looks.
 //!
-//! `cargo run --release -p leakcheck-analysis --example detection [seeds]`
-//! (default 200 seeds per cell). Its output is quoted in the crate README; the last line
-//! is the summary the acceptance criteria are stated in.
+//! Then the churn family ([`leakcheck_analysis::sim_churn`]): sawtooth, square bursts,
+//! GC-like, respawned workers and a pinned cap, with and without a leak of 2 MiB/s under
+//! them, judged by time (per-second series, sequential looks between a quarter of the run
+//! and its end) against 1 MiB/s.
+//!
+//! `cargo run --release -p leakcheck-analysis --example detection [seeds] [churn_seeds]`
+//! (default 200 seeds per cell, 8 per churn cell). Its output is quoted in the crate
+//! README; the `summary:` line and the last line, `churn:`, are what the acceptance
+//! criteria are stated in.
 
-use leakcheck_analysis::sim::{CacheFill, KIB, MIB, Sawtooth, SimSpec, gate_run};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use leakcheck_analysis::sim::{CacheFill, KIB, MIB, Sawtooth, SimSpec, gate_run, gate_run_timed};
+use leakcheck_analysis::sim_churn::{ChurnShape, ChurnSpec, DECIDE_SCATTER, MIN_PERIODS};
 use leakcheck_analysis::{Budget, BudgetKind, LookPlan, Outcome, Shape, XUnit};
 
 const MIN: usize = 500;
@@ -49,6 +58,11 @@ fn main() {
     println!("\nAR(1) noise only (no fill, no sawtooth)\n");
     let plain = table(seeds, false);
     println!("\n{}", summary(&[mix, plain]));
+    let churn_seeds: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    churn(churn_seeds);
 }
 
 /// The summary over the cells with noise sd ≤ 64 KiB of both tables.
@@ -155,6 +169,326 @@ fn cell(seeds: u64, mix: bool, rate: f64, sd: f64) -> Cell {
         }
         cell.leak += (run.shape == Shape::Leak) as u32;
         cell.length += run.length as u64;
+    }
+    cell
+}
+
+// The churn family: periodic memory of many shapes, periods and sampling rates, judged by
+// time.
+
+const CHURN_PERIODS_S: [f64; 5] = [0.05, 0.12, 0.33, 1.0, 3.0];
+/// Periods per run: the run lasts this many periods.
+const CHURN_RUN_PERIODS: [usize; 4] = [4, 8, 20, 60];
+/// Amplitude, as a multiple of the leak per period (2 MiB/s × period), or for the
+/// zero-leak runs of the budget per period (1 MiB/s × period).
+const CHURN_AMPLITUDES: [f64; 3] = [1.0, 10.0, 100.0];
+/// The runner's outside RSS rate today (`rss_interval = "50ms"`) and the rate issue 21
+/// moves it to.
+const CHURN_RATES_HZ: [f64; 2] = [20.0, 200.0];
+/// Leak under the churn, MiB/s: none, and 2× the budget.
+const CHURN_LEAKS: [f64; 2] = [0.0, 2.0];
+const CHURN_BUDGET: f64 = MIB;
+const CHURN_NOISE_SD: f64 = 64.0 * KIB;
+
+/// One churn cell: its spec and counts over the seeds.
+#[derive(Clone, Copy)]
+struct ChurnCell {
+    spec: ChurnSpec,
+    fail: u32,
+    pass: u32,
+    undecided: u32,
+    /// Seeds whose sampled envelopes a person decides by
+    /// ([`leakcheck_analysis::sim_churn::Envelopes::person_decides`]).
+    decides: u32,
+    /// Sum over the seeds of the periods judged by the look that decided.
+    periods_judged: f64,
+}
+
+impl ChurnCell {
+    fn seeds(&self) -> u32 {
+        self.fail + self.pass + self.undecided
+    }
+
+    /// A person decides the cell: a majority of its seeds.
+    fn decidable(&self) -> bool {
+        2 * self.decides > self.seeds()
+    }
+
+    fn leaky(&self) -> bool {
+        self.spec.leak_per_s > 0.0
+    }
+}
+
+/// Counts pooled over cells.
+#[derive(Default, Clone, Copy)]
+struct Pool {
+    cells: u32,
+    fail: u32,
+    pass: u32,
+    undecided: u32,
+    periods_judged: f64,
+}
+
+impl Pool {
+    fn add(&mut self, c: &ChurnCell) {
+        self.cells += 1;
+        self.fail += c.fail;
+        self.pass += c.pass;
+        self.undecided += c.undecided;
+        self.periods_judged += c.periods_judged;
+    }
+
+    fn text(&self) -> String {
+        let n = (self.fail + self.pass + self.undecided).max(1) as f64;
+        if self.cells == 0 {
+            return "–".to_string();
+        }
+        format!(
+            "{:.0} / {:.0} / {:.0} · {:.1} ({})",
+            100.0 * self.fail as f64 / n,
+            100.0 * self.pass as f64 / n,
+            100.0 * self.undecided as f64 / n,
+            self.periods_judged / n,
+            self.cells
+        )
+    }
+}
+
+fn churn(seeds: u64) {
+    let specs: Vec<ChurnSpec> = ChurnShape::ALL
+        .iter()
+        .flat_map(|&shape| {
+            CHURN_LEAKS.iter().flat_map(move |&leak| {
+                CHURN_PERIODS_S.iter().flat_map(move |&period_s| {
+                    CHURN_RUN_PERIODS.iter().flat_map(move |&periods| {
+                        CHURN_AMPLITUDES.iter().flat_map(move |&k| {
+                            CHURN_RATES_HZ.iter().map(move |&rate_hz| {
+                                let per_period = if leak > 0.0 { leak * MIB } else { CHURN_BUDGET };
+                                ChurnSpec {
+                                    shape,
+                                    period_s,
+                                    periods,
+                                    amplitude: k * per_period * period_s,
+                                    leak_per_s: leak * MIB,
+                                    rate_hz,
+                                    noise_sd: CHURN_NOISE_SD,
+                                    base: 256.0 * MIB,
+                                }
+                            })
+                        })
+                    })
+                })
+            })
+        })
+        .collect();
+    println!(
+        "\nChurn family: {} cells = 5 shapes × leak 0 or 2 MiB/s × period {:?} s × {:?} periods per run \
+         × amplitude {:?}× the leak per period (zero leak: the budget per period) × sampled at {:?} Hz \
+         from a random phase; white noise sd 64 KiB, whole 4 KiB pages, live heap 256 MiB; \
+         budget 1 MiB/s, looks between a quarter of the run and its end, 99% confidence; {seeds} seeds per cell. \
+         A cell is decidable (a person decides it) when in most of its seeds at least {MIN_PERIODS} whole periods \
+         hold samples and the minima and the maxima of each period scatter around their own least-squares lines \
+         by a residual sd under {DECIDE_SCATTER} × budget × duration. \
+         Cells: fail% / pass% / undecided% · mean periods judged (cells)\n",
+        specs.len(),
+        CHURN_PERIODS_S,
+        CHURN_RUN_PERIODS,
+        CHURN_AMPLITUDES,
+        CHURN_RATES_HZ,
+    );
+    let cells = churn_cells(&specs, seeds);
+    if std::env::var_os("DEBUG_CHURN").is_some() {
+        for c in &cells {
+            eprintln!(
+                "DBG {} {} {} {} {} {} f{} p{} u{} d{} pj{:.1}",
+                c.spec.shape.name().replace(' ', "_"),
+                c.spec.leak_per_s / MIB,
+                c.spec.period_s,
+                c.spec.periods,
+                c.spec.amplitude / (c.spec.period_s * MIB),
+                c.spec.rate_hz,
+                c.fail,
+                c.pass,
+                c.undecided,
+                c.decides,
+                c.periods_judged / c.seeds() as f64
+            );
+        }
+    }
+
+    let row_label = |shape: ChurnShape, leak: f64| format!("| {} | {leak} |", shape.name());
+    let rows = || {
+        ChurnShape::ALL
+            .iter()
+            .flat_map(|&s| CHURN_LEAKS.iter().map(move |&l| (s, l)))
+    };
+    let of = |shape: ChurnShape, leak: f64| {
+        cells
+            .iter()
+            .filter(move |c| c.spec.shape == shape && c.spec.leak_per_s == leak * MIB)
+    };
+
+    println!("Per shape\n");
+    println!("| shape | leak (MiB/s) | all cells | decidable cells | other cells |");
+    println!("|---|---|---|---|---|");
+    for (shape, leak) in rows() {
+        let (mut all, mut yes, mut no) = (Pool::default(), Pool::default(), Pool::default());
+        for c in of(shape, leak) {
+            all.add(c);
+            if c.decidable() { yes.add(c) } else { no.add(c) }
+        }
+        println!(
+            "{} {} | {} | {} |",
+            row_label(shape, leak),
+            all.text(),
+            yes.text(),
+            no.text()
+        );
+    }
+
+    println!("\nPer shape and period (all cells)\n");
+    print!("| shape | leak (MiB/s) |");
+    CHURN_PERIODS_S.iter().for_each(|p| print!(" {p} s |"));
+    println!("\n|---|---|{}", "---|".repeat(CHURN_PERIODS_S.len()));
+    for (shape, leak) in rows() {
+        print!("{}", row_label(shape, leak));
+        for &p in &CHURN_PERIODS_S {
+            let mut pool = Pool::default();
+            of(shape, leak)
+                .filter(|c| c.spec.period_s == p)
+                .for_each(|c| pool.add(c));
+            print!(" {} |", pool.text());
+        }
+        println!();
+    }
+
+    println!("\nPer shape and periods per run (all cells)\n");
+    print!("| shape | leak (MiB/s) |");
+    CHURN_RUN_PERIODS
+        .iter()
+        .for_each(|n| print!(" {n} periods |"));
+    println!("\n|---|---|{}", "---|".repeat(CHURN_RUN_PERIODS.len()));
+    for (shape, leak) in rows() {
+        print!("{}", row_label(shape, leak));
+        for &n in &CHURN_RUN_PERIODS {
+            let mut pool = Pool::default();
+            of(shape, leak)
+                .filter(|c| c.spec.periods == n)
+                .for_each(|c| pool.add(c));
+            print!(" {} |", pool.text());
+        }
+        println!();
+    }
+
+    println!();
+    for rate in CHURN_RATES_HZ {
+        let at: Vec<ChurnCell> = cells
+            .iter()
+            .copied()
+            .filter(|c| c.spec.rate_hz == rate)
+            .collect();
+        println!("at {rate} Hz: {}", churn_figures(&at));
+    }
+    println!("churn: {}", churn_figures(&cells));
+}
+
+/// The churn line's figures: over the decidable cells, the worst zero-leak pass rate, the
+/// worst 2× fail rate and the worst undecided rate; the worst zero-leak fail rate over
+/// every cell; how many cells are decidable, and the pooled undecided rate of the others.
+fn churn_figures(cells: &[ChurnCell]) -> String {
+    let pc = |k: u32, c: &ChurnCell| 100.0 * k as f64 / c.seeds().max(1) as f64;
+    let decidable = || cells.iter().filter(|c| c.decidable());
+    let worst = |it: &mut dyn Iterator<Item = f64>, lowest: bool| {
+        it.reduce(if lowest { f64::min } else { f64::max })
+            .map_or("n/a".to_string(), |v| format!("{v:.1}%"))
+    };
+    let zero_pass = worst(
+        &mut decidable().filter(|c| !c.leaky()).map(|c| pc(c.pass, c)),
+        true,
+    );
+    let false_fail = worst(
+        &mut cells.iter().filter(|c| !c.leaky()).map(|c| pc(c.fail, c)),
+        false,
+    );
+    let power = worst(
+        &mut decidable().filter(|c| c.leaky()).map(|c| pc(c.fail, c)),
+        true,
+    );
+    let undecided = worst(&mut decidable().map(|c| pc(c.undecided, c)), false);
+    let mut others = Pool::default();
+    cells
+        .iter()
+        .filter(|c| !c.decidable())
+        .for_each(|c| others.add(c));
+    let others_undecided = 100.0 * others.undecided as f64
+        / (others.fail + others.pass + others.undecided).max(1) as f64;
+    format!(
+        "zero_leak_pass={zero_pass} false_fail_max={false_fail} power_2x={power} undecided_max={undecided} \
+         cells={}/{} others_undecided={others_undecided:.1}%",
+        decidable().count(),
+        cells.len()
+    )
+}
+
+/// Every cell, judged on as many threads as the machine has (cells are independent; the
+/// results do not depend on the threads).
+fn churn_cells(specs: &[ChurnSpec], seeds: u64) -> Vec<ChurnCell> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out: Vec<(usize, ChurnCell)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(spec) = specs.get(i) else { break done };
+                        done.push((i, churn_cell(*spec, seeds)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a churn thread panicked"))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+fn churn_cell(spec: ChurnSpec, seeds: u64) -> ChurnCell {
+    let budget = Budget::parse("detection.churn.slope", BudgetKind::Slope, "1 MiB/s")
+        .expect("a valid literal budget");
+    let duration = spec.duration_s();
+    let plan = LookPlan {
+        unit: XUnit::Second,
+        min: duration / 4.0,
+        max: duration,
+        confidence: 0.99,
+    };
+    let mut cell = ChurnCell {
+        spec,
+        fail: 0,
+        pass: 0,
+        undecided: 0,
+        decides: 0,
+        periods_judged: 0.0,
+    };
+    for seed in 0..seeds {
+        let run = spec.run(seed);
+        let judged =
+            gate_run_timed(&run.x, &run.y, &plan, &budget).expect("a simulated series analyses");
+        match judged.outcome {
+            Outcome::Fail => cell.fail += 1,
+            Outcome::Pass => cell.pass += 1,
+            Outcome::Undecided => cell.undecided += 1,
+        }
+        cell.periods_judged += judged.length_s / spec.period_s;
+        let decides = run
+            .envelopes()
+            .is_some_and(|e| e.person_decides(CHURN_BUDGET, duration));
+        cell.decides += decides as u32;
     }
     cell
 }

@@ -49,6 +49,8 @@ pub mod sequential;
 pub mod series;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "sim")]
+pub mod sim_churn;
 pub mod slope;
 pub mod theil_sen;
 pub mod warmup;

@@ -146,3 +146,90 @@ pub fn gate_run(
     let last = plan.final_look(&walk.done, y.len() as f64);
     at(last.length, last.confidence)
 }
+
+/// How the sequential looks of one simulated run judged by time ended
+/// ([`gate_run_timed`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedGateRun {
+    pub outcome: crate::Outcome,
+    /// `Inconclusive` when the look that decided had too few points to analyse.
+    pub shape: crate::Shape,
+    /// Seconds judged by the look that decided (the data up to it).
+    pub length_s: f64,
+    /// Samples judged by that look.
+    pub points: usize,
+    /// [`crate::MetricAnalysis::steadiness`] at that look (`Unsteady` when it had too few
+    /// points).
+    pub steadiness: crate::sequential::Steadiness,
+    /// The churn period the analysis found at that look, in samples.
+    pub churn_period: Option<usize>,
+}
+
+/// Judge the per-second series (`x` in seconds since the start, increasing) as the gate
+/// judges a run by time (`duration = { min, max }`, a program that never marks): at each
+/// interim look of `plan` that the data goes past, on the samples up to its length (as
+/// `Timeline::truncated` cuts them), the first look that settles the verdict deciding
+/// ([`crate::sequential::LookWalk`]); else the last look, at the last sample (truncated
+/// at the maximum), spending what the others left. A look with fewer than three samples
+/// is undecided, as the judge makes it (`TooFewPoints`), and a pass at a last look short of
+/// the plan's minimum is undecided (`BelowMinimum`).
+pub fn gate_run_timed(
+    x: &[f64],
+    y: &[f64],
+    plan: &crate::LookPlan,
+    budget: &crate::Budget,
+) -> Result<TimedGateRun, AnalysisError> {
+    use crate::sequential::{LookVerdict, LookWalk, Steadiness};
+    let at = |length: f64, confidence: f64| -> Result<TimedGateRun, AnalysisError> {
+        let n = x.partition_point(|&t| t <= length).min(y.len());
+        let too_few = TimedGateRun {
+            outcome: crate::Outcome::Undecided,
+            shape: crate::Shape::Inconclusive,
+            length_s: length,
+            points: n,
+            steadiness: Steadiness::Unsteady,
+            churn_period: None,
+        };
+        if n < 3 {
+            return Ok(too_few);
+        }
+        let series = Series::new(x[..n].to_vec(), y[..n].to_vec())?;
+        let opts = crate::AnalysisOptions {
+            confidence,
+            x_unit: crate::XUnit::Second,
+            ..crate::AnalysisOptions::default()
+        };
+        match crate::analyze_metric("sim", &series, &[], std::slice::from_ref(budget), &opts) {
+            Ok(a) => Ok(TimedGateRun {
+                outcome: a.verdicts[0].outcome,
+                shape: a.shape,
+                length_s: length,
+                points: n,
+                steadiness: a.steadiness(),
+                churn_period: a.churn.as_ref().map(|c| c.period),
+            }),
+            Err(AnalysisError::TooFewPoints { .. }) => Ok(too_few),
+            Err(e) => Err(e),
+        }
+    };
+    let end = x.last().copied().unwrap_or(0.0);
+    let mut walk = LookWalk::new(plan);
+    while let Some(look) = walk.next_look() {
+        if end <= look.length {
+            break;
+        }
+        let run = at(look.length, look.confidence)?;
+        if walk.record(LookVerdict::of(
+            [(run.steadiness, run.outcome)],
+            look.may_pass,
+        )) {
+            return Ok(run);
+        }
+    }
+    let last = plan.final_look(&walk.done, end);
+    let mut run = at(end.min(plan.max), last.confidence)?;
+    if !last.may_pass && run.outcome == crate::Outcome::Pass {
+        run.outcome = crate::Outcome::Undecided;
+    }
+    Ok(run)
+}

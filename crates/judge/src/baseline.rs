@@ -147,8 +147,16 @@ impl Baseline {
         let mut scenarios = BTreeMap::new();
         for (name, entry) in entries {
             let at = format!("scenarios.{name}");
-            let entry: BaselineEntry = serde_json::from_value(entry.clone())
-                .map_err(|e| invalid(at.clone(), format!("is not a baseline entry: {e}")))?;
+            let entry: BaselineEntry =
+                serde_path_to_error::deserialize(entry.clone()).map_err(|e| {
+                    let key = e.path().to_string();
+                    let at = if key == "." {
+                        at.clone()
+                    } else {
+                        format!("{at}.{key}")
+                    };
+                    invalid(at, format!("is not usable: {}", e.into_inner()))
+                })?;
             entry
                 .check()
                 .map_err(|(key, problem)| invalid(format!("{at}.{key}"), problem))?;

@@ -374,3 +374,37 @@ fn the_validator_refuses_what_the_config_would() {
         assert!(e.contains(field), "{field}: {e}");
     }
 }
+
+/// A baseline that parses but cannot be used names the scenario and key (a string for a
+/// number, `lo > hi`, `confidence: 7`); before, a string named neither and the others
+/// were accepted.
+#[test]
+fn a_bad_baseline_entry_is_named_by_its_key() {
+    use leakcheck_judge::Baseline;
+    let with = |slope: &str| {
+        format!(
+            "{{\"format\":\"leakcheck-baseline\",\"version\":1,\"scenarios\":{{\"a\":{{\"variant\":null,\"iterations\":80,\"x_unit\":\"iteration\",\"cores\":2,\"leakcheck_version\":\"0.1.0\",\"metrics\":{{\"rss\":{{\"unit\":\"bytes\",\"slope\":{slope}}}}}}}}}}}"
+        )
+    };
+    for (slope, named) in [
+        (
+            r#"{"estimate":"x","lo":1,"hi":2,"confidence":0.99}"#,
+            "scenarios.a.metrics.rss",
+        ),
+        (
+            r#"{"estimate":1,"lo":3,"hi":2,"confidence":0.99}"#,
+            "scenarios.a.metrics.rss.slope",
+        ),
+        (
+            r#"{"estimate":1,"lo":1,"hi":2,"confidence":7}"#,
+            "scenarios.a.metrics.rss.slope",
+        ),
+    ] {
+        let e = Baseline::parse(&with(slope), Path::new("b.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("`{named}`")), "{e}");
+    }
+    let good = with(r#"{"estimate":1.5,"lo":1,"hi":2,"confidence":0.99}"#);
+    assert!(Baseline::parse(&good, Path::new("b.json")).is_ok());
+}
