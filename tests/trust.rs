@@ -479,6 +479,8 @@ fn regression_a_nan_in_a_marks_stats_costs_the_value_not_the_mark() {
     assert!(marks.iter().all(|m| m["rss"].as_u64() == Some(1 << 24)));
     assert!(marks.iter().all(|m| m["stats"]["py.blocks"].is_number()));
     assert!(marks[1]["stats"].get("loss").is_none(), "{}", marks[1]);
+    // The output folder's lock goes with the run (stale pids were left in every folder).
+    assert!(!dir.path().join("reports/nan/.leakcheck.lock").exists());
 }
 
 /// Bug 13: a program closes `LEAKCHECK_FD` and `dup2`s its own file onto that number: the
