@@ -678,3 +678,79 @@ fn regression_merge_refuses_a_summary_whose_pass_contradicts_its_checks() {
     run.assert_exit_code(2);
     run.assert_stderr_contains("says PASS but its check");
 }
+
+/// The weak messages of the third fault matrix: each names the bad value and the fix.
+#[test]
+fn weak_messages_name_the_bad_value_and_what_was_expected() {
+    let long = "n".repeat(300);
+    let dir = temp_config(&format!(
+        "[scenarios.shown]\ndescription = \"clears \\u001b[2J the screen\"\ncommand = [\"true\"]\niterations = {{ min = 500, max = 2000 }}\niterations_arg = \"--n\"\n"
+    ));
+    let list = leakcheck(dir.path(), &["list"]);
+    list.assert_exit_code(0);
+    assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
+    assert!(list.stdout.contains("\\u{1b}[2J"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("iterations: 500 to 2000"),
+        "{}",
+        list.stdout
+    );
+
+    let too_long = temp_config(&format!("[scenarios.{long}]\ncommand = [\"true\"]\n"));
+    let refused = leakcheck(too_long.path(), &["list"]);
+    refused.assert_exit_code(2);
+    refused.assert_stderr_contains("at most 128 characters");
+
+    let newline = leakcheck(dir.path(), &["run", "--name", "a\nb", "--", "true"]);
+    newline.assert_exit_code(2);
+    newline.assert_stderr_contains("invalid --name \"a\\nb\"");
+
+    // Every line on the fd undecodable: the stream is blamed, not the budget's unit.
+    let garbage = python_program(
+        dir.path(),
+        "garbage.py",
+        "import os, time\nw = os.fdopen(int(os.environ['LEAKCHECK_FD']), 'w', buffering=1)\n\
+         for i in range(50):\n    w.write('{\"type\": \"mark\", \"iter\": %d}\\n' % i); time.sleep(0.01)\n",
+    );
+    let blamed = leakcheck(
+        dir.path(),
+        &[
+            "run",
+            "--budget",
+            "rss.slope=1KiB/iter",
+            "--",
+            "python3",
+            &garbage,
+        ],
+    );
+    blamed.assert_exit_code(4);
+    assert!(
+        blamed.stdout.contains("became a mark"),
+        "{}",
+        blamed.all_output()
+    );
+    assert!(!blamed.stdout.contains("cannot apply"), "{}", blamed.stdout);
+
+    // Another clock (time.time_ns) and a newer wire version are said once each.
+    let clock = python_program(
+        dir.path(),
+        "clock.py",
+        "import json, os, time\nw = os.fdopen(int(os.environ['LEAKCHECK_FD']), 'w', buffering=1)\n\
+         w.write(json.dumps({'type': 'hello', 'version': 2, 'pid': os.getpid(), 'allocator': 'x'}) + '\\n')\n\
+         for i in range(30):\n    w.write(json.dumps({'type': 'mark', 'iteration': i, 't_ns': time.time_ns()}) + '\\n'); time.sleep(0.01)\n",
+    );
+    let said = leakcheck(
+        dir.path(),
+        &["run", "--name", "clock", "--", "python3", &clock],
+    );
+    said.assert_exit_code(0);
+    said.assert_stderr_contains("not CLOCK_MONOTONIC");
+    said.assert_stderr_contains("wire version 2");
+    let marks = records_of_type(&dir.path().join("reports/clock/samples.jsonl"), "mark");
+    assert_eq!(marks.len(), 30);
+    assert!(
+        marks
+            .iter()
+            .all(|m| m["t_s"].as_f64().is_some_and(|t| (0.0..60.0).contains(&t)))
+    );
+}
