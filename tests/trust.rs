@@ -683,9 +683,9 @@ fn regression_merge_refuses_a_summary_whose_pass_contradicts_its_checks() {
 #[test]
 fn weak_messages_name_the_bad_value_and_what_was_expected() {
     let long = "n".repeat(300);
-    let dir = temp_config(&format!(
-        "[scenarios.shown]\ndescription = \"clears \\u001b[2J the screen\"\ncommand = [\"true\"]\niterations = {{ min = 500, max = 2000 }}\niterations_arg = \"--n\"\n"
-    ));
+    let dir = temp_config(
+        "[scenarios.shown]\ndescription = \"clears \\u001b[2J the screen\"\ncommand = [\"true\"]\niterations = { min = 500, max = 2000 }\niterations_arg = \"--n\"\n",
+    );
     let list = leakcheck(dir.path(), &["list"]);
     list.assert_exit_code(0);
     assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
