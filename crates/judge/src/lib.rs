@@ -69,6 +69,10 @@ impl Judgement {
         for m in &mut self.report.metrics {
             if let Some((x, y, _)) = timeline.series(&m.name) {
                 m.points = x.iter().zip(&y).map(|(&x, &y)| [x, y]).collect();
+                // The title's peak is the whole run's, as the points are (it was the
+                // deciding look's, below a point the plot drew).
+                let (before, after) = timeline.unplaced(&m.name).unwrap_or_default();
+                m.peak = y.iter().chain(&before).chain(&after).copied().fold(m.peak, f64::max);
             }
         }
         self.report.iterations =
