@@ -754,3 +754,41 @@ fn weak_messages_name_the_bad_value_and_what_was_expected() {
             .all(|m| m["t_s"].as_f64().is_some_and(|t| (0.0..60.0).contains(&t)))
     );
 }
+
+/// A sibling of bug 1: a peak budget passed at the look that decided the run, while the
+/// run (stopped just after) recorded memory above it; the report's title showed the
+/// deciding look's peak under a higher plotted point.
+#[test]
+fn regression_a_peak_crossed_after_the_deciding_look_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut samples = String::from(
+        "{\"type\":\"run\",\"format\":1,\"version\":\"0.1.0\",\"scenario\":\"late\",\"argv\":[\"p\"],\"started_unix\":0,\"pid\":1,\"rss_interval_s\":0.05,\"gpu_interval_s\":1,\"timeout_s\":60}\n",
+    );
+    for i in 0..80u64 {
+        let t = 0.1 + i as f64 * 0.02;
+        // Flat at 10 MiB up to the deciding look (50 marks), then 300 MiB.
+        let tree = if i < 60 { 10u64 << 20 } else { 300 << 20 };
+        samples.push_str(&format!(
+            "{{\"type\":\"mark\",\"iteration\":{i},\"t_s\":{t}}}\n{{\"type\":\"tree\",\"t_s\":{},\"rss\":{tree},\"rss_tree\":{tree},\"pids\":1}}\n",
+            t + 0.01
+        ));
+    }
+    samples.push_str("{\"type\":\"exit\",\"wall_s\":2,\"termination\":{\"kind\":\"stopped_early\",\"last_iteration\":79},\"code\":null,\"signal\":15,\"escalated\":false,\"peak_rss_tree\":314572800,\"decode\":{\"lines\":80,\"decoded\":80,\"malformed\":0,\"oversized\":0,\"invalid_utf8\":0,\"unknown_types\":0,\"truncated\":0,\"unknown_type_names\":[]}}\n");
+    std::fs::write(dir.path().join("samples.jsonl"), samples).unwrap();
+    std::fs::write(
+        dir.path().join("judging.json"),
+        r#"{"version":2,"scenario":"late","variant":null,"argv":["p"],"iterations":100,
+            "budgets":[{"metric":"rss.tree","budget":{"kind":"peak","limit":{"bytes":104857600.0}},"key":"--budget rss.tree.peak"}],
+            "warmup":"auto","confidence":0.99,"ceiling":null,
+            "plan":{"unit":"iteration","min":50.0,"max":100.0,"confidence":0.99}}"#,
+    )
+    .unwrap();
+    let run = leakcheck(dir.path(), &["report", "samples.jsonl"]);
+    run.assert_exit_code(1);
+    assert!(
+        run.stdout
+            .contains("rss.tree peaked at 300 MiB > budget 100 MiB"),
+        "{}",
+        run.all_output()
+    );
+}

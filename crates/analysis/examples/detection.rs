@@ -10,7 +10,7 @@
 //! and its end) against 1 MiB/s.
 //!
 //! `cargo run --release -p leakcheck-analysis --example detection [seeds] [churn_seeds]`
-//! (default 200 seeds per cell, 8 per churn cell). Its output is quoted in the crate
+//! (default 200 seeds per cell, 20 per churn cell). Its output is quoted in the crate
 //! README; the `summary:` line and the last line, `churn:`, are what the acceptance
 //! criteria are stated in.
 
@@ -61,7 +61,7 @@ fn main() {
     let churn_seeds: u64 = std::env::args()
         .nth(2)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or(20);
     churn(churn_seeds);
 }
 
@@ -282,36 +282,36 @@ fn churn(seeds: u64) {
         })
         .collect();
     println!(
-        "\nChurn family: {} cells = 5 shapes × leak 0 or 2 MiB/s × period {:?} s × {:?} periods per run \
-         × amplitude {:?}× the leak per period (zero leak: the budget per period) × sampled at {:?} Hz \
-         from a random phase; white noise sd 64 KiB, whole 4 KiB pages, live heap 256 MiB; \
-         budget 1 MiB/s, looks between a quarter of the run and its end, 99% confidence; {seeds} seeds per cell. \
-         A cell is decidable (a person decides it) when in most of its seeds at least {MIN_PERIODS} whole periods \
-         hold samples and the minima and the maxima of each period scatter around their own least-squares lines \
-         by a residual sd under {DECIDE_SCATTER} × budget × duration. \
+        "\nChurn family: judged by time (per-second series), budget 1 MiB/s, looks between a quarter \
+         of the run and its end (Pocock-type alpha spending), 99% confidence, {seeds} seeds per cell; \
+         {} cells: 5 shapes × leak 0 or 2 MiB/s × period {CHURN_PERIODS_S:?} s × {CHURN_RUN_PERIODS:?} \
+         periods per run × amplitude {CHURN_AMPLITUDES:?} × the leak per period (zero leak: × the budget \
+         per period) × sampled at {CHURN_RATES_HZ:?} Hz from a random phase; white noise sd 64 KiB, \
+         whole 4 KiB pages, live heap 256 MiB.\n\
+         A cell is decidable (a person decides it) when in most of its seeds at least {MIN_PERIODS} whole \
+         periods hold samples, and the minima and the maxima of the samples in each period scatter around \
+         their own least-squares lines by a residual sd under {DECIDE_SCATTER} × budget × duration.\n\
          Cells: fail% / pass% / undecided% · mean periods judged (cells)\n",
         specs.len(),
-        CHURN_PERIODS_S,
-        CHURN_RUN_PERIODS,
-        CHURN_AMPLITUDES,
-        CHURN_RATES_HZ,
     );
     let cells = churn_cells(&specs, seeds);
-    if std::env::var_os("DEBUG_CHURN").is_some() {
+    // Every cell on stderr, for a look at where the rates come from.
+    if std::env::var_os("CHURN_CELLS").is_some() {
         for c in &cells {
+            let s = c.spec;
             eprintln!(
-                "DBG {} {} {} {} {} {} f{} p{} u{} d{} pj{:.1}",
-                c.spec.shape.name().replace(' ', "_"),
-                c.spec.leak_per_s / MIB,
-                c.spec.period_s,
-                c.spec.periods,
-                c.spec.amplitude / (c.spec.period_s * MIB),
-                c.spec.rate_hz,
+                "{} leak={} period={} periods={} amplitude={:.1}MiB rate={} fail={} pass={} undecided={} decides={} periods_judged={:.1}",
+                s.shape.name().replace(' ', "_"),
+                s.leak_per_s / MIB,
+                s.period_s,
+                s.periods,
+                s.amplitude / MIB,
+                s.rate_hz,
                 c.fail,
                 c.pass,
                 c.undecided,
                 c.decides,
-                c.periods_judged / c.seeds() as f64
+                c.periods_judged / c.seeds().max(1) as f64
             );
         }
     }
@@ -380,7 +380,16 @@ fn churn(seeds: u64) {
         println!();
     }
 
-    println!();
+    let (mut zero, mut leaky) = (Pool::default(), Pool::default());
+    for c in cells.iter().filter(|c| c.decidable()) {
+        if c.leaky() { leaky.add(c) } else { zero.add(c) }
+    }
+    println!(
+        "\npooled over the decidable cells (fail% / pass% / undecided% · mean periods judged (cells)): \
+         zero leak {}, leak 2x {}",
+        zero.text(),
+        leaky.text()
+    );
     for rate in CHURN_RATES_HZ {
         let at: Vec<ChurnCell> = cells
             .iter()

@@ -13,8 +13,8 @@
 //! | [`ChurnShape::Workers`] | respawned workers (non-persistent data-loader workers): each epoch the workers start (a jump of `0.3·A`), grow towards `A` (time constant `d·P/4`), and exit after `d·P` (d ∈ [0.6, 0.9]); the tree drops to the parent, which is the live heap (the leak is the parent's) |
 //! | [`ChurnShape::PinnedCap`] | a cache cap or a collector with a memory target: the cycle fills towards a cap `C = base + A + leak·T` (reached after at most d·P, d ∈ [0.3, 0.7]), holds there and is flushed at the period's end; the peaks stay at `C` while the troughs climb with the leak. `A` is the headroom left at the end of the run (`A + leak·T` at its start) |
 //!
-//! Every cycle but the collector's starts at the run's start (a program's first epoch, its
-//! first fill, begins when it does). The samples come at the runner's interval from a
+//! The run lasts `periods` cycles: the first begins at the run's start (a program's first
+//! epoch, its first fill, begins when it does) and the last ends at its end. The samples come at the runner's interval from a
 //! first sample uniform in `[0, 1/rate)`: the random phase of the sampler against the
 //! cycles, so a period near a multiple of the interval aliases (at 20 Hz a 0.05 s cycle is
 //! seen at one phase, always). The sampler has no jitter. Each sample gets white Gaussian

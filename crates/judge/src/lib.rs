@@ -16,7 +16,7 @@ mod metric;
 
 use leakcheck_records::{RunEnding, Termination, Timeline, metrics};
 use leakcheck_report::{self as report, Overall, ScenarioReport};
-use leakcheck_vocab::{CheckReason, Outcome, XUnit};
+use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, XUnit};
 
 pub use baseline::{Baseline, BaselineEntry, BaselineError, RatchetTolerance, ratchet};
 pub use compare::{Quantities, compare};
@@ -72,8 +72,53 @@ impl Judgement {
                 // The title's peak is the whole run's, as the points are (it was the
                 // deciding look's, below a point the plot drew).
                 let (before, after) = timeline.unplaced(&m.name).unwrap_or_default();
-                m.peak = y.iter().chain(&before).chain(&after).copied().fold(m.peak, f64::max);
+                m.peak = y
+                    .iter()
+                    .chain(&before)
+                    .chain(&after)
+                    .copied()
+                    .fold(m.peak, f64::max);
             }
+            // A peak budget holds over the whole run: memory that crossed it after the
+            // deciding look (the run is stopped just after) still fails it.
+            for c in &mut m.budgets {
+                if c.kind == BudgetKind::Peak && c.outcome != Outcome::Fail && m.peak > c.limit {
+                    c.outcome = Outcome::Fail;
+                    (c.estimate, c.lo, c.hi) = (m.peak, m.peak, m.peak);
+                    c.line = report::words::check_line(&report::words::CheckFacts {
+                        metric: &m.name,
+                        key: "",
+                        kind: c.kind,
+                        limit: c.limit,
+                        limit_text: &c.limit_text,
+                        outcome: c.outcome,
+                        reason: &CheckReason::Decided,
+                        estimate: m.peak,
+                        lo: m.peak,
+                        hi: m.peak,
+                        confidence: f64::NAN,
+                        sensitivity: f64::NAN,
+                        more: None,
+                        shape: &m.shape,
+                        sessions: 0,
+                        checkpoints: 0,
+                        unit: m.unit,
+                        x_unit: self.report.x_unit,
+                    });
+                    self.verdict = Overall::Fail;
+                }
+            }
+        }
+        if self.verdict == Overall::Fail && self.report.verdict != Overall::Fail {
+            self.report.verdict = Overall::Fail;
+            let checks: Vec<&report::BudgetCheck> = self
+                .report
+                .metrics
+                .iter()
+                .flat_map(|m| &m.budgets)
+                .collect();
+            self.report.headline =
+                report::words::headline(Overall::Fail, &self.report.status, &checks);
         }
         self.report.iterations =
             (!timeline.marks.is_empty()).then_some(timeline.marks.len() as u64);
