@@ -255,32 +255,31 @@ impl Pool {
 }
 
 fn churn(seeds: u64) {
-    let specs: Vec<ChurnSpec> = ChurnShape::ALL
-        .iter()
-        .flat_map(|&shape| {
-            CHURN_LEAKS.iter().flat_map(move |&leak| {
-                CHURN_PERIODS_S.iter().flat_map(move |&period_s| {
-                    CHURN_RUN_PERIODS.iter().flat_map(move |&periods| {
-                        CHURN_AMPLITUDES.iter().flat_map(move |&k| {
-                            CHURN_RATES_HZ.iter().map(move |&rate_hz| {
-                                let per_period = if leak > 0.0 { leak * MIB } else { CHURN_BUDGET };
-                                ChurnSpec {
-                                    shape,
-                                    period_s,
-                                    periods,
-                                    amplitude: k * per_period * period_s,
-                                    leak_per_s: leak * MIB,
-                                    rate_hz,
-                                    noise_sd: CHURN_NOISE_SD,
-                                    base: 256.0 * MIB,
-                                }
-                            })
-                        })
-                    })
-                })
-            })
-        })
-        .collect();
+    let mut specs = Vec::new();
+    for shape in ChurnShape::ALL {
+        for leak in CHURN_LEAKS {
+            // The amplitude's unit: the leak per period, or the budget's without a leak.
+            let per_s = if leak > 0.0 { leak * MIB } else { CHURN_BUDGET };
+            for period_s in CHURN_PERIODS_S {
+                for periods in CHURN_RUN_PERIODS {
+                    for k in CHURN_AMPLITUDES {
+                        for rate_hz in CHURN_RATES_HZ {
+                            specs.push(ChurnSpec {
+                                shape,
+                                period_s,
+                                periods,
+                                amplitude: k * per_s * period_s,
+                                leak_per_s: leak * MIB,
+                                rate_hz,
+                                noise_sd: CHURN_NOISE_SD,
+                                base: 256.0 * MIB,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
     println!(
         "\nChurn family: judged by time (per-second series), budget 1 MiB/s, looks between a quarter \
          of the run and its end (Pocock-type alpha spending), 99% confidence, {seeds} seeds per cell; \
