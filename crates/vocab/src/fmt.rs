@@ -42,6 +42,10 @@ pub fn bytes_range(lo: f64, hi: f64) -> String {
         }
     }
     let (a, b) = pair;
+    if a == b {
+        // Narrower than five significant digits: one number, not `6.8858–6.8858`.
+        return format!("{} {unit} at both ends", sig_signed(lo / div, 3));
+    }
     if lo < 0.0 || hi < 0.0 {
         format!("{a} to {b} {unit}")
     } else {
@@ -230,6 +234,8 @@ mod tests {
         assert_eq!(percent(0.995), "99.5");
         // A late look's level is not 100 % (regression: a SIGTERM-ignoring run printed "100% CI").
         assert_eq!(percent(0.99996), "99.996");
+        // A range narrower than five digits is one number (it printed `6.8858–6.8858 MiB`).
+        assert_eq!(bytes_range(7_220_000.0, 7_220_000.5), "6.89 MiB at both ends");
         assert_eq!(percent(1.0), "100");
     }
 }
