@@ -235,7 +235,10 @@ mod tests {
         // A late look's level is not 100 % (regression: a SIGTERM-ignoring run printed "100% CI").
         assert_eq!(percent(0.99996), "99.996");
         // A range narrower than five digits is one number (it printed `6.8858–6.8858 MiB`).
-        assert_eq!(bytes_range(7_220_000.0, 7_220_000.5), "6.89 MiB at both ends");
+        assert_eq!(
+            bytes_range(7_220_000.0, 7_220_000.5),
+            "6.89 MiB at both ends"
+        );
         assert_eq!(percent(1.0), "100");
     }
 }
