@@ -48,18 +48,10 @@ pub fn rejudge(
         Err(e) => return Err(e.into()),
     };
     apply_budget_overrides(&mut judging.budgets, overrides);
-    let judgement = judge(
-        &judging,
-        &RunFacts {
-            timeline: &recorded.timeline,
-            termination: recorded.termination(),
-            reason: recorded.exit.as_ref().and_then(|e| e.stopped_early.clone()),
-            wall_s: recorded.exit.as_ref().map_or(0.0, |e| e.wall_s),
-            samples_file: samples
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        },
-    );
+    let samples_file = samples
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let judgement = judge(&judging, &RunFacts::recorded(&recorded, samples_file));
     Ok((judgement, samples_dir))
 }

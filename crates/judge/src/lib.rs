@@ -14,7 +14,7 @@ pub mod compare;
 mod judging;
 mod metric;
 
-use leakcheck_records::{RunEnding, Termination, Timeline, metrics};
+use leakcheck_records::{RecordedRun, RunEnding, Termination, Timeline, metrics};
 use leakcheck_report::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, XUnit};
 
@@ -37,6 +37,20 @@ pub struct RunFacts<'a> {
     pub reason: Option<String>,
     pub wall_s: f64,
     pub samples_file: String,
+}
+
+impl<'a> RunFacts<'a> {
+    /// The facts of a run read back from its samples file (`samples_file` names it in
+    /// the report): its timeline, its recorded ending, the early-stop reason and wall time.
+    pub fn recorded(run: &'a RecordedRun, samples_file: String) -> RunFacts<'a> {
+        RunFacts {
+            timeline: &run.timeline,
+            termination: run.termination(),
+            reason: run.exit.as_ref().and_then(|e| e.stopped_early.clone()),
+            wall_s: run.exit.as_ref().map_or(0.0, |e| e.wall_s),
+            samples_file,
+        }
+    }
 }
 
 /// The judge's answer for one run.

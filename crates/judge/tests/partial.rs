@@ -69,13 +69,7 @@ fn the_whole_recorded_run_and_its_judging_file_give_the_recorded_verdict() {
     let judging = Judging::load(&fixture()).unwrap();
     let judgement = judge(
         &judging,
-        &RunFacts {
-            timeline: &recorded.timeline,
-            termination: recorded.termination(),
-            reason: None,
-            wall_s: recorded.exit.as_ref().map_or(0.0, |e| e.wall_s),
-            samples_file: "samples.jsonl".into(),
-        },
+        &RunFacts::recorded(&recorded, "samples.jsonl".into()),
     );
     assert_eq!(judgement.verdict, Overall::Fail);
     assert!(!judgement.misconfigured);

@@ -15,13 +15,7 @@ fn judged(fixture: &str) -> Judgement {
     let judging = Judging::load(&dir).unwrap();
     judge(
         &judging,
-        &RunFacts {
-            timeline: &recorded.timeline,
-            termination: recorded.termination(),
-            reason: None,
-            wall_s: recorded.exit.as_ref().map_or(0.0, |e| e.wall_s),
-            samples_file: "samples.jsonl".into(),
-        },
+        &RunFacts::recorded(&recorded, "samples.jsonl".into()),
     )
 }
 
