@@ -182,9 +182,20 @@ const CHURN_RUN_PERIODS: [usize; 4] = [4, 8, 20, 60];
 /// Amplitude, as a multiple of the leak per period (2 MiB/s × period), or for the
 /// zero-leak runs of the budget per period (1 MiB/s × period).
 const CHURN_AMPLITUDES: [f64; 3] = [1.0, 10.0, 100.0];
-/// The runner's outside RSS rate today (`rss_interval = "50ms"`) and the rate issue 21
-/// moves it to.
-const CHURN_RATES_HZ: [f64; 2] = [20.0, 200.0];
+/// The runner's outside rate (`rss_interval = "5ms"`): a single process's RSS (and its
+/// tree's, which is that process) at 200 Hz. A process tree is walked every
+/// `rss_interval` × its process count, so respawned workers are sampled at 100 Hz (a
+/// parent and one worker) or 50 Hz (a parent and three) while they live, and at 200 Hz
+/// while only the parent does. Each shape's variants: worker processes per epoch.
+fn churn_workers(shape: ChurnShape) -> &'static [u32] {
+    match shape {
+        ChurnShape::Workers => &[1, 3],
+        _ => &[0],
+    }
+}
+const CHURN_RATE_HZ: f64 = 200.0;
+/// The variants, for the per-variant lines.
+const CHURN_WORKERS: [u32; 3] = [0, 1, 3];
 /// Leak under the churn, MiB/s: none, and 2× the budget.
 const CHURN_LEAKS: [f64; 2] = [0.0, 2.0];
 const CHURN_BUDGET: f64 = MIB;
@@ -200,6 +211,8 @@ struct ChurnCell {
     /// Seeds whose sampled envelopes a person decides by
     /// ([`leakcheck_analysis::sim_churn::Envelopes::person_decides`]).
     decides: u32,
+    /// Outcomes over those seeds alone: fail, pass, undecided.
+    decided_by_eye: [u32; 3],
     /// Sum over the seeds of the periods judged by the look that decided.
     periods_judged: f64,
 }
@@ -263,14 +276,15 @@ fn churn(seeds: u64) {
             for period_s in CHURN_PERIODS_S {
                 for periods in CHURN_RUN_PERIODS {
                     for k in CHURN_AMPLITUDES {
-                        for rate_hz in CHURN_RATES_HZ {
+                        for &workers in churn_workers(shape) {
                             specs.push(ChurnSpec {
                                 shape,
                                 period_s,
                                 periods,
                                 amplitude: k * per_s * period_s,
                                 leak_per_s: leak * MIB,
-                                rate_hz,
+                                rate_hz: CHURN_RATE_HZ,
+                                workers,
                                 noise_sd: CHURN_NOISE_SD,
                                 base: 256.0 * MIB,
                             });
@@ -285,11 +299,13 @@ fn churn(seeds: u64) {
          of the run and its end (Pocock-type alpha spending), 99% confidence, {seeds} seeds per cell; \
          {} cells: 5 shapes × leak 0 or 2 MiB/s × period {CHURN_PERIODS_S:?} s × {CHURN_RUN_PERIODS:?} \
          periods per run × amplitude {CHURN_AMPLITUDES:?} × the leak per period (zero leak: × the budget \
-         per period) × sampled at {CHURN_RATES_HZ:?} Hz from a random phase; white noise sd 64 KiB, \
+         per period) × sampled at the runner's rates (200 Hz; respawned workers, 1 or 3 beside the parent, at 100 or 50 Hz while they live) from a random phase; white noise sd 64 KiB, \
          whole 4 KiB pages, live heap 256 MiB.\n\
          A cell is decidable (a person decides it) when in most of its seeds at least {MIN_PERIODS} whole \
          periods hold samples, and the minima and the maxima of the samples in each period scatter around \
-         their own least-squares lines by a residual sd under {DECIDE_SCATTER} × budget × duration.\n\
+         their own least-squares lines by a residual sd under {DECIDE_SCATTER} × budget × duration; the \
+         churn line's pass, power and undecided rates are over those seeds of the decidable cells, its \
+         false-fail rate over every seed of every cell.\n\
          Cells: fail% / pass% / undecided% · mean periods judged (cells)\n",
         specs.len(),
     );
@@ -299,17 +315,20 @@ fn churn(seeds: u64) {
         for c in &cells {
             let s = c.spec;
             eprintln!(
-                "{} leak={} period={} periods={} amplitude={:.1}MiB rate={} fail={} pass={} undecided={} decides={} periods_judged={:.1}",
+                "{} leak={} period={} periods={} amplitude={:.1}MiB workers={} fail={} pass={} undecided={} decides={} eye_fail={} eye_pass={} eye_undecided={} periods_judged={:.1}",
                 s.shape.name().replace(' ', "_"),
                 s.leak_per_s / MIB,
                 s.period_s,
                 s.periods,
                 s.amplitude / MIB,
-                s.rate_hz,
+                s.workers,
                 c.fail,
                 c.pass,
                 c.undecided,
                 c.decides,
+                c.decided_by_eye[0],
+                c.decided_by_eye[1],
+                c.decided_by_eye[2],
                 c.periods_judged / c.seeds().max(1) as f64
             );
         }
@@ -389,29 +408,37 @@ fn churn(seeds: u64) {
         zero.text(),
         leaky.text()
     );
-    for rate in CHURN_RATES_HZ {
+    for workers in CHURN_WORKERS {
         let at: Vec<ChurnCell> = cells
             .iter()
             .copied()
-            .filter(|c| c.spec.rate_hz == rate)
+            .filter(|c| c.spec.workers == workers)
             .collect();
-        println!("at {rate} Hz: {}", churn_figures(&at));
+        let what = match workers {
+            0 => "one process".to_string(),
+            k => format!("a parent and {k} worker{}", if k > 1 { "s" } else { "" }),
+        };
+        println!("{what}: {}", churn_figures(&at));
     }
     println!("churn: {}", churn_figures(&cells));
 }
 
-/// The churn line's figures: over the decidable cells, the worst zero-leak pass rate, the
-/// worst 2× fail rate and the worst undecided rate; the worst zero-leak fail rate over
-/// every cell; how many cells are decidable, and the pooled undecided rate of the others.
+/// The churn line's figures: over the decidable cells, each over its seeds a person
+/// decides by eye, the worst zero-leak pass rate, the worst 2× fail rate and the worst
+/// undecided rate; the worst zero-leak fail rate over every cell and every seed; how many
+/// cells are decidable, and the pooled undecided rate of the others.
 fn churn_figures(cells: &[ChurnCell]) -> String {
     let pc = |k: u32, c: &ChurnCell| 100.0 * k as f64 / c.seeds().max(1) as f64;
+    // Over a decidable cell's seeds that a person decides by eye.
+    let by_eye =
+        |k: usize, c: &ChurnCell| 100.0 * c.decided_by_eye[k] as f64 / c.decides.max(1) as f64;
     let decidable = || cells.iter().filter(|c| c.decidable());
     let worst = |it: &mut dyn Iterator<Item = f64>, lowest: bool| {
         it.reduce(if lowest { f64::min } else { f64::max })
             .map_or("n/a".to_string(), |v| format!("{v:.1}%"))
     };
     let zero_pass = worst(
-        &mut decidable().filter(|c| !c.leaky()).map(|c| pc(c.pass, c)),
+        &mut decidable().filter(|c| !c.leaky()).map(|c| by_eye(1, c)),
         true,
     );
     let false_fail = worst(
@@ -419,10 +446,10 @@ fn churn_figures(cells: &[ChurnCell]) -> String {
         false,
     );
     let power = worst(
-        &mut decidable().filter(|c| c.leaky()).map(|c| pc(c.fail, c)),
+        &mut decidable().filter(|c| c.leaky()).map(|c| by_eye(0, c)),
         true,
     );
-    let undecided = worst(&mut decidable().map(|c| pc(c.undecided, c)), false);
+    let undecided = worst(&mut decidable().map(|c| by_eye(2, c)), false);
     let mut others = Pool::default();
     cells
         .iter()
@@ -471,7 +498,7 @@ fn churn_cell(spec: ChurnSpec, seeds: u64) -> ChurnCell {
     let duration = spec.duration_s();
     let plan = LookPlan {
         unit: XUnit::Second,
-        min: duration / 4.0,
+        min: duration / 2.0,
         max: duration,
         confidence: 0.99,
     };
@@ -481,6 +508,7 @@ fn churn_cell(spec: ChurnSpec, seeds: u64) -> ChurnCell {
         pass: 0,
         undecided: 0,
         decides: 0,
+        decided_by_eye: [0; 3],
         periods_judged: 0.0,
     };
     for seed in 0..seeds {
@@ -497,6 +525,13 @@ fn churn_cell(spec: ChurnSpec, seeds: u64) -> ChurnCell {
             .envelopes()
             .is_some_and(|e| e.person_decides(CHURN_BUDGET, duration));
         cell.decides += decides as u32;
+        if decides {
+            cell.decided_by_eye[match judged.outcome {
+                Outcome::Fail => 0,
+                Outcome::Pass => 1,
+                Outcome::Undecided => 2,
+            }] += 1;
+        }
     }
     cell
 }

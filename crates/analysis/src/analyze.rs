@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::budget::{Budget, BudgetKind, Quantity};
-use crate::churn::{Churn, MIN_WINDOWS, envelope_if_churning};
+use crate::churn::{Churn, Envelope, EnvelopeFit, churn_of, fit_envelope, largest_fall, late_half};
 use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
 use crate::retained::{CheckpointRetained, checkpoint_retained};
@@ -109,6 +109,10 @@ pub struct Verdict {
     pub more_iterations: Option<u64>,
     /// Why it came out so, besides the interval (the report words it).
     pub reason: CheckReason,
+    /// Under churn, the envelope whose interval the verdict shows: the troughs for a fail,
+    /// else the envelope with the highest upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
 }
 
 /// Everything the report shows about one metric.
@@ -142,10 +146,16 @@ pub struct MetricAnalysis {
     /// Half-width of the verdict slope's interval: a slope of this size
     /// would have lifted the lower bound above zero.
     pub sensitivity: f64,
-    /// The allocate-and-free cycle found in the steady state, when there is one: the
-    /// slope, trend and shape are then those of its lower envelope ([`crate::churn`]).
+    /// The allocate-and-free cycle found in the steady state, when there is one, with its
+    /// envelopes: the slope, trend and shape are then those of its lower envelope, and
+    /// slope and growth budgets are judged on the envelopes ([`crate::churn`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<Churn>,
+    /// The deepest dip of the steady state (a fall below its running maximum that it
+    /// climbed back from) when it stands out of the noise, else 0: memory the program gave
+    /// back ([`MetricAnalysis::gave_back`]).
+    #[serde(default)]
+    pub fall: f64,
     /// Retained memory between the first and last checkpoint, with an interval, when the
     /// run sent two or more; retained budgets are then judged on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,7 +177,7 @@ impl MetricAnalysis {
     pub fn steadiness(&self) -> Steadiness {
         let cut = self.warmup.index;
         let steady_state = self.warmup.no_steeper || self.n - cut >= 3 * cut;
-        if self.shape != Shape::Leak || !steady_state {
+        if self.shape != Shape::Leak || !steady_state || self.gave_back() {
             return Steadiness::Unsteady;
         }
         let slope = self.theil_sen.slope;
@@ -179,6 +189,21 @@ impl MetricAnalysis {
         }
     }
 }
+
+impl MetricAnalysis {
+    /// Did a series without a period give back much of what it grew? A fall below its
+    /// running maximum of more than [`GIVE_BACK`] × its fitted growth is a cycle whose
+    /// first ramps a look cannot tell from a leak (a sawtooth of 3 s seen for 4 s): such a
+    /// look may not settle a fail. A churning series is judged by its envelopes instead.
+    pub fn gave_back(&self) -> bool {
+        self.churn.is_none() && self.fall > GIVE_BACK * self.growth.max(0.0)
+    }
+}
+
+/// See [`MetricAnalysis::gave_back`]. A leak under white noise falls by a few standard
+/// deviations, far less than it grows; one ramp and a drop of a sawtooth fall by about
+/// all they grew.
+pub const GIVE_BACK: f64 = 0.5;
 
 /// The share of the overall pace the second half of the steady state must keep, by its
 /// lower bound, for a look to be [`Steadiness::Sure`] of a leak.
@@ -244,40 +269,63 @@ pub fn analyze_metric_with(
     if n.saturating_sub(cut) < 3 {
         return Err(too_few(n.saturating_sub(cut)));
     }
-    let (px, py) = (&x[cut..], &y[cut..]);
     let conf = opts.confidence;
-    // Under churn the slope is the floor's: the minimum of each cycle.
-    let churn = envelope_if_churning(px, py);
-    let (fx, fy) = match &churn {
-        Some((_, ex, ey)) => (ex.as_slice(), ey.as_slice()),
-        None => (px, py),
+    // Under churn the slope is the floor's: the minimum of each cycle. The automatic cut
+    // reads a churning series' first cycles as a transient (a cache filling to its cap);
+    // when the steady state it leaves shows too few periods, the whole run is windowed.
+    let (cut, mut churn) = match churn_of(&x[cut..], &y[cut..], conf) {
+        Some((c, start)) => (cut + start, Some(c)),
+        None if cut > 0 && opts.warmup == WarmUp::Auto => match churn_of(x, y, conf) {
+            Some((c, start)) => (start, Some(c)),
+            None => (cut, None),
+        },
+        None => (cut, None),
     };
-    let (bx, by) = bin_means(fx, fy, opts.max_pairwise_points);
-    let (mut theil_sen, trend) = robust_fit(&bx, &by, conf, churn.as_ref().map(|c| &c.0));
-    widen_to_resolution(&mut theil_sen, py, px[px.len() - 1] - px[0]);
+    let (px, py) = (&x[cut..], &y[cut..]);
+    let span = px[px.len() - 1] - px[0];
+    let step = resolution_step(py);
+    let (mut theil_sen, trend, late) = match &mut churn {
+        Some(c) => {
+            for fit in [&mut c.lower, &mut c.upper, &mut c.mean] {
+                widen_envelope(fit, step, span);
+            }
+            envelope_fit(c, conf)
+        }
+        None => {
+            let (bx, by) = bin_means(px, py, opts.max_pairwise_points);
+            let (mut fit, trend) = robust_fit(&bx, &by, conf);
+            widen_to_resolution(&mut fit, step, span);
+            let m = bx.len();
+            let late = (m >= 2 * opts.min_points)
+                .then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf.min(SHAPE_CONFIDENCE)).0);
+            (fit, trend, late)
+        }
+    };
     let ols = ols_hac(px, py, conf, None);
-    let m = bx.len();
-    let late = (m >= 2 * opts.min_points)
-        .then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf.min(SHAPE_CONFIDENCE), None).0);
     let rose_in_warmup = cut > 0 && warmup_rise(x, y, cut, &theil_sen);
-    let enough = match &churn {
-        Some((c, _, _)) => c.windows >= MIN_WINDOWS,
-        None => n - cut >= opts.min_points,
+    // A churning series has at least `MIN_PERIODS` whole periods by construction.
+    let enough = churn.is_some() || n - cut >= opts.min_points;
+    let shape = match &churn {
+        Some(c) => churn_shape(c, late.as_ref()),
+        None => classify(
+            enough,
+            &theil_sen,
+            &trend,
+            late.as_ref(),
+            rose_in_warmup,
+            1.0 - conf.min(SHAPE_CONFIDENCE),
+        ),
     };
-    let shape = classify(
-        enough,
-        &theil_sen,
-        &trend,
-        late.as_ref(),
-        rose_in_warmup,
-        1.0 - conf.min(SHAPE_CONFIDENCE),
-    );
+    if churn.is_some() {
+        // The interval the verdicts read is the lower envelope's; keep its method.
+        theil_sen.points = theil_sen.points.max(3);
+    }
 
     let sessions = sessions(x, y, session_starts)?;
     let retained = (sessions.len() >= 2).then(|| sessions[sessions.len() - 1].retained);
     let peak = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = px[px.len() - 1] - px[0];
     let sensitivity = (theil_sen.hi - theil_sen.lo) / 2.0;
+    let fall = standing_fall(px, py, &theil_sen);
     let mut a = MetricAnalysis {
         metric: metric.to_string(),
         n,
@@ -299,7 +347,8 @@ pub fn analyze_metric_with(
         retained,
         peak,
         sensitivity,
-        churn: churn.map(|c| c.0),
+        fall,
+        churn,
         checkpoint_retained: checkpoint_retained(checkpoints, conf),
         verdicts: Vec::new(),
     };
@@ -364,24 +413,83 @@ fn held_level(values: &[f64]) -> Option<f64> {
 /// Theil–Sen slope, Mann–Kendall with the autocorrelation factor of the
 /// Sen-detrended series, and Sen's interval with Var(S) inflated by the same
 /// factor.
-fn robust_fit(
-    x: &[f64],
-    y: &[f64],
-    conf: f64,
-    churn: Option<&Churn>,
-) -> (SlopeEstimate, MannKendall) {
+fn robust_fit(x: &[f64], y: &[f64], conf: f64) -> (SlopeEstimate, MannKendall) {
     let mut pairs = PairSlopes::new(x, y);
     let mk = mann_kendall(x, y, pairs.slope());
-    let interval = "theil-sen+sen(var(S)×max(hamed-rao, leading-run))";
-    let method = match churn {
-        Some(c) => format!(
-            "{interval} on the minima of {} cycles of {} samples",
-            c.windows, c.period
-        ),
-        None => interval.to_string(),
-    };
-    let est = pairs.estimate(conf, mk.correction, &method);
+    let method = "theil-sen+sen(var(S)×max(hamed-rao, leading-run))";
+    let est = pairs.estimate(conf, mk.correction, method);
     (est, mk)
+}
+
+/// Under churn: the verdict slope is the lower envelope's line (what a leak lifts), the
+/// trend test runs on its points, and the late fit is its second half (from eight
+/// periods; fewer leave too few points to tell a leak from a fill).
+fn envelope_fit(c: &Churn, conf: f64) -> (SlopeEstimate, MannKendall, Option<SlopeEstimate>) {
+    let lower = &c.lower;
+    let method = format!(
+        "least squares on the minima of {} periods of {}, normal interval",
+        c.windows,
+        fmt_number(c.period)
+    );
+    let estimate = |fit: &EnvelopeFit, confidence: f64, method: &str| SlopeEstimate {
+        slope: fit.slope,
+        intercept: fit.intercept,
+        lo: fit.lo_sampled,
+        hi: fit.hi,
+        confidence,
+        method: method.to_string(),
+        points: fit.x.len(),
+    };
+    let (_, trend) = robust_fit(&lower.x, &lower.y, conf);
+    let m = lower.x.len();
+    let late_conf = conf.min(SHAPE_CONFIDENCE);
+    let late = (m >= 2 * crate::churn::MIN_PERIODS)
+        .then(|| fit_envelope(late_half(lower), late_conf))
+        .flatten()
+        .map(|f| estimate(&f, late_conf, &method));
+    (estimate(lower, conf, &method), trend, late)
+}
+
+/// A number with four significant digits, for the method's words.
+fn fmt_number(v: f64) -> String {
+    format!("{}", (v * 1e4).round() / 1e4)
+}
+
+/// The shape of a churning series: a leak when its troughs climb (confirmed, from eight
+/// periods, by their second half), flat when neither troughs nor peaks climb, and
+/// inconclusive when only the peaks do (growth the cycles give back).
+fn churn_shape(c: &Churn, late: Option<&SlopeEstimate>) -> Shape {
+    if c.troughs_climb_past(0.0) {
+        match late {
+            Some(l) if l.hi < 0.5 * c.lower.slope => Shape::Saturating,
+            Some(l) if l.lo <= 0.0 => Shape::Inconclusive,
+            _ => Shape::Leak,
+        }
+    } else if c.upper.lo <= 0.0 {
+        Shape::Flat
+    } else {
+        Shape::Inconclusive
+    }
+}
+
+/// A dip counts as memory given back when it exceeds this many robust standard
+/// deviations of the residuals around the fitted line: AR(1) noise (φ = 0.6) over 500
+/// points falls by up to about 9 of its own.
+pub const FALL_SIGMAS: f64 = 12.0;
+
+/// The deepest dip of `y` ([`largest_fall`]) if it exceeds [`FALL_SIGMAS`] × 1.4826·MAD
+/// of the residuals around `fit`, else 0.
+fn standing_fall(x: &[f64], y: &[f64], fit: &SlopeEstimate) -> f64 {
+    let resid: Vec<f64> = x
+        .iter()
+        .zip(y)
+        .map(|(&xi, &yi)| yi - fit.intercept - fit.slope * xi)
+        .collect();
+    let mid = median_of(&resid);
+    let dev: Vec<f64> = resid.iter().map(|r| (r - mid).abs()).collect();
+    let sd = 1.4826 * median_of(&dev);
+    let fall = largest_fall(y);
+    if fall > FALL_SIGMAS * sd { fall } else { 0.0 }
 }
 
 /// Values measured in steps (RSS is a count of 4 KiB pages) cannot resolve a slope finer
@@ -389,14 +497,23 @@ fn robust_fit(
 /// wide on each side of the estimate. Without it, a floor that repeats to the page (the
 /// same pages after every free) gave `0 B/s (CI 0–0)`. The step is the largest power of
 /// two up to 64 KiB that divides every value (1 for byte counts).
-fn widen_to_resolution(fit: &mut SlopeEstimate, y: &[f64], span: f64) {
-    if let Some(step) = resolution_step(y)
-        && span > 0.0
-    {
-        let half = step / span;
+fn widen_to_resolution(fit: &mut SlopeEstimate, step: Option<f64>, span: f64) {
+    if let Some(half) = resolution_half_width(step, span) {
         fit.lo = fit.lo.min(fit.slope - half);
         fit.hi = fit.hi.max(fit.slope + half);
     }
+}
+
+/// [`widen_to_resolution`] for an envelope's line.
+fn widen_envelope(fit: &mut EnvelopeFit, step: Option<f64>, span: f64) {
+    if let Some(half) = resolution_half_width(step, span) {
+        fit.lo = fit.lo.min(fit.slope - half);
+        fit.hi = fit.hi.max(fit.slope + half);
+    }
+}
+
+fn resolution_half_width(step: Option<f64>, span: f64) -> Option<f64> {
+    step.filter(|_| span > 0.0).map(|step| step / span)
 }
 
 /// The measurement step of a series: the largest power of two up to 64 KiB that divides
@@ -624,6 +741,7 @@ fn verdict(
         sensitivity: a.sensitivity,
         more_iterations: None,
         reason: CheckReason::Decided,
+        envelope: None,
     };
     // The points the slope was fitted to: the steady state, or its cycle minima.
     let points = a.theil_sen.points;
@@ -653,13 +771,37 @@ fn verdict(
             v.reason = CheckReason::UnitMismatch { series: a.x_unit };
         }
         (BudgetKind::Slope, Quantity::Rate { bytes: limit, .. }) => {
-            interval(&mut v, (ts.slope, ts.lo, ts.hi), limit);
+            let (est, lo, hi) = match &a.churn {
+                Some(c) => {
+                    let (which, fit) = envelope_for(c, limit);
+                    v.envelope = Some(which);
+                    (fit.slope, judged_lo(which, fit), fit.hi)
+                }
+                None => (ts.slope, ts.lo, ts.hi),
+            };
+            interval(&mut v, (est, lo, hi), limit);
+            only_the_troughs_fail(&mut v);
             if v.reason == CheckReason::Straddles {
-                v.more_iterations = more_needed(ts.slope, ts.lo, ts.hi, limit, span);
+                v.more_iterations = more_needed(est, lo, hi, limit, span);
             }
+            hold_a_pass_that_gave_back(a, &mut v, limit * span);
         }
         (BudgetKind::Growth, Quantity::Bytes(limit)) => {
-            interval(&mut v, (a.growth, a.growth_lo, a.growth_hi), limit);
+            let growth = match &a.churn {
+                Some(c) if span > 0.0 => {
+                    let (which, fit) = envelope_for(c, limit / span);
+                    v.envelope = Some(which);
+                    (
+                        fit.slope * span,
+                        judged_lo(which, fit) * span,
+                        fit.hi * span,
+                    )
+                }
+                _ => (a.growth, a.growth_lo, a.growth_hi),
+            };
+            interval(&mut v, growth, limit);
+            only_the_troughs_fail(&mut v);
+            hold_a_pass_that_gave_back(a, &mut v, limit);
         }
         (BudgetKind::Peak, Quantity::Bytes(limit)) => {
             (v.estimate, v.lo, v.hi) = (a.peak, a.peak, a.peak);
@@ -689,6 +831,46 @@ fn verdict(
         }
     }
     Ok(v)
+}
+
+/// A pass on a series without a period that gave back more than the budget allows over
+/// the run (`allowed`) is held undecided: its fit sees the cycles' plateaus, not their
+/// troughs (a cache pinned at its cap while the floor under it climbs looks flat for two
+/// periods), and it shows too few periods for its envelopes to be judged.
+fn hold_a_pass_that_gave_back(a: &MetricAnalysis, v: &mut Verdict, allowed: f64) {
+    if a.churn.is_none() && v.outcome == Outcome::Pass && a.fall > allowed {
+        v.outcome = Outcome::Undecided;
+        v.reason = CheckReason::GaveBack { fall: a.fall };
+    }
+}
+
+/// The envelope a slope limit is judged on: the troughs when they climb past it (a fail:
+/// memory never given back), else the envelope with the highest upper bound (a pass needs
+/// every envelope within the limit, and the highest shows whether they all are).
+fn envelope_for(c: &Churn, limit: f64) -> (Envelope, &EnvelopeFit) {
+    if c.troughs_climb_past(limit) {
+        (Envelope::Lower, &c.lower)
+    } else {
+        c.highest()
+    }
+}
+
+/// Under churn a fail rests on the troughs alone: peaks that climb over troughs within
+/// the budget are growth the cycles give back, which passes no budget and fails none.
+fn only_the_troughs_fail(v: &mut Verdict) {
+    if v.outcome == Outcome::Fail && v.envelope.is_some_and(|e| e != Envelope::Lower) {
+        v.outcome = Outcome::Undecided;
+        v.reason = CheckReason::Straddles;
+    }
+}
+
+/// The lower bound a verdict reads: for the troughs, the one a fail must clear
+/// ([`EnvelopeFit::lo_sampled`]).
+fn judged_lo(which: Envelope, fit: &EnvelopeFit) -> f64 {
+    match which {
+        Envelope::Lower => fit.lo_sampled,
+        Envelope::Upper | Envelope::Mean => fit.lo,
+    }
 }
 
 /// How much more x span would likely decide: the interval half-width shrinks

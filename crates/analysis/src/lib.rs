@@ -60,7 +60,7 @@ pub use analyze::{
     analyze_metric, analyze_metric_with, classify_fragmentation,
 };
 pub use budget::{Budget, BudgetError, BudgetKind, MetricBudget, Quantity};
-pub use churn::Churn;
+pub use churn::{Churn, Envelope, EnvelopeFit};
 pub use difference::{
     Change, Difference, Estimate, RUN_TO_RUN_FACTOR, Tolerance, between_runs, classify, difference,
 };

@@ -161,8 +161,8 @@ pub struct TimedGateRun {
     /// [`crate::MetricAnalysis::steadiness`] at that look (`Unsteady` when it had too few
     /// points).
     pub steadiness: crate::sequential::Steadiness,
-    /// The churn period the analysis found at that look, in samples.
-    pub churn_period: Option<usize>,
+    /// The churn period the analysis found at that look, in seconds.
+    pub churn_period: Option<f64>,
 }
 
 /// Judge the per-second series (`x` in seconds since the start, increasing) as the gate

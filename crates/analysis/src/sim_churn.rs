@@ -40,6 +40,13 @@ pub const MIN_PERIODS: usize = 4;
 /// budget allows over the run (budget rate × duration).
 pub const DECIDE_SCATTER: f64 = 0.1;
 
+/// How much a regular cycle's length varies (±, as a share of the period). A real
+/// program's cycles are not exact to the sampler's interval: its work and its sleeps vary
+/// by a fraction of a millisecond or more, so the phase at which the sampler catches each
+/// trough wanders. Exact multiples of the interval would catch every trough at one phase,
+/// which no real run does.
+pub const CYCLE_JITTER: f64 = 0.02;
+
 /// The per-cycle range of the collector's garbage rate, as a factor of `A/P`.
 const GC_RATE_JITTER: (f64, f64) = (0.8, 1.2);
 
@@ -102,8 +109,13 @@ pub struct ChurnSpec {
     pub amplitude: f64,
     /// True slope of the live heap, bytes per second.
     pub leak_per_s: f64,
-    /// Samples per second.
+    /// Samples per second of a single process. The runner walks a process tree every
+    /// interval × its process count, so while [`ChurnShape::Workers`]' workers live the
+    /// rate is `rate_hz / (1 + workers)`.
     pub rate_hz: f64,
+    /// Worker processes beside the parent while an epoch runs (respawned workers only).
+    #[serde(default)]
+    pub workers: u32,
     /// Standard deviation of the white measurement noise, bytes.
     pub noise_sd: f64,
     /// The live heap at the start, bytes.
@@ -113,7 +125,8 @@ pub struct ChurnSpec {
 /// A simulated run: its samples and the cycles under them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChurnRun {
-    /// Sample times, seconds: `first_sample_s + k / rate`, up to the run's duration.
+    /// Sample times, seconds: from `first_sample_s`, one interval × the processes alive
+    /// apart, up to the run's duration.
     pub x: Vec<f64>,
     /// Samples, bytes (whole pages).
     pub y: Vec<f64>,
@@ -137,6 +150,7 @@ impl ChurnSpec {
             amplitude: 8.0 * MIB,
             leak_per_s: 0.0,
             rate_hz: 20.0,
+            workers: 0,
             noise_sd: 64.0 * KIB,
             base: 256.0 * MIB,
         }
@@ -164,18 +178,20 @@ impl ChurnSpec {
         // sample has its cycle); for the collector, its garbage rate too.
         let (starts, rates) = match self.shape {
             ChurnShape::GcLike => self.collections(&mut rng, end),
-            _ => {
-                let p = self.period_s;
-                (
-                    (0..=self.periods + 1).map(|k| k as f64 * p).collect(),
-                    vec![],
-                )
-            }
+            _ => (self.jittered_starts(&mut rng, end), vec![]),
         };
-        let x: Vec<f64> = (0..)
-            .map(|k| first_sample_s + k as f64 * dt)
-            .take_while(|&t| t <= end)
-            .collect();
+        // The next sample comes one interval × the processes alive later.
+        let processes = |t: f64| {
+            let j = starts.partition_point(|&s| s <= t).saturating_sub(1);
+            let working = self.shape == ChurnShape::Workers && t - starts[j] < duty * self.period_s;
+            1 + if working { self.workers } else { 0 }
+        };
+        let mut x = Vec::new();
+        let mut t = first_sample_s;
+        while t <= end {
+            x.push(t);
+            t += dt * f64::from(processes(t));
+        }
         let y = x
             .iter()
             .map(|&t| {
@@ -193,6 +209,23 @@ impl ChurnSpec {
             first_sample_s,
             duty,
         }
+    }
+
+    /// Every cycle's start for the regular shapes: lengths `P·(1 + u·CYCLE_JITTER)`, u
+    /// uniform in [−1, 1], scaled together so that the `periods`-th cycle ends at `end`;
+    /// then one more cycle past it.
+    fn jittered_starts(&self, rng: &mut ChaCha8Rng, end: f64) -> Vec<f64> {
+        let lengths: Vec<f64> = (0..self.periods)
+            .map(|_| 1.0 + CYCLE_JITTER * (2.0 * rng.random::<f64>() - 1.0))
+            .collect();
+        let scale = end / lengths.iter().sum::<f64>();
+        let mut starts = vec![0.0];
+        for l in &lengths {
+            starts.push(starts.last().expect("starts at 0") + l * scale);
+        }
+        *starts.last_mut().expect("periods > 0") = end;
+        starts.push(end + self.period_s);
+        starts
     }
 
     /// The collector's cycles: the start of each (at a collection) until past `end`, and
@@ -395,8 +428,9 @@ mod tests {
                 .unwrap();
             assert!(within(leaky.lower.slope, LEAK, 0.1 * LEAK), "{leaky:?}");
             assert!(within(leaky.upper.slope, LEAK, 0.1 * LEAK), "{leaky:?}");
-            // The peaks sit a whole amplitude above the floor.
-            assert!(leaky.scatter() < 256.0 * KIB, "{leaky:?}");
+            // The peaks sit a whole amplitude above the floor, give or take the cycles'
+            // jitter (±2 % of 32 MiB).
+            assert!(leaky.scatter() < MIB, "{leaky:?}");
         }
     }
 
@@ -489,9 +523,10 @@ mod tests {
     }
 
     #[test]
-    fn a_cycle_at_the_sampling_interval_aliases_to_one_phase() {
-        // At 20 Hz a 0.05 s sawtooth is sampled once a cycle, always at the same phase:
-        // one sample per cycle, and min and max are that sample.
+    fn jittered_cycles_are_caught_at_wandering_phases() {
+        // At 20 Hz a 0.05 s sawtooth is sampled about once a cycle. Exact cycles would
+        // be caught at one phase, always; cycles whose lengths vary by ±2 % (±1 ms) are
+        // caught at phases that wander, a random walk of a few milliseconds over 60.
         let s = ChurnSpec {
             period_s: 0.05,
             periods: 60,
@@ -499,10 +534,23 @@ mod tests {
             ..ChurnSpec::example()
         };
         let run = s.run(1);
-        let e = run.envelopes().unwrap();
-        assert_eq!(e.periods, 60);
-        assert_eq!(e.lower, e.upper);
-        assert!(e.scatter() <= PAGE);
+        let lengths: Vec<f64> = run.cycles.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(lengths.len(), 60);
+        for l in &lengths {
+            assert!((l / 0.05 - 1.0).abs() <= 1.01 * CYCLE_JITTER + 1e-9, "{l}");
+        }
+        let phases: Vec<f64> = run
+            .x
+            .iter()
+            .map(|&t| {
+                let j = run.cycles.partition_point(|&c| c <= t).saturating_sub(1);
+                (t - run.cycles[j]) / 0.05
+            })
+            .collect();
+        let (lo, hi) = phases
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &p| (a.min(p), b.max(p)));
+        assert!(hi - lo > 0.05, "phases {lo}..{hi}");
     }
 
     #[test]

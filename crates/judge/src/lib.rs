@@ -116,6 +116,7 @@ impl Judgement {
                         shape: &m.shape,
                         sessions: 0,
                         checkpoints: 0,
+                        envelope: None,
                         unit: m.unit,
                         x_unit: self.report.x_unit,
                     });
@@ -343,10 +344,10 @@ fn notes(timeline: &Timeline) -> Vec<String> {
         .samples
         .iter()
         .rev()
-        .find_map(|s| Some((s, s.pss_tree.filter(|_| s.pids > 1)?)));
-    if let Some((s, pss)) = last_shared {
+        .find_map(|s| Some((s, s.rss_tree?, s.pss_tree.filter(|_| s.pids > 1)?)));
+    if let Some((s, rss_tree, pss)) = last_shared {
         notes.push(report::words::sharing_note(
-            s.rss_tree as f64,
+            rss_tree as f64,
             pss as f64,
             s.pids,
         ));

@@ -8,9 +8,9 @@ use leakcheck_analysis::{
 use leakcheck_records::{ALL_METRICS, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
 use leakcheck_report::{
-    BudgetCheck, CheckpointLevel, FitLine, LevelKind, MetricReport, PerSession,
+    BudgetCheck, CheckpointLevel, EnvelopeTrace, FitLine, LevelKind, MetricReport, PerSession,
 };
-use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, XUnit};
+use leakcheck_vocab::{BudgetKind, CheckReason, Envelope, Outcome, XUnit};
 
 use crate::Judging;
 
@@ -83,6 +83,7 @@ fn judge_metric(
             budgets: Vec::new(),
             retained_per_session: None,
             checkpoints: Vec::new(),
+            envelopes: Vec::new(),
             stats: serde_json::Value::Null,
         },
         reasons: Vec::new(),
@@ -162,6 +163,8 @@ struct Finding {
     sessions: usize,
     checkpoints: usize,
     x_unit: XUnit,
+    /// Under churn, the envelope the interval is of.
+    envelope: Option<Envelope>,
 }
 
 impl JudgedMetric {
@@ -187,6 +190,7 @@ impl JudgedMetric {
             sessions: a.sessions.len(),
             checkpoints: a.checkpoint_retained.as_ref().map_or(0, |c| c.checkpoints),
             x_unit: a.x_unit,
+            envelope: v.envelope,
         };
         self.push(b, finding);
     }
@@ -211,6 +215,7 @@ impl JudgedMetric {
             sessions: 0,
             checkpoints: 0,
             x_unit,
+            envelope: None,
         };
         self.push(b, finding);
     }
@@ -242,6 +247,7 @@ impl JudgedMetric {
             shape: &self.report.shape,
             sessions: f.sessions,
             checkpoints: f.checkpoints,
+            envelope: f.envelope,
             unit: self.report.unit,
             x_unit: f.x_unit,
         });
@@ -295,6 +301,25 @@ fn no_data_hint(metric: &str, timeline: &Timeline) -> String {
 fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {
     m.warmup_end_x = (a.warmup.index > 0).then_some(a.warmup.x);
     let steady: Vec<f64> = m.points.iter().skip(a.warmup.index).map(|p| p[0]).collect();
+    if let Some(c) = &a.churn {
+        // Judged by its envelopes: they are drawn instead of one fit.
+        m.envelopes = [(Envelope::Lower, &c.lower), (Envelope::Upper, &c.upper)]
+            .into_iter()
+            .map(|(envelope, fit)| EnvelopeTrace {
+                envelope,
+                points: fit.x.iter().zip(&fit.y).map(|(&x, &y)| [x, y]).collect(),
+                slope: fit.slope,
+                intercept: fit.intercept,
+                slope_lo: if envelope == Envelope::Lower {
+                    fit.lo_sampled
+                } else {
+                    fit.lo
+                },
+                slope_hi: fit.hi,
+                period: c.period,
+            })
+            .collect();
+    }
     if !steady.is_empty() {
         let ts = &a.theil_sen;
         // The band pivots on the centre of the steady state's x range of samples.

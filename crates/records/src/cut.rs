@@ -122,7 +122,7 @@ impl Timeline {
         };
         let outside = |t: &TreeRecord| -> Option<u64> {
             match metric {
-                metrics::RSS_TREE => Some(t.rss_tree),
+                metrics::RSS_TREE => t.rss_tree,
                 metrics::PSS_TREE => t.pss_tree,
                 _ => None,
             }

@@ -14,7 +14,7 @@
 //! | `gpu_status` | `status`: `"available: …"` or `"unavailable (reason)"`, once |
 //! | `hello`      | `t_s`, `version`, `pid`, `allocator` (the child's `hello`) |
 //! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`), `stats` (optional: named numbers such as `py.blocks`, see `leakcheck_probe::metrics`) |
-//! | `tree`       | `t_s`, `rss` (root process), `rss_tree`, `pss_tree` (optional), `pids` |
+//! | `tree`       | `t_s`, `rss` (root process), `rss_tree` (absent between walks of a tree of several processes), `pss_tree` (optional), `pids` |
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
 //! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
@@ -61,8 +61,10 @@ pub struct TreeRecord {
     pub t_s: f64,
     /// RSS of the root process alone.
     pub rss: u64,
-    /// RSS summed over the root and all its descendants.
-    pub rss_tree: u64,
+    /// RSS summed over the root and all its descendants; absent on the samples taken
+    /// between walks of a tree of several processes (the root's own RSS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_tree: Option<u64>,
     /// PSS summed over the tree (only when asked for, at a lower rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pss_tree: Option<u64>,
@@ -275,7 +277,11 @@ impl Timeline {
 
     /// Highest `rss_tree` sampled (0 without samples).
     pub fn peak_rss_tree(&self) -> u64 {
-        self.samples.iter().map(|s| s.rss_tree).max().unwrap_or(0)
+        self.samples
+            .iter()
+            .filter_map(|s| s.rss_tree)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The first mark whose iteration does not exceed the one before it, as
@@ -368,7 +374,7 @@ impl Timeline {
             metrics::ALLOC_RESIDENT => alloc(|a| a.resident),
             metrics::ALLOC_MAPPED => alloc(|a| a.mapped),
             metrics::ALLOC_METADATA => alloc(|a| a.metadata),
-            metrics::RSS_TREE => self.external(&self.samples, |s| s.t_s, |s| Some(s.rss_tree)),
+            metrics::RSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.rss_tree),
             metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.pss_tree),
             metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| g.process),
             metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| g.device),
@@ -394,7 +400,7 @@ impl Timeline {
             metrics::RSS if self.marks.iter().all(|m| m.rss.is_none()) => {
                 Some(tree(|s| Some(s.rss)))
             }
-            metrics::RSS_TREE => Some(tree(|s| Some(s.rss_tree))),
+            metrics::RSS_TREE => Some(tree(|s| s.rss_tree)),
             metrics::PSS_TREE => Some(tree(|s| s.pss_tree)),
             metrics::GPU_PROCESS => Some(gpu(|g| g.process)),
             metrics::GPU_DEVICE => Some(gpu(|g| g.device)),
@@ -490,7 +496,7 @@ pub(crate) mod build {
         Record::Tree(TreeRecord {
             t_s,
             rss,
-            rss_tree,
+            rss_tree: Some(rss_tree),
             pss_tree: None,
             pids: 1,
         })

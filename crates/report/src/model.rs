@@ -9,7 +9,7 @@
 //! report with a missing number still re-reads instead of failing.
 
 pub use leakcheck_vocab::{
-    BudgetKind, Change, Look, Outcome, RunEnding, Termination, ValueUnit, XUnit,
+    BudgetKind, Change, Envelope, Look, Outcome, RunEnding, Termination, ValueUnit, XUnit,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -221,9 +221,33 @@ pub struct MetricReport {
     /// the last one's rise over the first; empty without a retained budget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checkpoints: Vec<CheckpointLevel>,
+    /// Under churn, the envelopes the series was judged by (troughs, then peaks): drawn
+    /// instead of the fit (which is then the troughs' line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub envelopes: Vec<EnvelopeTrace>,
     /// The full analysis, opaque to the report, embedded as-is.
     #[serde(default)]
     pub stats: serde_json::Value,
+}
+
+/// One envelope of a churning series: each period's trough (or peak) and the line through
+/// them, with the slope's interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvelopeTrace {
+    pub envelope: Envelope,
+    /// `[x, y]` of each period's extreme.
+    pub points: Vec<[f64; 2]>,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub slope: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub intercept: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub slope_lo: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub slope_hi: f64,
+    /// The cycle, in x units.
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub period: f64,
 }
 
 /// One level a retained budget was judged on.

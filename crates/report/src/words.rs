@@ -2,7 +2,9 @@
 //! scenario. The judge hands over numbers and a [`CheckReason`]; the wording is here, once,
 //! and every format (terminal, markdown, HTML, JUnit) shows these same lines.
 
-use leakcheck_vocab::{BudgetKind, Change, CheckReason, Look, Outcome, ValueUnit, XUnit, fmt};
+use leakcheck_vocab::{
+    BudgetKind, Change, CheckReason, Envelope, Look, Outcome, ValueUnit, XUnit, fmt,
+};
 
 use crate::model::{Attribution, BudgetCheck, Overall, RunEnding, ScenarioReport};
 
@@ -33,6 +35,8 @@ pub struct CheckFacts<'a> {
     pub sessions: usize,
     /// Checkpoints retained memory was measured at (0: measured at session starts).
     pub checkpoints: usize,
+    /// Under churn, the envelope (troughs or peaks) the estimate and interval are of.
+    pub envelope: Option<Envelope>,
     pub unit: ValueUnit,
     pub x_unit: XUnit,
 }
@@ -56,6 +60,18 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
                 length_text(*min, c.x_unit)
             );
         }
+        CheckReason::GaveBack { fall } => {
+            let within = check_line(&CheckFacts {
+                outcome: Outcome::Pass,
+                reason: &CheckReason::Decided,
+                ..*c
+            });
+            return format!(
+                "{within}, but undecided: it gave back {} in cycles longer than this run can show {} of; run it longer",
+                fmt::value(*fall, c.unit),
+                leakcheck_vocab::MIN_PERIODS_SHOWN
+            );
+        }
         CheckReason::UnitMismatch { series } => {
             return format!(
                 "{} = {} cannot apply: the {m} series is per {series} (use a rate per {series})",
@@ -64,6 +80,11 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
         }
         _ => {}
     }
+    // Under churn the numbers are an envelope's: "rss.tree troughs grow …".
+    let m = &match c.envelope {
+        Some(e) => format!("{m} {}", e.name()),
+        None => m.to_string(),
+    };
     let value = |v: f64| fmt::value(v, c.unit);
     let range = fmt::value_range(c.lo, c.hi, c.unit);
     let pc = fmt::percent(c.confidence);
@@ -79,10 +100,11 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
         BudgetKind::Slope => {
             let head = format!(
                 "{m} {} {} ({pc}% CI {range}/{})",
-                if c.estimate >= 0.0 {
-                    "grows"
-                } else {
-                    "changes"
+                match (c.estimate >= 0.0, c.envelope.is_some()) {
+                    (true, false) => "grows",
+                    (false, false) => "changes",
+                    (true, true) => "grow",
+                    (false, true) => "change",
                 },
                 fmt::rate(c.estimate, c.unit, c.x_unit),
                 c.x_unit.suffix()
@@ -223,7 +245,7 @@ pub fn headline(verdict: Overall, status: &RunEnding, checks: &[&BudgetCheck]) -
 }
 
 /// A run's length: `60 iterations`, `2.1 s`.
-fn length_text(length: f64, unit: XUnit) -> String {
+pub fn length_text(length: f64, unit: XUnit) -> String {
     match unit {
         XUnit::Iteration => format!("{length:.0} iterations"),
         XUnit::Second => fmt::seconds(length),
@@ -472,6 +494,7 @@ mod tests {
             shape: "leak",
             sessions: 0,
             checkpoints: 0,
+            envelope: None,
             unit: ValueUnit::Bytes,
             x_unit: XUnit::Iteration,
         })
@@ -525,6 +548,7 @@ mod tests {
             shape: "leak",
             sessions: 3,
             checkpoints: 0,
+            envelope: None,
             unit: ValueUnit::Bytes,
             x_unit: XUnit::Iteration,
         };

@@ -1,6 +1,9 @@
 //! The two threads beside the merging one: the wire reader (decodes `LEAKCHECK_FD`) and
-//! the outside sampler (process tree every `rss_interval`, PSS at most once a second,
-//! GPU every `gpu_interval`). Both send [`Input`] to the merging thread.
+//! the outside sampler. The sampler reads the program's RSS every `rss_interval` (5 ms: a
+//! kept-open `statm`, ~1.25 µs), walks the process tree every `rss_interval` × its process
+//! count (a walk reads each process, so its cost per second stays that of one process;
+//! a lone program is walked every tick), PSS at most every `pss_interval`, GPU every
+//! `gpu_interval`. Both send [`Input`] to the merging thread.
 
 use std::fs::File;
 use std::io;
@@ -137,8 +140,19 @@ impl OutsideSampler {
         let mut gpu: Option<crate::gpu::Gpu> = None;
         let mut warned = false;
         let mut pids: Vec<u32> = vec![self.pid];
+        // The program's own statm, kept open: read between walks of a larger tree.
+        let mut own = match leakcheck_probe::process::ProcessMemory::open(self.pid) {
+            Ok(own) => own,
+            Err(e) => {
+                let _ = tx.send(Input::Warning(format!(
+                    "cannot sample the RSS of pid {}: {e}",
+                    self.pid
+                )));
+                return;
+            }
+        };
         let now = Instant::now();
-        let (mut next_rss, mut next_gpu, mut next_pss) = (now, now, now);
+        let (mut next_rss, mut next_gpu, mut next_pss, mut next_walk) = (now, now, now, now);
         let mut burst_left = 0;
         loop {
             let now = Instant::now();
@@ -148,22 +162,41 @@ impl OutsideSampler {
                 if pss {
                     next_pss = now + self.pss_interval;
                 }
-                match tree.sample(pss) {
-                    Ok(s) => {
-                        let t_s = since(monotonic_ns(), self.spawn_ns);
+                // The tree is walked every interval × its process count (a walk reads every
+                // process); between walks of a tree of several, the program's own RSS alone.
+                let walk = burst_left > 0 || pss || now >= next_walk;
+                let sample = if walk {
+                    tree.sample(pss).map(|s| {
                         let root = s
                             .per_process
                             .iter()
                             .find(|&&(p, _)| p == self.pid)
                             .map_or(0, |&(_, rss)| rss);
                         pids.clone_from(&s.pids);
-                        let _ = tx.send(Input::Tree(TreeRecord {
-                            t_s,
+                        let walk_every = self.rss_interval * (s.pids.len().max(1) as u32);
+                        next_walk = now + walk_every;
+                        TreeRecord {
+                            t_s: since(monotonic_ns(), self.spawn_ns),
                             rss: root,
-                            rss_tree: s.rss_bytes,
+                            rss_tree: Some(s.rss_bytes),
                             pss_tree: s.pss_bytes,
                             pids: s.pids.len() as u32,
-                        }));
+                        }
+                    })
+                } else {
+                    own.rss_bytes().map(|rss| TreeRecord {
+                        t_s: since(monotonic_ns(), self.spawn_ns),
+                        rss,
+                        rss_tree: None,
+                        pss_tree: None,
+                        pids: pids.len() as u32,
+                    })
+                };
+                match sample {
+                    // No resident page at all: the program is exiting (a zombie's statm).
+                    Ok(record) if record.rss == 0 => {}
+                    Ok(record) => {
+                        let _ = tx.send(Input::Tree(record));
                     }
                     // The root exited; the merging thread is about to notice.
                     Err(leakcheck_probe::SampleError::Gone { .. }) => {}

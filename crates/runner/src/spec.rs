@@ -64,7 +64,7 @@ impl RunSpec {
             timeout: Duration::from_secs(600),
             no_progress_timeout: None,
             ceiling: None,
-            rss_interval: Duration::from_millis(50),
+            rss_interval: Duration::from_millis(5),
             gpu_interval: Duration::from_secs(1),
             with_pss: false,
             pss_interval: Duration::from_secs(1),

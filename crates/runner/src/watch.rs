@@ -257,11 +257,13 @@ impl Watch<'_> {
                 self.wire_closed_s.get_or_insert(self.now_s());
             }
             Input::Tree(t) => {
-                self.peak = self.peak.max(t.rss_tree);
-                (self.observer)(&Event::Sample {
-                    t_s: t.t_s,
-                    rss_tree: t.rss_tree,
-                });
+                if let Some(rss_tree) = t.rss_tree {
+                    self.peak = self.peak.max(rss_tree);
+                    (self.observer)(&Event::Sample {
+                        t_s: t.t_s,
+                        rss_tree,
+                    });
+                }
                 self.emit(Record::Tree(t));
             }
             Input::Gpu(g) => self.emit(Record::Gpu(g)),

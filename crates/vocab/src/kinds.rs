@@ -186,6 +186,36 @@ pub enum CheckReason {
     /// Within the budget, but the run ended at `length` (in the series' x unit), short of
     /// the `min` a pass needs (`--min-iterations`, `--min-duration`): undecided.
     BelowMinimum { length: f64, min: f64 },
+    /// Within the budget by its fit, but the series gave back `fall` (more than the budget
+    /// allows over the run) without [`MIN_PERIODS_SHOWN`] whole periods of a cycle to judge
+    /// its envelopes by: cycles longer than the run can show.
+    GaveBack { fall: f64 },
+}
+
+/// Whole periods a churning series must show before its envelopes judge it.
+pub const MIN_PERIODS_SHOWN: usize = 4;
+
+/// Which envelope of a churning series a verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Envelope {
+    /// The minimum of each period: the live heap, what a leak lifts.
+    Lower,
+    /// The maximum of each period.
+    Upper,
+    /// The mean of each period.
+    Mean,
+}
+
+impl Envelope {
+    /// For people: "troughs", "peaks", "per-period means".
+    pub fn name(self) -> &'static str {
+        match self {
+            Envelope::Lower => "troughs",
+            Envelope::Upper => "peaks",
+            Envelope::Mean => "per-period means",
+        }
+    }
 }
 
 #[cfg(test)]

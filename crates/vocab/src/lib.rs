@@ -16,5 +16,7 @@ mod look;
 pub mod names;
 
 pub use ending::{RunEnding, Termination};
-pub use kinds::{BudgetKind, Change, CheckReason, Outcome, ValueUnit, XUnit};
+pub use kinds::{
+    BudgetKind, Change, CheckReason, Envelope, MIN_PERIODS_SHOWN, Outcome, ValueUnit, XUnit,
+};
 pub use look::Look;

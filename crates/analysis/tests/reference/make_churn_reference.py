@@ -4,10 +4,11 @@
 The warm-up cut (MSER-5 on a line, the improvement and edge guards, the 99 % transient
 end), retained memory between checkpoints (Hodges-Lehmann shift of the last checkpoint's
 readings over the first's, the Moses interval from the normal approximation of the
-Mann-Whitney statistic, at least one measurement step wide) and the churn envelope (the period from the autocorrelation of the OLS residuals,
-the minimum of each whole window of one period, Theil-Sen of those minima) computed with
-numpy and scipy from the method as documented in src/warmup.rs and src/churn.rs, not from
-the Rust code. Run from any directory:
+Mann-Whitney statistic, at least one measurement step wide) and churn (its cycles: the correlogram's period on a uniform grid, or the large
+falls; the minimum, maximum and mean of each cycle with their sampling steps; the
+least-squares line of each with its normal interval and the sampling-floored lower bound)
+computed with numpy and scipy from the method as documented in src/warmup.rs and
+src/churn.rs, not from the Rust code. Run from any directory:
 
     python3 make_churn_reference.py > churn_reference.json
 """
@@ -62,27 +63,261 @@ def warmup_cut(x, y):
     return min(end * b, n // 2)
 
 
-def period(x, y):
-    n = len(y)
-    max_lag = min(n // 4, 512)
+GRID = 2048
+SEARCH_PERIODS = 3.0
+MIN_PERIOD_ACF = 0.3
+MIN_PERIODS = 4
+SHORT_WINDOW = 0.05
+IRREGULAR = 1.1
+
+
+def upper_median(v):
+    """The element at len/2 of the sorted values (the upper median for an even count)."""
+    v = np.sort(np.asarray(v, dtype=float))
+    return float(v[len(v) // 2])
+
+
+def round_half_away(v):
+    return float(np.floor(v + 0.5))
+
+
+def ols_resid(x, y):
     s, c = ols(x, y)
-    r = y - (c + s * x)
+    return y - (c + s * x)
+
+
+def uniform_grid(x, y):
+    n = len(x)
+    if n < 8 or not x[-1] - x[0] > 0:
+        return None
+    cells = min(n, GRID)
+    width = (x[-1] - x[0]) / cells
+    idx = np.minimum(((x - x[0]) / width).astype(int), cells - 1)
+    sums = np.bincount(idx, weights=y, minlength=cells)
+    counts = np.bincount(idx, minlength=cells)
+    out = []
+    for k in range(cells):
+        out.append(sums[k] / counts[k] if counts[k] > 0 else out[-1])
+    return width, np.array(out)
+
+
+def detect_period(x, y):
+    """The correlogram on the grid: first negative lag, highest peak after it up to a third
+    of the run, at least max(0.3, 4/sqrt(cells)), placed by a parabola."""
+    g = uniform_grid(x, y)
+    if g is None:
+        return None
+    width, grid = g
+    n = len(grid)
+    max_lag = min(int(np.floor(n / SEARCH_PERIODS)), n - 2)
+    if max_lag < 3:
+        return None
+    r = ols_resid(np.arange(n, dtype=float), grid)
     var = r @ r
-    acf = {lag: (r[:n - lag] @ r[lag:]) / var for lag in range(1, max_lag + 1)}
-    neg = [lag for lag in range(1, max_lag + 1) if acf[lag] < 0]
+    if not var > 0:
+        return None
+    acf = [(r[:n - l] @ r[l:]) / var for l in range(max_lag + 2)]
+    neg = [l for l in range(1, max_lag + 1) if acf[l] < 0]
     if not neg:
         return None
     lags = list(range(neg[0], max_lag + 1))
-    best = lags[int(np.argmax([acf[lag] for lag in lags]))]
-    if best >= 2 and acf[best] >= max(0.3, 4 / np.sqrt(n)):
-        return best, float(acf[best])
-    return None
+    lag = lags[int(np.argmax([acf[l] for l in lags]))]
+    if lag < 2 or acf[lag] < max(MIN_PERIOD_ACF, 4 / np.sqrt(n)):
+        return None
+    a, b, c = acf[lag - 1], acf[lag], acf[lag + 1]
+    curv = a - 2 * b + c
+    shift = float(np.clip(0.5 * (a - c) / curv, -0.5, 0.5)) if curv < 0 else 0.0
+    return (lag + shift) * width, float(b)
 
 
-def envelope(x, y, p):
-    w = len(y) // p
-    idx = [k * p + int(np.argmin(y[k * p:(k + 1) * p])) for k in range(w)]
-    return x[idx], y[idx]
+def cycles_by_falls(x, y):
+    n = len(x)
+    if n < 8:
+        return None
+    r = np.sort(ols_resid(x, y))
+    at = lambda q: r[int(round_half_away((n - 1) * q))]
+    threshold = 0.5 * (at(0.98) - at(0.02))
+    if not threshold > 0:
+        return None
+    falls, run = [], 0.0
+    for i in range(1, n):
+        step = y[i] - y[i - 1]
+        if step < 0:
+            run -= step
+        if step >= 0 or i + 1 == n:
+            trough = i if step < 0 else i - 1
+            if run >= threshold:
+                falls.append(x[trough])
+            run = 0.0
+    if len(falls) < 3:
+        return None
+    period = (falls[-1] - falls[0]) / (len(falls) - 1)
+    gaps = np.diff(falls)
+    if not (period > 0 and gaps.min() >= 0.5 * period and gaps.max() <= 1.5 * period):
+        return None
+    bounds = ([x[0]] if falls[0] - x[0] >= 0.75 * period else []) + list(falls)
+    if x[-1] - falls[-1] >= 0.75 * period:
+        bounds.append(np.inf)
+    jitter = 2 * upper_median(np.diff(x))
+    return period, bounds, bool(gaps.max() - jitter > IRREGULAR * gaps.min())
+
+
+def windows(x, period):
+    spacing = upper_median(np.diff(x))
+    reach = x[-1] - x[0] + min(1.5 * spacing, SHORT_WINDOW * period)
+    periods = reach / period
+    whole = int(np.floor(periods))
+    if periods - whole >= 1 - SHORT_WINDOW:
+        count, length = whole + 1, reach / (whole + 1)
+    else:
+        count, length = whole, period
+    bounds = [x[0] + k * length for k in range(count + 1)]
+    if count > 0:
+        bounds[-1] = max(bounds[-1], x[-1] + 0.5 * spacing)
+    return bounds
+
+
+def cycles(x, y):
+    falls = cycles_by_falls(x, y)
+    if falls is not None and falls[2] and len(falls[1]) > MIN_PERIODS:
+        return falls[0], 0.0, falls[1]
+    p = detect_period(x, y)
+    if p is None:
+        if falls is None:
+            return None
+        p = (falls[0], 0.0)
+    by_windows = windows(x, p[0])
+    if len(by_windows) <= MIN_PERIODS and falls is not None and len(falls[1]) > MIN_PERIODS:
+        return falls[0], 0.0, falls[1]
+    return p[0], p[1], by_windows
+
+
+def noise_sd(y):
+    d = np.abs(y[2:] - 2 * y[1:-1] + y[:-2])
+    return 1.4826 * upper_median(d) / np.sqrt(6)
+
+
+def envelopes(x, y, bounds, period):
+    """Minimum, maximum and mean of each cycle; an extreme at a cycle's first or last
+    sample is looked for a quarter period further out; each point's sampling step."""
+    n = len(x)
+    noise = noise_sd(y)
+    lows, highs, mean = [], [], ([], [])
+
+    def extreme(idx, lower):
+        best = None
+        for i in idx:
+            if best is None or (y[i] < y[best] if lower else y[i] > y[best]):
+                best = i
+        return best
+
+    for b0, b1 in zip(bounds[:-1], bounds[1:]):
+        lo_i, hi_i = int(np.searchsorted(x, b0, "left")), int(np.searchsorted(x, b1, "left"))
+        if hi_i <= lo_i:
+            continue
+        for lower, out in ((True, lows), (False, highs)):
+            i = extreme(range(lo_i, hi_i), lower)
+            if i == lo_i:
+                reach = [j for j in range(0, i + 1) if x[j] >= x[i] - period / 4]
+            elif i == hi_i - 1:
+                reach = [j for j in range(i, n) if x[j] <= x[i] + period / 4]
+            else:
+                reach = None
+            if reach:
+                j = extreme(reach, lower)
+                if (y[j] < y[i]) if lower else (y[j] > y[i]):
+                    i = j
+            out.append(i)
+        mean[0].append(0.5 * (x[lo_i] + x[hi_i - 1]))
+        mean[1].append(float(np.mean(y[lo_i:hi_i])))
+
+    def points(idx, lower):
+        idx = sorted(set(idx))
+        away = lambda a, b: (y[b] - y[a]) if lower else (y[a] - y[b])
+
+        def ramp(i, o, b):
+            if o is None or b is None:
+                return None
+            first, second = away(i, o), away(o, b)
+            if first > 0 and second >= 0.5 * first:
+                return first * min(1.0, first / second)
+            return None
+
+        def step(i):
+            before = i - 1 if i >= 1 else None
+            after = i + 1 if i + 1 < n else None
+            if any(j is not None and abs(away(i, j)) <= 2 * noise for j in (before, after)):
+                return 0.0
+            sides = [ramp(i, before, i - 2 if i >= 2 else None),
+                     ramp(i, after, i + 2 if i + 2 < n else None)]
+            sides = [s for s in sides if s is not None]
+            return min(sides) if sides else 0.0
+
+        return [float(x[i]) for i in idx], [float(y[i]) for i in idx], [step(i) for i in idx]
+
+    return points(lows, True), points(highs, False), (mean[0], mean[1], [0.0] * len(mean[0]))
+
+
+def fit_envelope(px, py, steps, conf):
+    px, py, steps = np.asarray(px), np.asarray(py), np.asarray(steps)
+    m = len(px)
+    slope, intercept = ols(px, py)
+    sxx = float(((px - px.mean()) ** 2).sum())
+    sse = float(((py - intercept - slope * px) ** 2).sum())
+    scatter = np.sqrt(sse / (m - 2))
+    sampling = np.sqrt((steps ** 2).sum() / (12 * m))
+    z = stats.norm.ppf(1 - (1 - conf) / 2) / np.sqrt(sxx)
+    return {"slope": float(slope), "lo": float(slope - z * scatter), "hi": float(slope + z * scatter),
+            "lo_sampled": float(slope - z * max(scatter, sampling)), "scatter": float(scatter),
+            "sampling": float(sampling)}
+
+
+STRAY_TROUGH = 4.0
+
+
+def drop_stray_ends(x, y, period, bounds):
+    """Drop the first, then the last cycle while more than MIN_PERIODS remain, when its
+    trough is below every other trough and below their least-squares line by more than
+    STRAY_TROUGH x max(their scatter, their sampling scatter, the noise)."""
+    bounds = list(bounds)
+    noise = noise_sd(y)
+    for first in (True, False):
+        if len(bounds) <= MIN_PERIODS + 1:
+            break
+        (lx, ly, ls), _, _ = envelopes(x, y, bounds, period)
+        m = len(lx)
+        if m < MIN_PERIODS + 1:
+            break
+        end = 0 if first else m - 1
+        rest = [i for i in range(m) if i != end]
+        fit = fit_envelope([lx[i] for i in rest], [ly[i] for i in rest], [ls[i] for i in rest], 0.5)
+        slope, intercept = ols(np.array([lx[i] for i in rest]), np.array([ly[i] for i in rest]))
+        expected = intercept + slope * lx[end]
+        spread = max(fit["scatter"], fit["sampling"], noise)
+        if all(ly[end] < ly[i] for i in rest) and expected - ly[end] > STRAY_TROUGH * spread:
+            if first:
+                bounds.pop(0)
+            else:
+                bounds.pop()
+    return bounds
+
+
+def churn_case(name, x, y, conf=0.99):
+    case = {"name": name, "x": x.tolist(), "y": y.tolist(), "cycles": None}
+    c = cycles(x, y)
+    if c is None:
+        return case
+    period, acf, bounds = c
+    case["cycles"] = {"period": float(period), "acf": float(acf),
+                      "bounds": [float(b) if np.isfinite(b) else None for b in bounds]}
+    bounds = drop_stray_ends(x, y, period, bounds)
+    case["kept"] = [float(b) if np.isfinite(b) else None for b in bounds]
+    if len(bounds) - 1 >= MIN_PERIODS:
+        lower, upper, mean = envelopes(x, y, bounds, period)
+        case["envelopes"] = {}
+        for key, (px, py, st) in (("lower", lower), ("upper", upper), ("mean", mean)):
+            case["envelopes"][key] = {"x": px, "y": py, "step": st, **fit_envelope(px, py, st, conf)}
+    return case
 
 
 def step_of(values):
@@ -143,23 +378,42 @@ def main():
     # at 20 Hz with jitter, x in seconds.
     t = np.cumsum(rng.uniform(0.045, 0.055, 200))
     square = 300 * MIB + 64 * MIB * ((t % 0.5) < 0.25) + rng.normal(0, 64 * KIB, 200)
-    for name, cx, cy in [
+    series = [
         ("sawtooth_512k_sd16_leak_half", xm, 256 * MIB + 512.0 * xm + saw(xm, 512 * KIB, 50) + ar1(rng, m, 0.6, 16 * KIB)),
         ("sawtooth_512k_sd64_leak_2k", xm, 256 * MIB + 2048.0 * xm + saw(xm, 512 * KIB, 50) + ar1(rng, m, 0.6, 64 * KIB)),
         ("square_64m_flat", t, square),
         ("square_64m_leak_2m_per_s", t, square + 2 * MIB * t),
         ("ar1_only", xm, 256 * MIB + 512.0 * xm + ar1(rng, m, 0.6, 64 * KIB)),
-    ]:
-        case = {"name": name, "x": cx.tolist(), "y": cy.tolist(), "period": None}
-        p = period(cx, cy)
-        if p is not None:
-            ex, ey = envelope(cx, cy, p[0])
-            r = stats.theilslopes(ey, ex, alpha=0.99, method="separate")
-            case.update({
-                "period": p[0], "acf": p[1], "envelope_x": ex.tolist(), "envelope_y": ey.tolist(),
-                "slope": float(r.slope), "lo": float(r.low_slope), "hi": float(r.high_slope),
-            })
-        churns.append(case)
+    ]
+    # More shapes from a generator of their own (the cases above keep their draws):
+    # collector cycles of irregular length, respawned workers seen at two rates, four
+    # sawtooth periods from an odd phase; RSS in whole pages.
+    g = np.random.default_rng(20261207)
+    page = 4096.0
+    ts = np.arange(0.0, 8.0, 0.005) + 0.0021
+    lengths = 0.8 + 0.4 * g.random(8)
+    lengths *= 8.0 / lengths.sum()
+    starts = np.concatenate([[0.0], np.cumsum(lengths)])
+    j = np.searchsorted(starts, ts, "right") - 1
+    gc = 200 * MIB + 1.5 * MIB * ts + 40 * MIB * (ts - starts[j]) / lengths[j]
+    series.append(("gc_irregular_leak_1_5m_per_s", ts, np.round((gc + g.normal(0, 64 * KIB, len(ts))) / page) * page))
+    phase = ts % 1.0
+    workers = 100 * MIB + np.where(phase < 0.7, 30 * MIB * (0.3 + 0.7 * (1 - np.exp(-phase / 0.15))), 0.0)
+    keep = (phase >= 0.7) | (np.arange(len(ts)) % 4 == 0)  # 50 Hz while the workers live
+    series.append(("workers_flat_two_rates", ts[keep], np.round((workers[keep] + g.normal(0, 64 * KIB, keep.sum())) / page) * page))
+    t4 = np.arange(0.0, 2.0, 0.005) + 0.0037
+    series.append(("sawtooth_four_periods_offset", t4, np.round((64 * MIB + 8 * MIB * (((t4 + 0.17) % 0.5) / 0.5) + g.normal(0, 32 * KIB, len(t4))) / page) * page))
+    # A program's start: its first samples at the interpreter's few MiB, then 64 MiB
+    # square churn on a 14 MiB floor; and a last cycle torn down.
+    tq = np.arange(0.0, 9.0, 0.05) + 0.003
+    sq = 14 * MIB + 64 * MIB * (((tq - 0.1) % 0.55) < 0.25)
+    sq[:2] = [0.85 * MIB, 6 * MIB]
+    series.append(("square_with_startup", tq, np.round(sq / page) * page))
+    sq_end = sq.copy()
+    sq_end[-3:] = 2 * MIB
+    series.append(("square_with_teardown", tq, np.round(sq_end / page) * page))
+    for name, cx, cy in series:
+        churns.append(churn_case(name, np.asarray(cx, dtype=float), np.asarray(cy, dtype=float)))
     retains = []
     page = 4096.0
     # RSS in pages around two checkpoints, 5 readings each; then 6 checkpoints of a leak

@@ -50,6 +50,9 @@ const FIT: RGBColor = RGBColor(230, 97, 0);
 const BUDGET: RGBColor = RGBColor(200, 30, 30);
 const CEILING: RGBColor = RGBColor(106, 27, 154);
 const CHECKPOINT: RGBColor = RGBColor(0, 121, 107);
+/// A churning series' troughs and peaks.
+const TROUGHS: RGBColor = RGBColor(46, 125, 50);
+const PEAKS: RGBColor = RGBColor(230, 97, 0);
 const SESSION: RGBColor = RGBColor(90, 90, 90);
 const WARMUP: RGBColor = RGBColor(120, 120, 120);
 const INK: RGBColor = RGBColor(33, 33, 33);

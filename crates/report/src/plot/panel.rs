@@ -10,14 +10,14 @@
 //! [`Panel::prepare`] turns the metric into what is drawn, in axis units; the `draw_*`
 //! steps then draw it layer by layer, each adding its legend rows.
 
-use leakcheck_vocab::{BudgetKind, ValueUnit, XUnit, fmt};
+use leakcheck_vocab::{BudgetKind, Envelope, ValueUnit, XUnit, fmt};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::axis::{axis_scale, min_max, padded, tick_formatter};
 use super::{
-    Area, BUDGET, CEILING, CHECKPOINT, DATA, DrawErr, FIT, INK, LEGEND_W, MUTED, SESSION, WARMUP,
-    fit_text, font,
+    Area, BUDGET, CEILING, CHECKPOINT, DATA, DrawErr, FIT, INK, LEGEND_W, MUTED, PEAKS, SESSION,
+    TROUGHS, WARMUP, fit_text, font,
 };
 use crate::model::{BudgetCheck, FitLine, LevelKind, MetricReport, ScenarioReport};
 use crate::words;
@@ -107,12 +107,14 @@ impl<'m> Panel<'m> {
             });
         let fit_to = data_x.map_or(xhi, |d| d.1);
         let retained = judged_levels(m);
-        // The fit is shown unless what was judged is retained memory alone: a fit through
-        // a step function is not what a retained budget says.
-        let show_fit = retained.is_none()
-            || m.budgets
-                .iter()
-                .any(|b| matches!(b.kind, BudgetKind::Slope | BudgetKind::Growth));
+        // The fit is shown unless what was judged is retained memory alone (a fit through
+        // a step function is not what a retained budget says) or the envelopes of a
+        // churning series, which are drawn instead.
+        let show_fit = m.envelopes.is_empty()
+            && (retained.is_none()
+                || m.budgets
+                    .iter()
+                    .any(|b| matches!(b.kind, BudgetKind::Slope | BudgetKind::Growth)));
         let fit = m.fit.as_ref().filter(|_| show_fit).and_then(|f| {
             let ok = [f.x_center, f.y_center, f.slope, f.slope_lo, f.slope_hi]
                 .iter()
@@ -322,6 +324,7 @@ pub(super) fn draw_panel<DB: DrawingBackend>(
     let mut legend = Legend { rows: Vec::new() };
     draw_warmup(&mut chart, &p, m, r.x_unit, &mut legend)?;
     draw_fit_and_data(&mut chart, &p, m, r.x_unit, &mut legend)?;
+    draw_envelopes(&mut chart, &p, m, r.x_unit, &mut legend)?;
     draw_retained(&mut chart, &p, m, &mut legend)?;
     draw_budgets(&mut chart, &p, m, r.x_unit, &mut legend)?;
     draw_sessions(&chart, r, p.xlo, p.xhi, p.ylo, p.yhi)?;
@@ -460,6 +463,53 @@ fn draw_fit_and_data<DB: DrawingBackend>(
     samples.push(')');
     legend.push(Swatch::Line(DATA, 2), samples);
     legend.rows.extend(fit_legend);
+    Ok(())
+}
+
+/// A churning series' envelopes: each period's trough (peak) as a dot and the line through
+/// them over their span, with the slope and its interval in the legend.
+fn draw_envelopes<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    p: &Panel<'_>,
+    m: &MetricReport,
+    x_unit: XUnit,
+    legend: &mut Legend,
+) -> Result<(), DrawErr> {
+    for e in &m.envelopes {
+        let colour = match e.envelope {
+            Envelope::Lower => TROUGHS,
+            Envelope::Upper | Envelope::Mean => PEAKS,
+        };
+        let dots: Vec<(f64, f64)> = e
+            .points
+            .iter()
+            .map(|&[x, y]| (x, y / p.scale))
+            .filter(|&(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        chart.draw_series(dots.iter().map(|&d| Circle::new(d, 3, colour.filled())))?;
+        let line = Line {
+            x0: 0.0,
+            y0: e.intercept / p.scale,
+            slope: e.slope / p.scale,
+        };
+        if let (Some(first), Some(last)) = (dots.first(), dots.last())
+            && let Some(seg) = line.clip(first.0, last.0, p.ylo, p.yhi)
+        {
+            chart.draw_series(LineSeries::new(seg, colour.stroke_width(2)))?;
+        }
+        legend.push(
+            Swatch::Line(colour, 2),
+            format!(
+                "{} {} ({} … {}), {} periods of {}",
+                e.envelope.name(),
+                fmt::rate(e.slope, m.unit, x_unit),
+                fmt::rate(e.slope_lo, m.unit, x_unit),
+                fmt::rate(e.slope_hi, m.unit, x_unit),
+                dots.len(),
+                crate::words::length_text(e.period, x_unit)
+            ),
+        );
+    }
     Ok(())
 }
 

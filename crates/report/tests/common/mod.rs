@@ -94,6 +94,7 @@ pub fn metric(
         budgets: Vec::new(),
         retained_per_session: None,
         checkpoints: Vec::new(),
+        envelopes: Vec::new(),
         stats: serde_json::json!({"method": "ols", "n": n}),
     }
 }
@@ -304,6 +305,7 @@ pub fn retained_report() -> ScenarioReport {
             level(0.5, first, "before session 1: 3 samples"),
             level(80.5, first + retained, "before session 2: 4 samples"),
         ],
+        envelopes: Vec::new(),
         stats: serde_json::Value::Null,
     };
     let mut report = crashed_report();

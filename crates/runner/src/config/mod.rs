@@ -4,7 +4,7 @@
 //! [defaults]                      # every key optional; these are the built-in values
 //! timeout = "10min"               # overall limit of one run
 //! no_progress_timeout = "60s"     # no mark for this long = hung ("off" or "0s": no hang detection)
-//! rss_interval = "50ms"           # process-tree RSS sampling period
+//! rss_interval = "5ms"            # the program's RSS; the tree every interval × its processes
 //! gpu_interval = "1s"             # NVML sampling period
 //! grace = "2s"                    # SIGTERM -> SIGKILL delay
 //! confidence = 0.99               # confidence of the slope bounds, in (0, 1)
@@ -173,7 +173,7 @@ impl Default for Settings {
         Self {
             timeout: Duration::from_secs(600),
             no_progress_timeout: Duration::from_secs(60),
-            rss_interval: Duration::from_millis(50),
+            rss_interval: Duration::from_millis(5),
             gpu_interval: Duration::from_secs(1),
             grace: Duration::from_secs(2),
             confidence: 0.99,
