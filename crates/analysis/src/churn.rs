@@ -592,40 +592,39 @@ pub const STRAY_TROUGH: f64 = 4.0;
 
 /// Drops the first and the last cycle when its trough is not the program's floor: the
 /// first cycle holds the program's start (RSS rising from the interpreter's few MiB to its
-/// working level) and the last may hold its teardown. Such a trough lies below the line of
-/// the other troughs by more than [`STRAY_TROUGH`] × their scatter (or the noise, or the
-/// sampling step, whichever is largest) and below every one of them; a leak's first
-/// trough lies on that line. Done only while more than [`MIN_PERIODS`] cycles remain.
+/// working level) and the last may hold its teardown (an interpreter freeing its heap at
+/// exit). Each end's trough is held against the line of the troughs between the two ends:
+/// it is stray when it lies below every one of them and below their line by more than
+/// [`STRAY_TROUGH`] × their scatter (or the noise, or the sampling step, whichever is
+/// largest); a leak's first trough lies on that line. Both ends are judged before either
+/// is dropped, and only while [`MIN_PERIODS`] cycles remain.
 pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) {
-    let noise = noise_sd(y);
-    for first in [true, false] {
-        if c.bounds.len() <= MIN_PERIODS + 1 {
-            return;
-        }
-        let (lower, _, _) = envelopes(x, y, &c.bounds, c.period);
-        let m = lower.x.len();
-        if m < MIN_PERIODS + 1 {
-            return;
-        }
-        let (end, rest) = if first { (0, 1..m) } else { (m - 1, 0..m - 1) };
-        let rest = EnvelopePoints {
-            x: lower.x[rest.clone()].to_vec(),
-            y: lower.y[rest.clone()].to_vec(),
-            step: lower.step[rest].to_vec(),
-        };
-        let lowest = rest.y.iter().all(|&v| lower.y[end] < v);
-        let Some(line) = fit_envelope(rest, 0.5) else {
-            return;
-        };
-        let expected = line.intercept + line.slope * lower.x[end];
-        let spread = line.scatter.max(line.sampling).max(noise);
-        if lowest && expected - lower.y[end] > STRAY_TROUGH * spread {
-            if first {
-                c.bounds.remove(0);
-            } else {
-                c.bounds.pop();
-            }
-        }
+    let (lower, _, _) = envelopes(x, y, &c.bounds, c.period);
+    let m = lower.x.len();
+    if m < MIN_PERIODS + 1 || m + 1 != c.bounds.len() {
+        return;
+    }
+    let inner = EnvelopePoints {
+        x: lower.x[1..m - 1].to_vec(),
+        y: lower.y[1..m - 1].to_vec(),
+        step: lower.step[1..m - 1].to_vec(),
+    };
+    let Some(line) = fit_envelope(inner.clone(), 0.5) else {
+        return;
+    };
+    let spread = line.scatter.max(line.sampling).max(noise_sd(y));
+    let stray = |i: usize| {
+        let expected = line.intercept + line.slope * lower.x[i];
+        inner.y.iter().all(|&v| lower.y[i] < v) && expected - lower.y[i] > STRAY_TROUGH * spread
+    };
+    let (first, last) = (stray(0), stray(m - 1));
+    let mut keep = c.bounds.len() - 1;
+    if last && keep > MIN_PERIODS {
+        c.bounds.pop();
+        keep -= 1;
+    }
+    if first && keep > MIN_PERIODS {
+        c.bounds.remove(0);
     }
 }
 

@@ -276,29 +276,27 @@ STRAY_TROUGH = 4.0
 
 
 def drop_stray_ends(x, y, period, bounds):
-    """Drop the first, then the last cycle while more than MIN_PERIODS remain, when its
-    trough is below every other trough and below their least-squares line by more than
-    STRAY_TROUGH x max(their scatter, their sampling scatter, the noise)."""
+    """Hold the first and the last cycle's trough against the line of the troughs between
+    them: stray when below every one of those and below their least-squares line by more
+    than STRAY_TROUGH x max(their scatter, their sampling scatter, the noise). Judge both,
+    then drop the last, then the first, while more than MIN_PERIODS cycles remain."""
     bounds = list(bounds)
-    noise = noise_sd(y)
-    for first in (True, False):
-        if len(bounds) <= MIN_PERIODS + 1:
-            break
-        (lx, ly, ls), _, _ = envelopes(x, y, bounds, period)
-        m = len(lx)
-        if m < MIN_PERIODS + 1:
-            break
-        end = 0 if first else m - 1
-        rest = [i for i in range(m) if i != end]
-        fit = fit_envelope([lx[i] for i in rest], [ly[i] for i in rest], [ls[i] for i in rest], 0.5)
-        slope, intercept = ols(np.array([lx[i] for i in rest]), np.array([ly[i] for i in rest]))
-        expected = intercept + slope * lx[end]
-        spread = max(fit["scatter"], fit["sampling"], noise)
-        if all(ly[end] < ly[i] for i in rest) and expected - ly[end] > STRAY_TROUGH * spread:
-            if first:
-                bounds.pop(0)
-            else:
-                bounds.pop()
+    (lx, ly, ls), _, _ = envelopes(x, y, bounds, period)
+    m = len(lx)
+    if m < MIN_PERIODS + 1 or m + 1 != len(bounds):
+        return bounds
+    ix, iy, st = lx[1:m - 1], ly[1:m - 1], ls[1:m - 1]
+    fit = fit_envelope(ix, iy, st, 0.5)
+    slope, intercept = ols(np.array(ix), np.array(iy))
+    spread = max(fit["scatter"], fit["sampling"], noise_sd(y))
+    stray = lambda i: all(ly[i] < v for v in iy) and (intercept + slope * lx[i]) - ly[i] > STRAY_TROUGH * spread
+    first, last = stray(0), stray(m - 1)
+    keep = len(bounds) - 1
+    if last and keep > MIN_PERIODS:
+        bounds.pop()
+        keep -= 1
+    if first and keep > MIN_PERIODS:
+        bounds.pop(0)
     return bounds
 
 
