@@ -3,6 +3,9 @@ use leakcheck_analysis::sim_churn::{ChurnShape, ChurnSpec};
 use leakcheck_analysis::*;
 fn main() {
     let a: Vec<String> = std::env::args().collect();
+    if a[1] == "iter" {
+        return sim_iter(a[2].parse().unwrap());
+    }
     if a[1] == "file" {
         return from_file(&a[2], a.get(3).map_or(0.99, |c| c.parse().unwrap()));
     }
@@ -176,4 +179,60 @@ fn from_file(path: &str, conf: f64) {
             c.upper.hi / MIB
         );
     }
+}
+#[allow(dead_code)]
+fn sim_iter(seed: u64) {
+    use leakcheck_analysis::sim::{CacheFill, KIB, Sawtooth, SimSpec};
+    let spec = SimSpec {
+        n: 2000,
+        leak_per_iter: 0.9 * KIB,
+        noise_sd: 64.0 * KIB,
+        fill: Some(CacheFill {
+            bytes: 8.0 * MIB,
+            end_fraction: 100.0 / 2000.0,
+        }),
+        sawtooth: Some(Sawtooth {
+            amplitude: 512.0 * KIB,
+            period: 50,
+        }),
+        ..SimSpec::acceptance()
+    };
+    let y = spec.values(seed);
+    let budget = Budget::parse("b", BudgetKind::Slope, "1 KiB/iter").unwrap();
+    let plan = LookPlan {
+        unit: XUnit::Iteration,
+        min: 500.0,
+        max: 2000.0,
+        confidence: 0.99,
+    };
+    for look in plan.looks() {
+        let n = look.length as usize;
+        let s = Series::from_y(y[..n].to_vec()).unwrap();
+        let o = AnalysisOptions {
+            confidence: look.confidence,
+            ..Default::default()
+        };
+        let an = analyze_metric("m", &s, &[], std::slice::from_ref(&budget), &o).unwrap();
+        let v = &an.verdicts[0];
+        println!(
+            "look {n} conf={:.5} cut={} shape={} steady={:?} {:?} est={:.3} lo={:.3} hi={:.3} churn={:?}",
+            look.confidence,
+            an.warmup.index,
+            an.shape,
+            an.steadiness(),
+            v.outcome,
+            v.estimate / KIB,
+            v.lo / KIB,
+            v.hi / KIB,
+            an.churn.as_ref().map(|c| (
+                c.period,
+                c.windows,
+                c.lower.scatter / KIB,
+                c.lower.sampling / KIB,
+                c.lower.lo / KIB,
+                c.lower.lo_sampled / KIB
+            ))
+        );
+    }
+    println!("{:?}", sim::gate_run(&y, &plan, &budget).unwrap());
 }

@@ -96,6 +96,9 @@ pub struct EnvelopeFit {
     /// The lower bound with the scatter taken as at least [`EnvelopeFit::sampling`]: what a
     /// fail must clear.
     pub lo_sampled: f64,
+    /// The same with Student's t for m − 2 degrees of freedom instead of the normal
+    /// quantile: what a fail at a look that stops a run early must clear.
+    pub lo_small: f64,
 }
 
 impl Churn {
@@ -174,6 +177,11 @@ pub struct Cycles {
     /// Cut at irregular falls rather than into windows of one period.
     pub irregular: bool,
 }
+
+/// A large fall must also drop by this many times the noise ([`noise_sd`]): noise alone
+/// (AR(1), φ = 0.6) falls by two or three of its standard deviations often enough to
+/// line up three evenly spaced falls by chance.
+pub const FALL_NOISE: f64 = 10.0;
 
 /// Gaps between falls whose longest exceeds the shortest by more than this factor (and
 /// two sample spacings) make the cycles irregular.
@@ -273,7 +281,7 @@ pub fn detect_period(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
 /// leak) blur the correlogram's peak below [`MIN_PERIOD_ACF`] over a few periods, yet each
 /// cycle still ends with a fall a person sees. A fall is a run of decreasing samples; it
 /// is large when it drops by at least half the range of the detrended series (its 2nd to
-/// 98th percentile). With at least three large falls, evenly enough spaced (every gap
+/// 98th percentile) and by [`FALL_NOISE`] × the noise. With at least three large falls, evenly enough spaced (every gap
 /// within half to one and a half times their mean), the cycles run from the end of one
 /// fall (the trough) to the end of the next; the stretch before the first fall and after
 /// the last count as cycles too when they are at least three quarters of the mean gap.
@@ -286,7 +294,7 @@ pub fn cycles_by_falls(x: &[f64], y: &[f64]) -> Option<FallCycles> {
         let mut sorted = ols_residuals(&x[..n], &y[..n]);
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| sorted[((n - 1) as f64 * q).round() as usize];
-        0.5 * (at(0.98) - at(0.02))
+        (0.5 * (at(0.98) - at(0.02))).max(FALL_NOISE * noise_sd(&y[..n]))
     };
     if !(threshold > 0.0) {
         return None;
@@ -549,6 +557,9 @@ pub fn fit_envelope(points: EnvelopePoints, confidence: f64) -> Option<EnvelopeF
         lo: slope - half,
         hi: slope + half,
         lo_sampled: slope - z * scatter.max(sampling),
+        lo_small: slope
+            - crate::student::two_sided(confidence, m as f64 - 2.0) / sxx.sqrt()
+                * scatter.max(sampling),
         scatter,
         sampling,
     })

@@ -52,6 +52,7 @@ pub mod sim;
 #[cfg(feature = "sim")]
 pub mod sim_churn;
 pub mod slope;
+pub mod student;
 pub mod theil_sen;
 pub mod warmup;
 

@@ -118,11 +118,12 @@ pub fn gate_run(
     budget: &crate::Budget,
 ) -> Result<GateRun, AnalysisError> {
     use crate::sequential::{LookVerdict, LookWalk};
-    let at = |length: f64, confidence: f64| -> Result<GateRun, AnalysisError> {
+    let at = |length: f64, confidence: f64, interim: bool| -> Result<GateRun, AnalysisError> {
         let n = (length.floor() as usize).min(y.len());
         let series = Series::from_y(y[..n].to_vec())?;
         let opts = crate::AnalysisOptions {
             confidence,
+            interim,
             ..crate::AnalysisOptions::default()
         };
         let a = crate::analyze_metric("sim", &series, &[], std::slice::from_ref(budget), &opts)?;
@@ -135,7 +136,7 @@ pub fn gate_run(
     };
     let mut walk = LookWalk::new(plan);
     while let Some(look) = walk.next_look() {
-        let run = at(look.length, look.confidence)?;
+        let run = at(look.length, look.confidence, true)?;
         if walk.record(LookVerdict::of(
             [(run.steadiness, run.outcome)],
             look.may_pass,
@@ -144,7 +145,7 @@ pub fn gate_run(
         }
     }
     let last = plan.final_look(&walk.done, y.len() as f64);
-    at(last.length, last.confidence)
+    at(last.length, last.confidence, false)
 }
 
 /// How the sequential looks of one simulated run judged by time ended
@@ -180,7 +181,7 @@ pub fn gate_run_timed(
     budget: &crate::Budget,
 ) -> Result<TimedGateRun, AnalysisError> {
     use crate::sequential::{LookVerdict, LookWalk, Steadiness};
-    let at = |length: f64, confidence: f64| -> Result<TimedGateRun, AnalysisError> {
+    let at = |length: f64, confidence: f64, interim: bool| -> Result<TimedGateRun, AnalysisError> {
         let n = x.partition_point(|&t| t <= length).min(y.len());
         let too_few = TimedGateRun {
             outcome: crate::Outcome::Undecided,
@@ -197,6 +198,7 @@ pub fn gate_run_timed(
         let opts = crate::AnalysisOptions {
             confidence,
             x_unit: crate::XUnit::Second,
+            interim,
             ..crate::AnalysisOptions::default()
         };
         match crate::analyze_metric("sim", &series, &[], std::slice::from_ref(budget), &opts) {
@@ -218,7 +220,7 @@ pub fn gate_run_timed(
         if end <= look.length {
             break;
         }
-        let run = at(look.length, look.confidence)?;
+        let run = at(look.length, look.confidence, true)?;
         if walk.record(LookVerdict::of(
             [(run.steadiness, run.outcome)],
             look.may_pass,
@@ -227,7 +229,7 @@ pub fn gate_run_timed(
         }
     }
     let last = plan.final_look(&walk.done, end);
-    let mut run = at(end.min(plan.max), last.confidence)?;
+    let mut run = at(end.min(plan.max), last.confidence, false)?;
     if !last.may_pass && run.outcome == crate::Outcome::Pass {
         run.outcome = crate::Outcome::Undecided;
     }

@@ -164,7 +164,7 @@ impl Judgement {
 /// is judged exactly as it was while it went.
 pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
     let Some(plan) = judging.plan else {
-        return judge_once(judging, facts, judging.confidence, None);
+        return judge_once(judging, facts, judging.confidence, None, false);
     };
     let timeline = facts.timeline;
     let mut walk = LookWalk::new(&plan);
@@ -173,7 +173,7 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
             break;
         }
         let partial = timeline.truncated(plan.unit, look.length);
-        let judgement = judge_at(judging, facts, &partial, look);
+        let judgement = judge_at(judging, facts, &partial, look, true);
         if walk.record(judgement.look_verdict(look.may_pass)) {
             return judgement.with_all_points(timeline);
         }
@@ -186,7 +186,7 @@ pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
     } else {
         timeline
     };
-    judge_at(judging, facts, judged, last).with_all_points(timeline)
+    judge_at(judging, facts, judged, last, false).with_all_points(timeline)
 }
 
 /// The judge a run still going consults: every time the data completes another interim
@@ -236,7 +236,7 @@ impl LiveJudge {
                 wall_s: 0.0,
                 samples_file: String::new(),
             };
-            let judgement = judge_at(&self.judging, &facts, &partial, look);
+            let judgement = judge_at(&self.judging, &facts, &partial, look, true);
             if self.walk.record(judgement.look_verdict(look.may_pass)) {
                 return Some(StopNow::Decided(report::words::decided_early(
                     &look,
@@ -250,12 +250,19 @@ impl LiveJudge {
 }
 
 /// One look: the data up to it judged at its confidence, the rest of the facts as they are.
-fn judge_at(judging: &Judging, facts: &RunFacts<'_>, partial: &Timeline, look: Look) -> Judgement {
+/// `interim`: an interim look of the plan, which may stop a run still going.
+fn judge_at(
+    judging: &Judging,
+    facts: &RunFacts<'_>,
+    partial: &Timeline,
+    look: Look,
+    interim: bool,
+) -> Judgement {
     let at = RunFacts {
         timeline: partial,
         ..facts.clone()
     };
-    judge_once(judging, &at, look.confidence, Some(look))
+    judge_once(judging, &at, look.confidence, Some(look), interim)
 }
 
 fn judge_once(
@@ -263,6 +270,7 @@ fn judge_once(
     facts: &RunFacts<'_>,
     confidence: f64,
     look: Option<Look>,
+    interim: bool,
 ) -> Judgement {
     let timeline = facts.timeline;
     let x_unit = if timeline.marks.is_empty() {
@@ -275,7 +283,7 @@ fn judge_once(
         .filter(|l| !l.may_pass)
         .and(judging.plan)
         .map(|p| (timeline.length(p.unit), p.min));
-    let metrics = metric::judge_metrics(judging, timeline, confidence, short_of_min);
+    let metrics = metric::judge_metrics(judging, timeline, confidence, short_of_min, interim);
     let steadiness = metrics.iter().map(|m| m.steadiness()).collect();
     let status = run_ending(facts);
     let checks: Vec<&report::BudgetCheck> =

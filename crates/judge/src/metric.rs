@@ -44,6 +44,7 @@ pub(crate) fn judge_metrics(
     timeline: &Timeline,
     confidence: f64,
     short_of_min: Option<(f64, f64)>,
+    interim: bool,
 ) -> Vec<JudgedMetric> {
     let available = timeline.metrics();
     let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
@@ -53,7 +54,7 @@ pub(crate) fn judge_metrics(
             .filter(|m| available.contains(m) && !budgeted(m)),
     );
     let mut judged: Vec<JudgedMetric> = shown
-        .map(|metric| judge_metric(metric, judging, timeline, confidence, short_of_min))
+        .map(|metric| judge_metric(metric, judging, timeline, confidence, short_of_min, interim))
         .collect();
     mark_fragmentation(&mut judged);
     judged
@@ -65,6 +66,7 @@ fn judge_metric(
     timeline: &Timeline,
     confidence: f64,
     short_of_min: Option<(f64, f64)>,
+    interim: bool,
 ) -> JudgedMetric {
     let budgets: Vec<&MetricBudget> = judging
         .budgets
@@ -106,6 +108,7 @@ fn judge_metric(
         confidence,
         warmup: judging.warmup,
         x_unit,
+        interim,
         ..AnalysisOptions::default()
     };
     let starts = timeline.session_starts(x_unit);

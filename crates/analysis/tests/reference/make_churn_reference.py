@@ -69,6 +69,7 @@ MIN_PERIOD_ACF = 0.3
 MIN_PERIODS = 4
 SHORT_WINDOW = 0.05
 IRREGULAR = 1.1
+FALL_NOISE = 10.0
 
 
 def upper_median(v):
@@ -136,7 +137,7 @@ def cycles_by_falls(x, y):
         return None
     r = np.sort(ols_resid(x, y))
     at = lambda q: r[int(round_half_away((n - 1) * q))]
-    threshold = 0.5 * (at(0.98) - at(0.02))
+    threshold = max(0.5 * (at(0.98) - at(0.02)), FALL_NOISE * noise_sd(y))
     if not threshold > 0:
         return None
     falls, run = [], 0.0
