@@ -207,7 +207,7 @@ pub struct FallCycles {
 /// the windows are shortened by up to that share to divide the run.
 pub fn windows(x: &[f64], period: f64) -> Vec<f64> {
     let n = x.len();
-    if n < 2 || !(period > 0.0) {
+    if n < 2 || period.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Vec::new();
     }
     let spacing = typical_spacing(x);
@@ -296,7 +296,7 @@ pub fn cycles_by_falls(x: &[f64], y: &[f64]) -> Option<FallCycles> {
         let at = |q: f64| sorted[((n - 1) as f64 * q).round() as usize];
         (0.5 * (at(0.98) - at(0.02))).max(FALL_NOISE * noise_sd(&y[..n]))
     };
-    if !(threshold > 0.0) {
+    if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let mut falls = Vec::new();
@@ -536,7 +536,7 @@ pub fn fit_envelope(points: EnvelopePoints, confidence: f64) -> Option<EnvelopeF
     let (slope, intercept) = crate::ols::least_squares(&x, &y);
     let mx = x.iter().sum::<f64>() / m as f64;
     let sxx: f64 = x.iter().map(|v| (v - mx).powi(2)).sum();
-    if !(sxx > 0.0) {
+    if sxx.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let sse: f64 = x

@@ -9,7 +9,7 @@
 /// 0.99 and 2). `df` over 10⁶ (or not positive) gives the normal value.
 pub fn two_sided(confidence: f64, df: f64) -> f64 {
     let z = crate::normal::two_sided(confidence);
-    if !(df > 0.0) || df > 1e6 {
+    if df.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || df > 1e6 {
         return z;
     }
     let p = 1.0 - (1.0 - confidence) / 2.0;
