@@ -132,7 +132,9 @@ impl Churn {
 
 /// The cycles of a churning series.
 ///
-/// Irregular cycles that end in large falls (gaps between falls differing by more than
+/// A series without large falls ([`cycles_by_falls`]) has no cycles: a staircase that only
+/// climbs has a correlogram's period too. Irregular cycles that end in large falls (gaps
+/// between falls differing by more than
 /// [`IRREGULAR`]) are taken as a person sees them, from fall to fall
 /// ([`cycles_by_falls`]), when that shows [`MIN_PERIODS`] of them: windows of their mean
 /// length would cut them at drifting phase. Regular cycles are cut into windows of one
@@ -149,6 +151,12 @@ pub fn cycles(x: &[f64], y: &[f64]) -> Option<Cycles> {
     let enough = |c: &Cycles| c.bounds.len() > MIN_PERIODS;
     if let Some(f) = falls.as_ref().filter(|f| f.irregular && enough(f)) {
         return Some(f.clone());
+    }
+    // Memory that churns gives itself back: a series that never dips by half its detrended
+    // range has a staircase's period (a start-up's imports, a cache filling in blocks), not
+    // a cycle's.
+    if falls.is_none() && largest_fall(y) < 0.5 * detrended_range(x, y) {
+        return None;
     }
     let (period, acf) = detect_period(x, y).or(falls.as_ref().map(|f| (f.period, 0.0)))?;
     let by_windows = Cycles {
@@ -290,12 +298,7 @@ pub fn cycles_by_falls(x: &[f64], y: &[f64]) -> Option<FallCycles> {
     if n < 8 {
         return None;
     }
-    let threshold = {
-        let mut sorted = ols_residuals(&x[..n], &y[..n]);
-        sorted.sort_by(f64::total_cmp);
-        let at = |q: f64| sorted[((n - 1) as f64 * q).round() as usize];
-        (0.5 * (at(0.98) - at(0.02))).max(FALL_NOISE * noise_sd(&y[..n]))
-    };
+    let threshold = (0.5 * detrended_range(&x[..n], &y[..n])).max(FALL_NOISE * noise_sd(&y[..n]));
     if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
@@ -490,6 +493,17 @@ pub fn envelopes(
         }
     };
     (points(lows, true), points(highs, false), mean)
+}
+
+/// The range of the OLS residuals from their 2nd to their 98th percentile.
+fn detrended_range(x: &[f64], y: &[f64]) -> f64 {
+    let mut sorted = ols_residuals(x, y);
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    at(0.98) - at(0.02)
 }
 
 /// The measurement noise of a series: 1.4826 × the median absolute second difference

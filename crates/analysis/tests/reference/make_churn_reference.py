@@ -178,10 +178,29 @@ def windows(x, period):
     return bounds
 
 
+def detrended_range(x, y):
+    r = np.sort(ols_resid(x, y))
+    n = len(r)
+    at = lambda q: r[int(round_half_away((n - 1) * q))]
+    return at(0.98) - at(0.02)
+
+
+def largest_dip(y):
+    """How far the series fell below its running maximum and climbed back after."""
+    best, dip = -np.inf, 0.0
+    later = np.concatenate([np.maximum.accumulate(y[::-1])[::-1][1:], [-np.inf]])
+    for v, after in zip(y, later):
+        best = max(best, v)
+        dip = max(dip, min(best - v, after - v))
+    return dip
+
+
 def cycles(x, y):
     falls = cycles_by_falls(x, y)
     if falls is not None and falls[2] and len(falls[1]) > MIN_PERIODS:
         return falls[0], 0.0, falls[1]
+    if falls is None and largest_dip(y) < 0.5 * detrended_range(x, y):
+        return None  # never gives back half its range: a staircase's period, not a cycle
     p = detect_period(x, y)
     if p is None:
         if falls is None:
