@@ -162,16 +162,6 @@ fn cell(seeds: u64, mix: bool, rate: f64, sd: f64) -> Cell {
     for seed in 0..seeds {
         let run =
             gate_run(&spec.values(seed), &plan, &budget).expect("a simulated series analyses");
-        if std::env::var_os("FAILS").is_some()
-            && run.outcome == Outcome::Fail
-            && rate <= 1.0
-            && sd <= 64.0
-        {
-            eprintln!(
-                "FAIL mix={mix} rate={rate} sd={sd} seed={seed} length={}",
-                run.length
-            );
-        }
         match run.outcome {
             Outcome::Fail => cell.fail += 1,
             Outcome::Pass => cell.pass += 1,

@@ -306,14 +306,14 @@ pub fn analyze_metric_with(
     let (mut theil_sen, trend, late) = match &mut churn {
         Some(c) => {
             for fit in [&mut c.lower, &mut c.upper, &mut c.mean] {
-                widen_envelope(fit, step, span);
+                widen_to_resolution(fit.slope, (&mut fit.lo, &mut fit.hi), step, span);
             }
             envelope_fit(c, conf)
         }
         None => {
             let (bx, by) = bin_means(px, py, opts.max_pairwise_points);
             let (mut fit, trend) = robust_fit(&bx, &by, conf);
-            widen_to_resolution(&mut fit, step, span);
+            widen_to_resolution(fit.slope, (&mut fit.lo, &mut fit.hi), step, span);
             let m = bx.len();
             let late = (m >= 2 * opts.min_points)
                 .then(|| robust_fit(&bx[m / 2..], &by[m / 2..], conf.min(SHAPE_CONFIDENCE)).0);
@@ -499,14 +499,7 @@ pub const FALL_SIGMAS: f64 = 12.0;
 /// The deepest dip of `y` ([`largest_fall`]) if it exceeds [`FALL_SIGMAS`] × 1.4826·MAD
 /// of the residuals around `fit`, else 0.
 fn standing_fall(x: &[f64], y: &[f64], fit: &SlopeEstimate) -> f64 {
-    let resid: Vec<f64> = x
-        .iter()
-        .zip(y)
-        .map(|(&xi, &yi)| yi - fit.intercept - fit.slope * xi)
-        .collect();
-    let mid = median_of(&resid);
-    let dev: Vec<f64> = resid.iter().map(|r| (r - mid).abs()).collect();
-    let sd = 1.4826 * median_of(&dev);
+    let (_, sd) = residual_spread(x, y, fit);
     let fall = largest_fall(y);
     if fall > FALL_SIGMAS * sd { fall } else { 0.0 }
 }
@@ -516,23 +509,14 @@ fn standing_fall(x: &[f64], y: &[f64], fit: &SlopeEstimate) -> f64 {
 /// wide on each side of the estimate. Without it, a floor that repeats to the page (the
 /// same pages after every free) gave `0 B/s (CI 0–0)`. The step is the largest power of
 /// two up to 64 KiB that divides every value (1 for byte counts).
-fn widen_to_resolution(fit: &mut SlopeEstimate, step: Option<f64>, span: f64) {
-    if let Some(half) = resolution_half_width(step, span) {
-        fit.lo = fit.lo.min(fit.slope - half);
-        fit.hi = fit.hi.max(fit.slope + half);
+/// Widens the interval `lo..hi` of `slope` in place; for a Theil–Sen fit and for an
+/// envelope's line alike.
+fn widen_to_resolution(slope: f64, (lo, hi): (&mut f64, &mut f64), step: Option<f64>, span: f64) {
+    if let Some(step) = step.filter(|_| span > 0.0) {
+        let half = step / span;
+        *lo = lo.min(slope - half);
+        *hi = hi.max(slope + half);
     }
-}
-
-/// [`widen_to_resolution`] for an envelope's line.
-fn widen_envelope(fit: &mut EnvelopeFit, step: Option<f64>, span: f64) {
-    if let Some(half) = resolution_half_width(step, span) {
-        fit.lo = fit.lo.min(fit.slope - half);
-        fit.hi = fit.hi.max(fit.slope + half);
-    }
-}
-
-fn resolution_half_width(step: Option<f64>, span: f64) -> Option<f64> {
-    step.filter(|_| span > 0.0).map(|step| step / span)
 }
 
 /// The measurement step of a series: the largest power of two up to 64 KiB that divides
@@ -550,17 +534,22 @@ pub(crate) fn resolution_step(y: &[f64]) -> Option<f64> {
 /// 4 robust standard deviations (1.4826·MAD) of the steady state's residuals.
 fn warmup_rise(x: &[f64], y: &[f64], cut: usize, fit: &SlopeEstimate) -> bool {
     let start = median_of(&y[..cut.min(5)]);
-    let line = |xi: f64| fit.intercept + fit.slope * xi;
-    let resid: Vec<f64> = x[cut..]
+    let (mid, sd) = residual_spread(&x[cut..], &y[cut..], fit);
+    let rise = fit.intercept + fit.slope * x[cut] + mid - start;
+    rise > 0.0 && rise > 4.0 * sd
+}
+
+/// The median of the residuals of `(x, y)` around `fit`, and their robust standard
+/// deviation, 1.4826·MAD.
+fn residual_spread(x: &[f64], y: &[f64], fit: &SlopeEstimate) -> (f64, f64) {
+    let resid: Vec<f64> = x
         .iter()
-        .zip(&y[cut..])
-        .map(|(&xi, &yi)| yi - line(xi))
+        .zip(y)
+        .map(|(&xi, &yi)| yi - fit.intercept - fit.slope * xi)
         .collect();
     let mid = median_of(&resid);
     let dev: Vec<f64> = resid.iter().map(|r| (r - mid).abs()).collect();
-    let sd = 1.4826 * median_of(&dev);
-    let rise = line(x[cut]) + mid - start;
-    rise > 0.0 && rise > 4.0 * sd
+    (mid, 1.4826 * median_of(&dev))
 }
 
 /// Did the warm-up rise no faster than the steady state? The median of the first (up to

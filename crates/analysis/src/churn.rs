@@ -102,15 +102,6 @@ pub struct EnvelopeFit {
 }
 
 impl Churn {
-    /// The three envelopes, lower first.
-    pub fn fits(&self) -> [(Envelope, &EnvelopeFit); 3] {
-        [
-            (Envelope::Lower, &self.lower),
-            (Envelope::Upper, &self.upper),
-            (Envelope::Mean, &self.mean),
-        ]
-    }
-
     /// Do the troughs climb past `limit`, beyond what the sampling could make of them?
     pub fn troughs_climb_past(&self, limit: f64) -> bool {
         self.lower.lo_sampled > limit
