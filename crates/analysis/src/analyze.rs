@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnalysisError;
 use crate::budget::{Budget, BudgetKind, Quantity};
-use crate::churn::{Churn, Envelope, EnvelopeFit, churn_of, fit_envelope, largest_fall, late_half};
+use crate::churn::{
+    Churn, Envelope, EnvelopeFit, churn_of, fit_envelope, largest_fall, late_half, noise_sd,
+};
 use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
 use crate::retained::{CheckpointRetained, checkpoint_retained};
@@ -491,15 +493,18 @@ fn churn_shape(c: &Churn, late: Option<&SlopeEstimate>) -> Shape {
     }
 }
 
-/// A dip counts as memory given back when it exceeds this many robust standard
-/// deviations of the residuals around the fitted line: AR(1) noise (φ = 0.6) over 500
-/// points falls by up to about 9 of its own.
-pub const FALL_SIGMAS: f64 = 12.0;
+/// A dip counts as memory given back when it exceeds this many times the noise: the
+/// robust standard deviation of the residuals around the fitted line, or the noise from
+/// second differences ([`noise_sd`]) when smaller. The residuals of a series pinned at a
+/// cap are its plateau's, but a pass on it must see flushes of 8 noise deviations (a
+/// floor climbing 2 MiB/s under a cap, 0.12 s periods, passed 5 seeds in 20 at 12).
+pub const FALL_SIGMAS: f64 = 8.0;
 
-/// The deepest dip of `y` ([`largest_fall`]) if it exceeds [`FALL_SIGMAS`] × 1.4826·MAD
-/// of the residuals around `fit`, else 0.
+/// The deepest dip of `y` ([`largest_fall`]) if it exceeds [`FALL_SIGMAS`] × the smaller
+/// of the residuals' 1.4826·MAD around `fit` and the second-difference noise, else 0.
 fn standing_fall(x: &[f64], y: &[f64], fit: &SlopeEstimate) -> f64 {
     let (_, sd) = residual_spread(x, y, fit);
+    let sd = sd.min(noise_sd(y));
     let fall = largest_fall(y);
     if fall > FALL_SIGMAS * sd { fall } else { 0.0 }
 }

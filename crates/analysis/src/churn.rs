@@ -177,6 +177,12 @@ pub struct Cycles {
     pub irregular: bool,
 }
 
+/// A large fall drops by at least this fraction of the detrended range (2nd to 98th
+/// percentile): under a cap whose floor climbs, the flushes shrink run by run (a leak of
+/// 2 MiB/s under a cap with 0.5 MiB headroom falls by 2.4, 1.8 and 1.1 MiB in a 3 MiB
+/// range), and half the range kept only the first.
+pub const FALL_OF_RANGE: f64 = 0.35;
+
 /// A large fall must also drop by this many times the noise ([`noise_sd`]): noise alone
 /// (AR(1), φ = 0.6) falls by two or three of its standard deviations often enough to
 /// line up three evenly spaced falls by chance.
@@ -289,7 +295,8 @@ pub fn cycles_by_falls(x: &[f64], y: &[f64]) -> Option<FallCycles> {
     if n < 8 {
         return None;
     }
-    let threshold = (0.5 * detrended_range(&x[..n], &y[..n])).max(FALL_NOISE * noise_sd(&y[..n]));
+    let threshold =
+        (FALL_OF_RANGE * detrended_range(&x[..n], &y[..n])).max(FALL_NOISE * noise_sd(&y[..n]));
     if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
@@ -500,7 +507,7 @@ fn detrended_range(x: &[f64], y: &[f64]) -> f64 {
 /// The measurement noise of a series: 1.4826 × the median absolute second difference
 /// / √6. A ramp has no second difference, and the few large steps of a churn (its falls
 /// and jumps) do not move the median.
-fn noise_sd(y: &[f64]) -> f64 {
+pub(crate) fn noise_sd(y: &[f64]) -> f64 {
     let mut d: Vec<f64> = y
         .windows(3)
         .map(|w| (w[2] - 2.0 * w[1] + w[0]).abs())

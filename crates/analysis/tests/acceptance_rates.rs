@@ -228,3 +228,47 @@ fn sequential_gate_under_churn_decides_every_clear_cell() {
         );
     }
 }
+
+/// Regression: a floor climbing 2 MiB/s under a cap (0.12 s periods, 4 of them, headroom
+/// 0.24 MiB at the end) passed 5 seeds in 20: its flushes shrink from 1 MiB to 0.3 MiB,
+/// the fit saw the cap's plateau, and the flushes fell short of 12 residual deviations.
+/// A pinned cap whose floor leaks may be undecided at four periods, never passed.
+#[test]
+fn regression_a_climbing_floor_under_a_cap_never_passes() {
+    use leakcheck_analysis::sim::gate_run_timed;
+    use leakcheck_analysis::sim_churn::{ChurnShape, ChurnSpec};
+    use leakcheck_analysis::{LookPlan, XUnit};
+    let budget = Budget::parse("test.slope", BudgetKind::Slope, "1 MiB/s").unwrap();
+    for (period_s, periods) in [(0.12, 4), (0.12, 8), (0.33, 4)] {
+        let spec = ChurnSpec {
+            shape: ChurnShape::PinnedCap,
+            period_s,
+            periods,
+            amplitude: 2.0 * MIB * period_s,
+            leak_per_s: 2.0 * MIB,
+            rate_hz: 200.0,
+            workers: 0,
+            noise_sd: 64.0 * KIB,
+            base: 256.0 * MIB,
+        };
+        let plan = LookPlan {
+            unit: XUnit::Second,
+            min: spec.duration_s() / 2.0,
+            max: spec.duration_s(),
+            confidence: 0.99,
+        };
+        let passed: Vec<u64> = (0..20)
+            .filter(|&seed| {
+                let run = spec.run(seed);
+                gate_run_timed(&run.x, &run.y, &plan, &budget)
+                    .unwrap()
+                    .outcome
+                    == Outcome::Pass
+            })
+            .collect();
+        assert!(
+            passed.is_empty(),
+            "period {period_s} s × {periods}: seeds {passed:?} passed a 2 MiB/s leak"
+        );
+    }
+}

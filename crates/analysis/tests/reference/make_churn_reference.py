@@ -70,6 +70,7 @@ MIN_PERIODS = 4
 SHORT_WINDOW = 0.05
 IRREGULAR = 1.1
 FALL_NOISE = 10.0
+FALL_OF_RANGE = 0.35
 
 
 def upper_median(v):
@@ -137,7 +138,7 @@ def cycles_by_falls(x, y):
         return None
     r = np.sort(ols_resid(x, y))
     at = lambda q: r[int(round_half_away((n - 1) * q))]
-    threshold = max(0.5 * (at(0.98) - at(0.02)), FALL_NOISE * noise_sd(y))
+    threshold = max(FALL_OF_RANGE * (at(0.98) - at(0.02)), FALL_NOISE * noise_sd(y))
     if not threshold > 0:
         return None
     falls, run = [], 0.0
