@@ -101,6 +101,14 @@ pub(crate) enum SamplerCommand {
     Burst,
 }
 
+/// A program with no child is walked this often for new children; between walks its own
+/// RSS is its tree's (a walk lists its tasks' children: a dozen syscalls, against one
+/// `pread` of its kept-open `statm`).
+const LONE_WALK_INTERVAL: Duration = Duration::from_millis(25);
+
+/// How often the sampler hands its samples over (the merging thread's tick).
+const SEND_INTERVAL: Duration = crate::watch::TICK;
+
 /// Tree samples taken at a checkpoint.
 const BURST_SAMPLES: u32 = 5;
 const BURST_SPACING: Duration = Duration::from_millis(8);
@@ -154,6 +162,8 @@ impl OutsideSampler {
         let now = Instant::now();
         let (mut next_rss, mut next_gpu, mut next_pss, mut next_walk) = (now, now, now, now);
         let mut burst_left = 0;
+        let mut batch: Vec<TreeRecord> = Vec::new();
+        let mut next_send = now;
         loop {
             let now = Instant::now();
             if now >= next_rss {
@@ -173,7 +183,10 @@ impl OutsideSampler {
                             .find(|&&(p, _)| p == self.pid)
                             .map_or(0, |&(_, rss)| rss);
                         pids.clone_from(&s.pids);
-                        let walk_every = self.rss_interval * (s.pids.len().max(1) as u32);
+                        let walk_every = match s.pids.len() {
+                            0 | 1 => self.rss_interval.max(LONE_WALK_INTERVAL),
+                            n => self.rss_interval * n as u32,
+                        };
                         next_walk = now + walk_every;
                         TreeRecord {
                             t_s: since(monotonic_ns(), self.spawn_ns),
@@ -187,7 +200,8 @@ impl OutsideSampler {
                     own.rss_bytes().map(|rss| TreeRecord {
                         t_s: since(monotonic_ns(), self.spawn_ns),
                         rss,
-                        rss_tree: None,
+                        // A program alone at the last walk is its own tree.
+                        rss_tree: (pids == [self.pid]).then_some(rss),
                         pss_tree: None,
                         pids: pids.len() as u32,
                     })
@@ -195,9 +209,7 @@ impl OutsideSampler {
                 match sample {
                     // No resident page at all: the program is exiting (a zombie's statm).
                     Ok(record) if record.rss == 0 => {}
-                    Ok(record) => {
-                        let _ = tx.send(Input::Tree(record));
-                    }
+                    Ok(record) => batch.push(record),
                     // The root exited; the merging thread is about to notice.
                     Err(leakcheck_probe::SampleError::Gone { .. }) => {}
                     Err(e) if !warned => {
@@ -219,6 +231,10 @@ impl OutsideSampler {
                         next_rss = now + self.rss_interval;
                     }
                 }
+            }
+            if now >= next_send {
+                send_batch(tx, &mut batch);
+                next_send = now + SEND_INTERVAL;
             }
             let gpu = gpu.get_or_insert_with(|| {
                 let gpu = crate::gpu::Gpu::open();
@@ -249,5 +265,14 @@ impl OutsideSampler {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        send_batch(tx, &mut batch);
+    }
+}
+
+/// Hands the samples taken since the last batch to the merging thread: one wake-up of it
+/// per batch rather than one per sample.
+fn send_batch(tx: &Sender<Input>, batch: &mut Vec<TreeRecord>) {
+    for record in batch.drain(..) {
+        let _ = tx.send(Input::Tree(record));
     }
 }
