@@ -85,7 +85,13 @@ fn churn_cycles_envelopes_and_lines_match_numpy_and_scipy() {
             }
         }
         let mut got = got;
-        drop_stray_ends(&x, &y, &mut got);
+        let kept_samples = drop_stray_ends(&x, &y, &mut got);
+        let want_samples = vec(&case["kept_samples"]);
+        assert_eq!(
+            [kept_samples.start as f64, kept_samples.end as f64],
+            [want_samples[0], want_samples[1]],
+            "{name}: samples kept"
+        );
         let kept: Vec<f64> = case["kept"]
             .as_array()
             .unwrap()
@@ -99,7 +105,8 @@ fn churn_cycles_envelopes_and_lines_match_numpy_and_scipy() {
                 "{name}: kept {g} vs {w}"
             );
         }
-        let (lower, upper, mean) = envelopes(&x, &y, &got.bounds, got.period);
+        let (x, y) = (&x[kept_samples.clone()], &y[kept_samples]);
+        let (lower, upper, mean) = envelopes(x, y, &got.bounds, got.period);
         for (key, points) in [("lower", lower), ("upper", upper), ("mean", mean)] {
             let want = &case["envelopes"][key];
             for (field, got, want) in [

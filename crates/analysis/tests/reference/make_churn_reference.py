@@ -71,6 +71,7 @@ SHORT_WINDOW = 0.05
 IRREGULAR = 1.1
 FALL_NOISE = 10.0
 FALL_OF_RANGE = 0.35
+FALLS_REACH = 2.0
 
 
 def upper_median(v):
@@ -156,6 +157,8 @@ def cycles_by_falls(x, y):
     period = (falls[-1] - falls[0]) / (len(falls) - 1)
     gaps = np.diff(falls)
     if not (period > 0 and gaps.min() >= 0.5 * period and gaps.max() <= 1.5 * period):
+        return None
+    if max(falls[0] - x[0], x[-1] - falls[-1]) > FALLS_REACH * period:
         return None
     bounds = ([x[0]] if falls[0] - x[0] >= 0.75 * period else []) + list(falls)
     if x[-1] - falls[-1] >= 0.75 * period:
@@ -294,31 +297,60 @@ def fit_envelope(px, py, steps, conf):
 
 
 STRAY_TROUGH = 4.0
+TRIMMED_CYCLE = 0.75
 
 
 def drop_stray_ends(x, y, period, bounds):
     """Hold the first and the last cycle's trough against the line of the troughs between
     them: stray when below every one of those and below their least-squares line by more
-    than STRAY_TROUGH x max(their scatter, their sampling scatter, the noise). Judge both,
-    then drop the last, then the first, while more than MIN_PERIODS cycles remain."""
+    than STRAY_TROUGH x max(their scatter, their sampling scatter, the noise). Judge both.
+    A stray last cycle loses its run of stray samples at the end (the teardown) when what
+    is left of it spans at least TRIMMED_CYCLE x the period, else it is dropped while more
+    than MIN_PERIODS cycles remain; then the same for the first cycle's stray samples at the
+    start. Returns the bounds and the sample range [lo, hi) the envelopes look at."""
     bounds = list(bounds)
+    n = len(x)
     (lx, ly, ls), _, _ = envelopes(x, y, bounds, period)
     m = len(lx)
     if m < MIN_PERIODS + 1 or m + 1 != len(bounds):
-        return bounds
+        return bounds, (0, n)
     ix, iy, st = lx[1:m - 1], ly[1:m - 1], ls[1:m - 1]
     fit = fit_envelope(ix, iy, st, 0.5)
     slope, intercept = ols(np.array(ix), np.array(iy))
     spread = max(fit["scatter"], fit["sampling"], noise_sd(y))
-    stray = lambda i: all(ly[i] < v for v in iy) and (intercept + slope * lx[i]) - ly[i] > STRAY_TROUGH * spread
+    below = lambda t, v: (intercept + slope * t) - v > STRAY_TROUGH * spread
+    stray = lambda i: all(ly[i] < v for v in iy) and below(lx[i], ly[i])
     first, last = stray(0), stray(m - 1)
-    keep = len(bounds) - 1
-    if last and keep > MIN_PERIODS:
-        bounds.pop()
-        keep -= 1
-    if first and keep > MIN_PERIODS:
-        bounds.pop(0)
-    return bounds
+    at = lambda b: int(np.searchsorted(x, b, side="left"))
+    first_sample, end_sample = at(bounds[0]), at(bounds[m])
+    lo, hi = 0, n
+    keep = m
+    if last:
+        tail = 0
+        for i in range(end_sample - 1, first_sample - 1, -1):
+            if not below(x[i], y[i]):
+                break
+            tail += 1
+        end = end_sample - tail
+        if tail > 0 and end > 0 and x[end - 1] - bounds[m - 1] >= TRIMMED_CYCLE * period:
+            bounds[m] = float(x[end])
+            hi = end
+        elif keep > MIN_PERIODS:
+            bounds.pop()
+            keep -= 1
+    if first:
+        head = 0
+        for i in range(first_sample, hi):
+            if not below(x[i], y[i]):
+                break
+            head += 1
+        start = first_sample + head
+        if head > 0 and start < hi and bounds[1] - x[start] >= TRIMMED_CYCLE * period:
+            bounds[0] = float(x[start])
+            lo = start
+        elif keep > MIN_PERIODS:
+            bounds.pop(0)
+    return bounds, (lo, hi)
 
 
 def churn_case(name, x, y, conf=0.99):
@@ -329,10 +361,11 @@ def churn_case(name, x, y, conf=0.99):
     period, acf, bounds = c
     case["cycles"] = {"period": float(period), "acf": float(acf),
                       "bounds": [float(b) if np.isfinite(b) else None for b in bounds]}
-    bounds = drop_stray_ends(x, y, period, bounds)
+    bounds, (lo, hi) = drop_stray_ends(x, y, period, bounds)
     case["kept"] = [float(b) if np.isfinite(b) else None for b in bounds]
+    case["kept_samples"] = [lo, hi]
     if len(bounds) - 1 >= MIN_PERIODS:
-        lower, upper, mean = envelopes(x, y, bounds, period)
+        lower, upper, mean = envelopes(x[lo:hi], y[lo:hi], bounds, period)
         case["envelopes"] = {}
         for key, (px, py, st) in (("lower", lower), ("upper", upper), ("mean", mean)):
             case["envelopes"][key] = {"x": px, "y": py, "step": st, **fit_envelope(px, py, st, conf)}
@@ -431,6 +464,14 @@ def main():
     sq_end = sq.copy()
     sq_end[-3:] = 2 * MIB
     series.append(("square_with_teardown", tq, np.round(sq_end / page) * page))
+    # Both at once over five periods: respawned workers over a floor that leaks 2 MiB/s,
+    # the interpreter's start-up under the first cycle and its teardown after the last.
+    tw = np.arange(0.0, 7.55, 0.02) + 0.002
+    ph = tw % 1.5
+    ww = 15 * MIB + 2 * MIB * tw + np.where(ph < 1.4, 170 * MIB * np.minimum(ph / 1.0, 1.0), 0.0)
+    ww[:6] = [0.3 * MIB, 3 * MIB, 3 * MIB, 6 * MIB, 10 * MIB, 9 * MIB]
+    ww[-2:] = 14 * MIB
+    series.append(("workers_start_and_teardown_leak_2m_per_s", tw, np.round(ww / page) * page))
     for name, cx, cy in series:
         churns.append(churn_case(name, np.asarray(cx, dtype=float), np.asarray(cy, dtype=float)))
     retains = []
