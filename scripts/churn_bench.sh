@@ -4,8 +4,9 @@
 # RUNS times under `leakcheck run --budget rss.tree.slope=1MiB/s` while a busy loop keeps
 # the other core loaded. The programs do not mark: leakcheck samples them from outside.
 #
-#   bash scripts/churn_bench.sh [RUNS]        (default 3)
+#   bash scripts/churn_bench.sh [RUNS] [FIRST]   (default 3 runs, from setting 1)
 #
+# FIRST (1-based) starts at a later setting, to finish a bench that was cut short.
 # Prints one line per (program, setting, leak): how many runs exited 0 (pass), 1 (fail),
 # 4 (undecided) and anything else; then the totals over the flat and the leaky runs. The
 # right answer is every flat run passing and every leaky run failing. Reports go to a
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
+first="${2:-1}"
 lc=./target/release/leakcheck
 if [[ ! -x $lc ]]; then
     cargo build --release --quiet -p leakcheck
@@ -64,7 +66,10 @@ declare -A total=([flat_pass]=0 [flat_fail]=0 [flat_undecided]=0 [flat_other]=0
     [leaky_pass]=0 [leaky_fail]=0 [leaky_undecided]=0 [leaky_other]=0)
 start_all=$(date +%s)
 n=0
+index=0
 for setting in "${settings[@]}"; do
+    index=$((index + 1))
+    ((index >= first)) || continue
     program=${setting%%|*}
     rest=${setting#*|}
     flags=${rest%%|*}

@@ -628,11 +628,11 @@ pub const STRAY_TROUGH: f64 = 4.0;
 /// heap at exit). Each end's trough is held against the line of the troughs between the
 /// two ends: it is stray when it lies below every one of them and below their line by more
 /// than [`STRAY_TROUGH`] × their scatter (or the noise, or the sampling step, whichever is
-/// largest); a leak's first trough lies on that line. A stray end whose stray samples all
-/// sit at the run's edge (the start-up's first samples, the teardown's last) loses those
-/// samples and keeps the rest of its cycle when that is at least [`TRIMMED_CYCLE`] of a
-/// period: with a start-up and a teardown both stray, five periods kept only three whole
-/// cycles. Otherwise the end cycle is dropped, only while [`MIN_PERIODS`] cycles remain.
+/// largest); a leak's first trough lies on that line. A stray end is dropped while more
+/// than [`MIN_PERIODS`] cycles remain; after that it loses only its stray samples at the
+/// run's edge (the start-up's first samples, the teardown's last) when at least
+/// [`TRIMMED_CYCLE`] of a period is left and the trough left lies on the line: with a
+/// start-up and a teardown both stray, five periods had kept only three whole cycles.
 /// Both ends are judged before either is touched. Returns the samples the envelopes may
 /// look at: all but a trimmed start-up or teardown (an extreme at a cycle's edge is looked
 /// for a quarter period further out, and must not find them again).
@@ -657,6 +657,15 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
     let stray = |i: usize| inner.y.iter().all(|&v| lower.y[i] < v) && below(lower.x[i], lower.y[i]);
     let (first, last) = (stray(0), stray(m - 1));
     let at = |b: f64| x[..n].partition_point(|&t| t < b);
+    // What is left of a trimmed cycle must have its trough on the line: a start-up cut
+    // away from under workers that grow at once leaves the cycle no floor at all.
+    let on_line = |range: std::ops::Range<usize>| {
+        range
+            .min_by(|&a, &b| y[a].total_cmp(&y[b]))
+            .is_some_and(|i| {
+                (y[i] - line.intercept - line.slope * x[i]).abs() <= STRAY_TROUGH * spread
+            })
+    };
     let (first_sample, end_sample) = (at(c.bounds[0]), at(c.bounds[m]));
     let (mut from, mut to) = (0, n);
     let mut keep = m;
@@ -666,12 +675,17 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
             .take_while(|&i| below(x[i], y[i]))
             .count();
         let end = end_sample - tail;
-        if tail > 0 && end > 0 && x[end - 1] - c.bounds[m - 1] >= TRIMMED_CYCLE * c.period {
-            c.bounds[m] = x[end];
-            to = end;
-        } else if keep > MIN_PERIODS {
+        let cycle_start = at(c.bounds[m - 1]);
+        if keep > MIN_PERIODS {
             c.bounds.pop();
             keep -= 1;
+        } else if tail > 0
+            && end > cycle_start
+            && x[end - 1] - c.bounds[m - 1] >= TRIMMED_CYCLE * c.period
+            && on_line(cycle_start..end)
+        {
+            c.bounds[m] = x[end];
+            to = end;
         }
     }
     if first {
@@ -679,11 +693,16 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
             .take_while(|&i| below(x[i], y[i]))
             .count();
         let start = first_sample + head;
-        if head > 0 && start < to && c.bounds[1] - x[start] >= TRIMMED_CYCLE * c.period {
+        let cycle_end = at(c.bounds[1]);
+        if keep > MIN_PERIODS {
+            c.bounds.remove(0);
+        } else if head > 0
+            && start < cycle_end
+            && c.bounds[1] - x[start] >= TRIMMED_CYCLE * c.period
+            && on_line(start..cycle_end)
+        {
             c.bounds[0] = x[start];
             from = start;
-        } else if keep > MIN_PERIODS {
-            c.bounds.remove(0);
         }
     }
     from..to
