@@ -628,12 +628,13 @@ pub const STRAY_TROUGH: f64 = 4.0;
 /// heap at exit). Each end's trough is held against the line of the troughs between the
 /// two ends: it is stray when it lies below every one of them and below their line by more
 /// than [`STRAY_TROUGH`] × their scatter (or the noise, or the sampling step, whichever is
-/// largest); a leak's first trough lies on that line. A stray end is dropped while more
-/// than [`MIN_PERIODS`] cycles remain; after that it loses only its stray samples at the
-/// run's edge (the start-up's first samples, the teardown's last) when at least
-/// [`TRIMMED_CYCLE`] of a period is left and the trough left lies on the line: with a
-/// start-up and a teardown both stray, five periods had kept only three whole cycles.
-/// Both ends are judged before either is touched. Returns the samples the envelopes may
+/// largest); a leak's first trough lies on that line. A stray end loses only its stray
+/// samples at the run's edge (the start-up's first samples, the teardown's last) when at
+/// least [`TRIMMED_CYCLE`] of a period is left and the trough left lies on the line (with
+/// a start-up and a teardown both stray, dropping had left five periods three whole
+/// cycles); otherwise it is dropped, while more than [`MIN_PERIODS`] cycles remain. (A
+/// start-up cut from under workers that grow at once leaves no floor: its cycle is
+/// dropped.) Both ends are judged before either is touched. Returns the samples the envelopes may
 /// look at: all but a trimmed start-up or teardown (an extreme at a cycle's edge is looked
 /// for a quarter period further out, and must not find them again).
 pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<usize> {
@@ -657,8 +658,7 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
     let stray = |i: usize| inner.y.iter().all(|&v| lower.y[i] < v) && below(lower.x[i], lower.y[i]);
     let (first, last) = (stray(0), stray(m - 1));
     let at = |b: f64| x[..n].partition_point(|&t| t < b);
-    // What is left of a trimmed cycle must have its trough on the line: a start-up cut
-    // away from under workers that grow at once leaves the cycle no floor at all.
+    // What is left of a trimmed cycle must have its trough on the line.
     let on_line = |range: std::ops::Range<usize>| {
         range
             .min_by(|&a, &b| y[a].total_cmp(&y[b]))
@@ -676,16 +676,16 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
             .count();
         let end = end_sample - tail;
         let cycle_start = at(c.bounds[m - 1]);
-        if keep > MIN_PERIODS {
-            c.bounds.pop();
-            keep -= 1;
-        } else if tail > 0
+        if tail > 0
             && end > cycle_start
             && x[end - 1] - c.bounds[m - 1] >= TRIMMED_CYCLE * c.period
             && on_line(cycle_start..end)
         {
             c.bounds[m] = x[end];
             to = end;
+        } else if keep > MIN_PERIODS {
+            c.bounds.pop();
+            keep -= 1;
         }
     }
     if first {
@@ -694,15 +694,15 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
             .count();
         let start = first_sample + head;
         let cycle_end = at(c.bounds[1]);
-        if keep > MIN_PERIODS {
-            c.bounds.remove(0);
-        } else if head > 0
+        if head > 0
             && start < cycle_end
             && c.bounds[1] - x[start] >= TRIMMED_CYCLE * c.period
             && on_line(start..cycle_end)
         {
             c.bounds[0] = x[start];
             from = start;
+        } else if keep > MIN_PERIODS {
+            c.bounds.remove(0);
         }
     }
     from..to
@@ -775,6 +775,43 @@ mod tests {
         }
         assert_eq!(cycles_by_falls(&x, &y), None);
         assert!(churn_of(&x, &y, 0.99).is_none());
+    }
+
+    /// Regression: trimming a start-up from under respawned workers that grow at once left
+    /// the first cycle a "trough" on their ramp (49 MiB over a 15 MiB floor) and a flat
+    /// program UNDECIDED at -2.43 MiB/s (-6.09 to 1.24). Such a cycle has no floor left:
+    /// it is dropped, and every trough kept is the floor.
+    #[test]
+    fn regression_a_start_up_under_workers_that_grow_at_once_is_dropped_not_trimmed() {
+        const MIB: f64 = 1048576.0;
+        let x: Vec<f64> = (0..600).map(|i| 0.002 + 0.02 * f64::from(i)).collect();
+        let mut y: Vec<f64> = x
+            .iter()
+            .map(|&t| {
+                // The epochs start 0.1 s in (the interpreter's start-up): each floor
+                // lies across the boundary of two windows cut from the first sample.
+                let phase = (t - 0.1).rem_euclid(2.0);
+                let workers = if phase < 1.9 {
+                    135.0 * (phase / 0.6).min(1.0)
+                } else {
+                    0.0
+                };
+                ((15.0 + workers) * MIB / 4096.0).round() * 4096.0
+            })
+            .collect();
+        for (v, start) in y.iter_mut().zip([0.3, 3.0, 3.0, 6.0, 10.0, 13.8]) {
+            *v = (start * MIB / 4096.0).round() * 4096.0;
+        }
+        let (c, _) = churn_of(&x, &y, 0.99).expect("six epochs churn");
+        assert!(
+            c.lower
+                .y
+                .iter()
+                .all(|&v| (v - 15.0 * MIB).abs() < 0.5 * MIB),
+            "troughs {:?}",
+            c.lower.y
+        );
+        assert!(c.lower.slope.abs() < 0.1 * MIB, "{}", c.lower.slope);
     }
 
     #[test]

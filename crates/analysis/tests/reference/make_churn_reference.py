@@ -304,10 +304,10 @@ def drop_stray_ends(x, y, period, bounds):
     """Hold the first and the last cycle's trough against the line of the troughs between
     them: stray when below every one of those and below their least-squares line by more
     than STRAY_TROUGH x max(their scatter, their sampling scatter, the noise). Judge both.
-    A stray last cycle is dropped while more than MIN_PERIODS cycles remain, else it loses
-    its run of stray samples at the end (the teardown) when what is left spans at least
-    TRIMMED_CYCLE x the period and its minimum lies within STRAY_TROUGH x spread of the
-    line; then the same for the first cycle and its stray samples at the start. Returns the bounds and the sample range [lo, hi) the envelopes look at."""
+    A stray last cycle loses its run of stray samples at the end (the teardown) when what
+    is left spans at least TRIMMED_CYCLE x the period and its minimum lies within
+    STRAY_TROUGH x spread of the line, else it is dropped while more than MIN_PERIODS
+    cycles remain; then the same for the first cycle and its stray samples at the start. Returns the bounds and the sample range [lo, hi) the envelopes look at."""
     bounds = list(bounds)
     n = len(x)
     (lx, ly, ls), _, _ = envelopes(x, y, bounds, period)
@@ -340,13 +340,13 @@ def drop_stray_ends(x, y, period, bounds):
             tail += 1
         end = end_sample - tail
         cycle_start = at(bounds[m - 1])
-        if keep > MIN_PERIODS:
-            bounds.pop()
-            keep -= 1
-        elif (tail > 0 and end > cycle_start and x[end - 1] - bounds[m - 1] >= TRIMMED_CYCLE * period
-              and on_line(cycle_start, end)):
+        if (tail > 0 and end > cycle_start and x[end - 1] - bounds[m - 1] >= TRIMMED_CYCLE * period
+                and on_line(cycle_start, end)):
             bounds[m] = float(x[end])
             hi = end
+        elif keep > MIN_PERIODS:
+            bounds.pop()
+            keep -= 1
     if first:
         head = 0
         for i in range(first_sample, hi):
@@ -355,12 +355,12 @@ def drop_stray_ends(x, y, period, bounds):
             head += 1
         start = first_sample + head
         cycle_end = at(bounds[1])
-        if keep > MIN_PERIODS:
-            bounds.pop(0)
-        elif (head > 0 and start < cycle_end and bounds[1] - x[start] >= TRIMMED_CYCLE * period
-              and on_line(start, cycle_end)):
+        if (head > 0 and start < cycle_end and bounds[1] - x[start] >= TRIMMED_CYCLE * period
+                and on_line(start, cycle_end)):
             bounds[0] = float(x[start])
             lo = start
+        elif keep > MIN_PERIODS:
+            bounds.pop(0)
     return bounds, (lo, hi)
 
 
