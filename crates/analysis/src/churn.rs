@@ -634,16 +634,15 @@ pub const STRAY_TROUGH: f64 = 4.0;
 /// a start-up and a teardown both stray, dropping had left five periods three whole
 /// cycles); otherwise it is dropped, while more than [`MIN_PERIODS`] cycles remain. (A
 /// start-up cut from under workers that grow at once leaves no floor: its cycle is
-/// dropped.) Both ends are judged before either is touched. Returns the samples the envelopes may
-/// look at: all but a trimmed start-up or teardown (an extreme at a cycle's edge is looked
-/// for a quarter period further out, and must not find them again).
+/// dropped.) Both ends are judged before either is touched. Returns the samples the
+/// envelopes may look at: all but a trimmed start-up or teardown (an extreme at a cycle's
+/// edge is looked for a quarter period further out, and must not find them again).
 pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<usize> {
     let n = x.len().min(y.len());
-    let all = 0..n;
     let (lower, _, _) = envelopes(x, y, &c.bounds, c.period);
     let m = lower.x.len();
     if m < MIN_PERIODS + 1 || m + 1 != c.bounds.len() {
-        return all;
+        return 0..n;
     }
     let inner = EnvelopePoints {
         x: lower.x[1..m - 1].to_vec(),
@@ -651,10 +650,11 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
         step: lower.step[1..m - 1].to_vec(),
     };
     let Some(line) = fit_envelope(inner.clone(), 0.5) else {
-        return all;
+        return 0..n;
     };
     let spread = line.scatter.max(line.sampling).max(noise_sd(&y[..n]));
-    let below = |t: f64, v: f64| line.intercept + line.slope * t - v > STRAY_TROUGH * spread;
+    let off_line = |t: f64, v: f64| v - line.intercept - line.slope * t;
+    let below = |t: f64, v: f64| -off_line(t, v) > STRAY_TROUGH * spread;
     let stray = |i: usize| inner.y.iter().all(|&v| lower.y[i] < v) && below(lower.x[i], lower.y[i]);
     let (first, last) = (stray(0), stray(m - 1));
     let at = |b: f64| x[..n].partition_point(|&t| t < b);
@@ -662,13 +662,11 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
     let on_line = |range: std::ops::Range<usize>| {
         range
             .min_by(|&a, &b| y[a].total_cmp(&y[b]))
-            .is_some_and(|i| {
-                (y[i] - line.intercept - line.slope * x[i]).abs() <= STRAY_TROUGH * spread
-            })
+            .is_some_and(|i| off_line(x[i], y[i]).abs() <= STRAY_TROUGH * spread)
     };
     let (first_sample, end_sample) = (at(c.bounds[0]), at(c.bounds[m]));
     let (mut from, mut to) = (0, n);
-    let mut keep = m;
+    let can_drop = |c: &Cycles| c.bounds.len() - 1 > MIN_PERIODS;
     if last {
         let tail = (first_sample..end_sample)
             .rev()
@@ -683,9 +681,8 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
         {
             c.bounds[m] = x[end];
             to = end;
-        } else if keep > MIN_PERIODS {
+        } else if can_drop(c) {
             c.bounds.pop();
-            keep -= 1;
         }
     }
     if first {
@@ -701,7 +698,7 @@ pub fn drop_stray_ends(x: &[f64], y: &[f64], c: &mut Cycles) -> std::ops::Range<
         {
             c.bounds[0] = x[start];
             from = start;
-        } else if keep > MIN_PERIODS {
+        } else if can_drop(c) {
             c.bounds.remove(0);
         }
     }

@@ -17,6 +17,15 @@ fn reference() -> Value {
     serde_json::from_str(include_str!("reference/churn_reference.json")).unwrap()
 }
 
+/// Cycle bounds as the reference writes them: an open last cycle is `null`.
+fn bounds_of(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_f64().unwrap_or(f64::INFINITY))
+        .collect()
+}
+
 fn close(what: &str, got: f64, want: f64) {
     assert!(
         // Relative to the value; a micro-byte absolute for lines that are flat to the
@@ -70,12 +79,7 @@ fn churn_cycles_envelopes_and_lines_match_numpy_and_scipy() {
             got.acf,
             want["acf"].as_f64().unwrap(),
         );
-        let bounds: Vec<f64> = want["bounds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_f64().unwrap_or(f64::INFINITY))
-            .collect();
+        let bounds = bounds_of(&want["bounds"]);
         assert_eq!(got.bounds.len(), bounds.len(), "{name}: cycles");
         for (g, w) in got.bounds.iter().zip(&bounds) {
             if w.is_finite() {
@@ -92,12 +96,7 @@ fn churn_cycles_envelopes_and_lines_match_numpy_and_scipy() {
             [want_samples[0], want_samples[1]],
             "{name}: samples kept"
         );
-        let kept: Vec<f64> = case["kept"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_f64().unwrap_or(f64::INFINITY))
-            .collect();
+        let kept = bounds_of(&case["kept"]);
         assert_eq!(got.bounds.len(), kept.len(), "{name}: cycles kept");
         for (g, w) in got.bounds.iter().zip(&kept) {
             assert!(
