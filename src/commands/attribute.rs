@@ -260,7 +260,7 @@ fn measured(report: &ScenarioReport, prefer: Option<&str>) -> Option<Measured> {
             .retained_per_session
             .as_ref()
             .map_or(b.estimate, |p| p.slope),
-        _ => b.estimate,
+        BudgetKind::Slope | BudgetKind::Growth | BudgetKind::Peak => b.estimate,
     };
     Some(Measured {
         metric: m.name.clone(),

@@ -409,7 +409,10 @@ impl MetricAnalysis {
                         v.reason = CheckReason::Decided;
                     }
                 }
-                _ => {}
+                // Slopes and retained levels are not read off the highest sample; a peak
+                // or growth given in other units was judged as given.
+                (BudgetKind::Slope | BudgetKind::Retained, _)
+                | (BudgetKind::Peak | BudgetKind::Growth, _) => {}
             }
         }
     }

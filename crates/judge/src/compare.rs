@@ -169,7 +169,7 @@ pub fn compare(
             let judged = match kind {
                 BudgetKind::Slope => true,
                 BudgetKind::Retained => va.has_bounds() && vb.has_bounds(),
-                _ => false,
+                BudgetKind::Growth | BudgetKind::Peak => false,
             };
             let spec = DiffSpec {
                 metric: &ma.name,

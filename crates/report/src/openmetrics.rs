@@ -182,7 +182,9 @@ fn metric(f: &mut Families, base: &str, x_unit: XUnit, m: &MetricReport) {
         }
         let limit_unit = match b.kind {
             crate::model::BudgetKind::Slope => format!("{unit}_per_{per}"),
-            _ => unit.to_owned(),
+            crate::model::BudgetKind::Growth
+            | crate::model::BudgetKind::Peak
+            | crate::model::BudgetKind::Retained => unit.to_owned(),
         };
         f.add(
             "leakcheck_budget_limit",

@@ -90,7 +90,7 @@ pub fn check_line(c: &CheckFacts<'_>) -> String {
     let pc = fmt::percent(c.confidence);
     let lim = match c.kind {
         BudgetKind::Slope => fmt::rate(c.limit, c.unit, c.x_unit),
-        _ => value(c.limit),
+        BudgetKind::Growth | BudgetKind::Peak | BudgetKind::Retained => value(c.limit),
     };
     let (sign, closing) = match c.outcome {
         Outcome::Pass => ("≤", "ok".to_string()),

@@ -105,7 +105,7 @@ pub fn rate(v: f64, unit: ValueUnit, per: XUnit) -> String {
 pub fn budget_value(v: f64, kind: BudgetKind, unit: ValueUnit, per: XUnit) -> String {
     match kind {
         BudgetKind::Slope => rate(v, unit, per),
-        _ => value(v, unit),
+        BudgetKind::Growth | BudgetKind::Peak | BudgetKind::Retained => value(v, unit),
     }
 }
 

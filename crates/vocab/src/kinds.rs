@@ -82,7 +82,7 @@ impl BudgetKind {
     ];
 
     /// The config key of this kind: `slope`, `growth`, `peak`, `retained`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             BudgetKind::Slope => "slope",
             BudgetKind::Growth => "growth",

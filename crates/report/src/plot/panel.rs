@@ -244,7 +244,10 @@ fn reference_lines(
                 };
                 (y0 + b.limit, Some(x0), over)
             }
-            _ => continue,
+            // A slope has no level to draw; growth and retained lines need their anchor.
+            (BudgetKind::Slope, _, _)
+            | (BudgetKind::Growth, None, _)
+            | (BudgetKind::Retained, _, None) => continue,
         };
         if y.is_finite() {
             let text = format!(

@@ -53,7 +53,17 @@ const SCENARIO_KEYS: &[&str] = &[
     "attribution",
 ];
 const ATTRIBUTION_KEYS: &[&str] = &["build", "command", "length_arg", "lengths", "per"];
-const BUDGET_KEYS: &[&str] = &["slope", "growth", "peak", "retained", "ratchet"];
+/// Every budget kind's key, then `ratchet`: derived from [`BudgetKind::ALL`], so a new
+/// kind is a key here without an edit.
+const BUDGET_KEYS: [&str; BudgetKind::ALL.len() + 1] = {
+    let mut keys = ["ratchet"; BudgetKind::ALL.len() + 1];
+    let mut i = 0;
+    while i < BudgetKind::ALL.len() {
+        keys[i] = BudgetKind::ALL[i].as_str();
+        i += 1;
+    }
+    keys
+};
 
 impl Config {
     /// Parse config text; `path` is used for messages and to resolve relative paths.
@@ -599,18 +609,16 @@ impl<'a> Ctx<'a> {
                     "a table of limits, e.g. { slope = \"64 KiB/iter\", peak = \"1 GiB\" }",
                 )
             })?;
-            for (kind, v) in self.entries(limits, &metric_path, BUDGET_KEYS)? {
+            for (kind, v) in self.entries(limits, &metric_path, &BUDGET_KEYS)? {
                 let key = join(&metric_path, kind);
                 if kind == "ratchet" {
                     let unit = leakcheck_records::unit_of(name);
                     ratchets.insert(name.to_owned(), self.ratchet(&key, v, unit)?);
                     continue;
                 }
-                let kind = match kind {
-                    "slope" => BudgetKind::Slope,
-                    "growth" => BudgetKind::Growth,
-                    "peak" => BudgetKind::Peak,
-                    _ => BudgetKind::Retained,
+                // `entries` accepted only the budget keys and `ratchet` (handled above).
+                let Some(kind) = BudgetKind::from_key(kind) else {
+                    return Err(self.invalid(&key, v, BUDGET_KEYS.join(", ")));
                 };
                 let text = self.string(&key, v)?;
                 let unit = leakcheck_records::unit_of(name);
