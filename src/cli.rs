@@ -10,7 +10,8 @@ use leakcheck_runner::Attribute;
 ///
 /// Exit codes: 0 pass, 1 a memory budget failed (or the memory ceiling was crossed),
 /// 2 usage or config error, 3 the scenario did not complete (crash, signal, timeout, hang),
-/// 4 undecided (the run was too short or too noisy to tell).
+/// 4 undecided (the run was too short or too noisy to tell), 5 a scenario's build command
+/// failed, 6 leakcheck's own machinery failed (a pipe or thread it could not create).
 #[derive(Debug, Parser)]
 #[command(name = "leakcheck", version, about, long_about)]
 pub struct Cli {

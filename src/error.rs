@@ -3,31 +3,42 @@
 //! ([`CliError::exit_status`], [`ExitStatus::of_verdict`]).
 
 use leakcheck_report::Overall;
+use leakcheck_vocab::exit_code;
 
-/// Process exit codes, as documented in `leakcheck --help` and the README.
+/// Process exit codes, as documented in `leakcheck --help` and the README; the numbers
+/// are [`leakcheck_vocab::exit_code`]'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
 pub enum ExitStatus {
-    Pass = 0,
+    Pass = exit_code::PASS,
     /// A memory budget failed, or the memory ceiling was crossed.
-    BudgetFailed = 1,
+    BudgetFailed = exit_code::BUDGET_FAILED,
     /// Bad arguments or a bad config file.
-    Usage = 2,
+    Usage = exit_code::USAGE,
     /// The scenario did not complete: crash, signal, non-zero exit, timeout, hang.
-    Incomplete = 3,
+    Incomplete = exit_code::INCOMPLETE,
     /// The data could not decide a budget either way.
-    Undecided = 4,
+    Undecided = exit_code::UNDECIDED,
+    /// The scenario's build command failed.
+    BuildFailed = exit_code::BUILD_FAILED,
+    /// leakcheck's own machinery failed (a pipe, a thread).
+    InternalIo = exit_code::INTERNAL_IO,
 }
 
 impl ExitStatus {
     /// Severity order used when several scenarios or checks are combined: a proven leak
-    /// outranks an incomplete run (the data already shows it), which outranks undecided.
+    /// outranks an incomplete run (the data already shows it), which outranks undecided;
+    /// a gate that could not judge a scenario at all (it did not build, leakcheck itself
+    /// failed, the input is wrong) outranks every verdict.
     fn severity(self) -> u8 {
         match self {
             ExitStatus::Pass => 0,
             ExitStatus::Undecided => 1,
             ExitStatus::Incomplete => 2,
             ExitStatus::BudgetFailed => 3,
-            ExitStatus::Usage => 4,
+            ExitStatus::BuildFailed => 4,
+            ExitStatus::InternalIo => 5,
+            ExitStatus::Usage => 6,
         }
     }
 
@@ -90,6 +101,8 @@ impl CliError {
             // What the user gave is wrong, or cannot be used here: the command, a setting,
             // a file, an output folder that cannot be written. Each is found before the
             // program starts (or, for `report`, before anything is judged).
+            CliError::Run(leakcheck_runner::RunError::Build { .. }) => ExitStatus::BuildFailed,
+            CliError::Run(leakcheck_runner::RunError::Internal { .. }) => ExitStatus::InternalIo,
             CliError::Config(_)
             | CliError::Usage(_)
             | CliError::Run(_)

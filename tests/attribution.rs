@@ -4,6 +4,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, read, repo_root, summary};
 
 fn sites(s: &serde_json::Value) -> &Vec<serde_json::Value> {
@@ -71,7 +72,7 @@ fn a_python_leak_on_one_line_is_named_by_file_and_line() {
             "24",
         ],
     )
-    .assert_exit_code(1);
+    .assert_exit_code(exit_code::BUDGET_FAILED);
     let s = summary(&out.path().join("one-line"));
     assert_eq!(s["attribution"]["method"], "tracemalloc");
     let top = top_site(&s);
@@ -105,7 +106,7 @@ fn the_leaky_loaders_growth_is_attributed_to_the_volume_loader() {
             out.path().to_str().unwrap(),
         ],
     );
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     let s = summary(&out.path().join("loader-loop"));
     assert_eq!(s["attribution"]["method"], "dhat", "{}", run.all_output());
     let top = top_site(&s)["location"].as_str().unwrap();
@@ -131,7 +132,7 @@ fn the_fixed_loader_lists_no_site_above_the_budget() {
             out.path().to_str().unwrap(),
         ],
     )
-    .assert_exit_code(0);
+    .assert_exit_code(exit_code::PASS);
     let s = summary(&out.path().join("loader-loop"));
     assert_eq!(s["attribution"]["method"], "dhat");
     let budget = 16.0 * 1024.0;
@@ -159,7 +160,7 @@ fn the_leaky_retrains_kept_session_state_is_attributed() {
             out.path().to_str().unwrap(),
         ],
     )
-    .assert_exit_code(1);
+    .assert_exit_code(exit_code::BUDGET_FAILED);
     let s = summary(&out.path().join("retrain-sequential"));
     assert_eq!(s["attribution"]["per"], "session");
     let retained = estimate(&s, "alloc.allocated");
@@ -200,7 +201,7 @@ fn a_program_without_the_client_gets_its_verdict_and_the_reason_for_no_sites() {
             program,
         ],
     )
-    .assert_exit_code(1);
+    .assert_exit_code(exit_code::BUDGET_FAILED);
     let s = summary(&out.path().join("no-client"));
     assert_eq!(s["verdict"], "fail");
     let why = s["attribution"]["unavailable"].as_str().unwrap();

@@ -4,12 +4,17 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use std::path::Path;
 
 use util::{leakcheck, read, repo_root, temp_config};
 
 fn run_loader(variant: &str, out: &Path) {
-    let code = if variant == "leaky" { 1 } else { 0 };
+    let code = if variant == "leaky" {
+        exit_code::BUDGET_FAILED
+    } else {
+        exit_code::PASS
+    };
     leakcheck(
         &repo_root(),
         &[
@@ -43,7 +48,7 @@ fn compare_says_the_fixed_loader_grows_less_and_the_reverse_is_worse() {
             out.to_str().unwrap(),
         ],
     );
-    fix.assert_exit_code(0);
+    fix.assert_exit_code(exit_code::PASS);
     assert!(fix.stdout.starts_with("compare: better"), "{}", fix.stdout);
     let line = fix
         .stdout
@@ -91,7 +96,7 @@ fn compare_says_the_fixed_loader_grows_less_and_the_reverse_is_worse() {
             out.to_str().unwrap(),
         ],
     );
-    regressed.assert_exit_code(1);
+    regressed.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(
         regressed.stdout.starts_with("compare: worse"),
         "{}",
@@ -105,10 +110,10 @@ fn compare_refuses_bad_input_with_exit_2_naming_it() {
     let missing = dir.path().join("no-such-run");
     let m = missing.to_str().unwrap();
     let out = leakcheck(dir.path(), &["compare", m, m]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     assert!(out.stderr.contains("no-such-run") && out.stderr.contains("samples.jsonl"));
     let bad = leakcheck(dir.path(), &["compare", m, m, "--tolerance", "lots"]);
-    bad.assert_exit_code(2);
+    bad.assert_exit_code(exit_code::USAGE);
     assert!(
         bad.stderr.contains("\"lots\"") && bad.stderr.contains("25%"),
         "{}",
@@ -127,7 +132,7 @@ fn runs_too_short_for_a_fit_compare_as_undecided_exit_4() {
             dir.path(),
             &["run", "--name", name, "--out", out, "--", "true"],
         )
-        .assert_exit_code(0);
+        .assert_exit_code(exit_code::PASS);
     }
     let (a, b) = (dir.path().join("one"), dir.path().join("two"));
     let cmp = leakcheck(
@@ -140,7 +145,7 @@ fn runs_too_short_for_a_fit_compare_as_undecided_exit_4() {
             out,
         ],
     );
-    cmp.assert_exit_code(4);
+    cmp.assert_exit_code(exit_code::UNDECIDED);
     assert!(
         cmp.stdout.starts_with("compare: undecided"),
         "{}",
@@ -162,7 +167,7 @@ fn gate_against_its_own_baseline_passes_and_the_leaky_variant_names_the_regressi
         leakcheck(&repo_root(), &args)
     };
     let first = gate(&["--update-baseline"]);
-    first.assert_exit_code(0);
+    first.assert_exit_code(exit_code::PASS);
     let saved: serde_json::Value = serde_json::from_str(&read(&baseline)).unwrap();
     assert_eq!(saved["format"], "leakcheck-baseline");
     let entry = &saved["scenarios"]["loader-loop"];
@@ -174,7 +179,7 @@ fn gate_against_its_own_baseline_passes_and_the_leaky_variant_names_the_regressi
     assert!(entry["cores"].as_u64().unwrap() >= 1);
 
     let again = gate(&[]);
-    again.assert_exit_code(0);
+    again.assert_exit_code(exit_code::PASS);
     assert!(
         again.stdout.contains("baseline  alloc.allocated slope"),
         "{}",
@@ -182,7 +187,7 @@ fn gate_against_its_own_baseline_passes_and_the_leaky_variant_names_the_regressi
     );
 
     let leaky = gate(&["--variant", "leaky"]);
-    leaky.assert_exit_code(1);
+    leaky.assert_exit_code(exit_code::BUDGET_FAILED);
     let said = &leaky.stdout;
     assert!(said.contains("> budget 16 KiB/iter"), "{said}");
     assert!(
@@ -219,9 +224,9 @@ after = ["--leak-mib-per-s", "3"]
         args.extend_from_slice(extra);
         leakcheck(config.path(), &args)
     };
-    gate("before", &["--update-baseline"]).assert_exit_code(0);
+    gate("before", &["--update-baseline"]).assert_exit_code(exit_code::PASS);
     let after = gate("after", &[]);
-    after.assert_exit_code(1);
+    after.assert_exit_code(exit_code::BUDGET_FAILED);
     let said = &after.stdout;
     // Within its budget, but three times its baseline: the ratchet alone fails it.
     assert!(said.contains("≤ budget 16 MiB/s"), "{said}");
@@ -230,7 +235,7 @@ after = ["--leak-mib-per-s", "3"]
         "{said}"
     );
     // The baseline's own variant again: no significant difference.
-    gate("before", &[]).assert_exit_code(0);
+    gate("before", &[]).assert_exit_code(exit_code::PASS);
 }
 
 #[test]
@@ -244,7 +249,7 @@ fn a_baseline_that_is_not_one_is_a_usage_error_before_anything_runs() {
     )
     .unwrap();
     let out = leakcheck(config.path(), &["gate", "--baseline", "b.json"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     assert!(out.stderr.contains("b.json") && out.stderr.contains("leakcheck-baseline"));
     assert!(!config.path().join("reports/never").exists());
 }
@@ -293,7 +298,7 @@ fn two_partitions_run_every_scenario_once_and_merge_like_one_gate() {
     let config = three_scenarios();
     let root = config.path();
     let whole = leakcheck(root, &["gate", "--out", "whole"]);
-    whole.assert_exit_code(1);
+    whole.assert_exit_code(exit_code::BUDGET_FAILED);
     let mut ran = Vec::new();
     for k in ["1/2", "2/2"] {
         let out = format!("shard-{}", &k[..1]);
@@ -305,7 +310,7 @@ fn two_partitions_run_every_scenario_once_and_merge_like_one_gate() {
     assert_eq!(ran, ["calm", "leaks", "quiet"]);
 
     let merged = leakcheck(root, &["merge", "shard-1", "shard-2", "--out", "merged"]);
-    merged.assert_exit_code(1);
+    merged.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(
         merged.stdout.contains("2 of 3 scenarios passed"),
         "{}",
@@ -323,7 +328,7 @@ fn two_partitions_run_every_scenario_once_and_merge_like_one_gate() {
 
     // A scenario in two shards is refused, and nothing is written.
     let twice = leakcheck(root, &["merge", "shard-1", "shard-1", "--out", "twice"]);
-    twice.assert_exit_code(2);
+    twice.assert_exit_code(exit_code::USAGE);
     assert!(twice.stderr.contains("given twice"), "{}", twice.stderr);
     assert!(!root.join("twice/junit.xml").exists());
 }

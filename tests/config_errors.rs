@@ -2,12 +2,13 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, temp_config};
 
 fn assert_config_error(toml: &str, args: &[&str], expected: &[&str]) {
     let dir = temp_config(toml);
     let out = leakcheck(dir.path(), args);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     let text = out.all_output();
     assert!(
         text.contains("leakcheck.toml"),
@@ -68,7 +69,7 @@ fn bad_budget_on_the_command_line_is_a_usage_error() {
         dir.path(),
         &["run", "--budget", "rss.slope=fast", "--", "true"],
     );
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     assert!(out.all_output().contains("fast"), "{}", out.all_output());
 }
 
@@ -79,7 +80,7 @@ fn a_size_budget_on_a_count_metric_names_the_mix_up() {
         dir.path(),
         &["run", "--budget", "py.blocks.growth=10MiB", "--", "true"],
     );
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     let text = out.all_output();
     assert!(text.contains("\"MiB\" is a size unit"), "{text}");
     assert!(text.contains("10k"), "the accepted forms are named: {text}");

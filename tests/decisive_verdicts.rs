@@ -4,6 +4,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, read, repo_root, summary};
 
 /// The bug: the leaky loader ran all 500 iterations to 899 MiB although its leak (1.76
@@ -26,7 +27,7 @@ fn leaky_loader_stops_early_and_reads_back_the_same() {
             dir,
         ],
     );
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
     let scenario = out.path().join("loader-loop");
     let live = summary(&scenario);
@@ -59,7 +60,7 @@ fn leaky_loader_stops_early_and_reads_back_the_same() {
             again.path().to_str().unwrap(),
         ],
     )
-    .assert_exit_code(1);
+    .assert_exit_code(exit_code::BUDGET_FAILED);
     assert_eq!(
         read(&again.path().join("summary.json")),
         read(&scenario.join("summary.json"))
@@ -69,7 +70,7 @@ fn leaky_loader_stops_early_and_reads_back_the_same() {
         &repo_root(),
         &["run", "loader-loop", "--variant", "fixed", "--out", dir],
     );
-    fixed.assert_exit_code(0);
+    fixed.assert_exit_code(exit_code::PASS);
 }
 
 /// Runs `tests/fixtures/churn.py` (64 MiB allocated and freed twice a second, never a
@@ -106,7 +107,7 @@ fn churn(name: &str, leak_mib_per_s: &str, expected_exit: i32) -> serde_json::Va
 /// −3.6 … +4.6 MiB/s, so a program with a flat mean ended UNDECIDED (exit 4).
 #[test]
 fn churn_with_a_flat_mean_passes_within_10_s() {
-    let s = churn("flat", "0", 0);
+    let s = churn("flat", "0", exit_code::PASS);
     let decided = s["decided_at"]["length"].as_f64().unwrap();
     assert!(decided <= 10.0, "decided after {decided} s");
     // Which estimator settles it depends on how many whole cycles the first look holds
@@ -117,7 +118,7 @@ fn churn_with_a_flat_mean_passes_within_10_s() {
 
 #[test]
 fn churn_with_a_2_mib_per_s_leak_underneath_fails() {
-    let s = churn("leaking", "2", 1);
+    let s = churn("leaking", "2", exit_code::BUDGET_FAILED);
     let decided = s["decided_at"]["length"].as_f64().unwrap();
     assert!(decided <= 10.0, "decided after {decided} s");
 }

@@ -4,6 +4,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, read, repo_root};
 
 #[test]
@@ -25,7 +26,7 @@ fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
             metrics.to_str().unwrap(),
         ],
     );
-    fixed.assert_exit_code(0);
+    fixed.assert_exit_code(exit_code::PASS);
     for file in ["junit.xml", "summary.md", "index.html"] {
         assert!(out_dir.path().join(file).exists(), "{file} missing");
     }
@@ -43,7 +44,7 @@ fn gate_passes_the_fixed_variants_and_catches_the_leaky_ones() {
     let leaky_dir = tempfile::tempdir().unwrap();
     let leaky_out = leaky_dir.path().to_str().unwrap();
     let leaky = leakcheck(&root, &["gate", "--variant", "leaky", "--out", leaky_out]);
-    leaky.assert_exit_code(1);
+    leaky.assert_exit_code(exit_code::BUDGET_FAILED);
 
     // Every failing budget check is named in the summary with its numbers.
     // The markdown escapes `<`, `>` and `&` as HTML entities (GitHub renders them back).

@@ -21,6 +21,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, read, repo_root};
 
 /// Files compared against `expected/`.
@@ -91,32 +92,32 @@ fn first_difference(expected: &str, actual: &str) -> String {
 
 #[test]
 fn leaky_loader_rejudged_offline_matches_its_snapshot() {
-    check_fixture("loader-leaky", 1);
+    check_fixture("loader-leaky", exit_code::BUDGET_FAILED);
 }
 
 #[test]
 fn fixed_retrain_rejudged_offline_matches_its_snapshot() {
-    check_fixture("retrain-fixed", 0);
+    check_fixture("retrain-fixed", exit_code::PASS);
 }
 
 #[test]
 fn adhoc_python_run_judged_per_second_matches_its_snapshot() {
-    check_fixture("python-adhoc", 1);
+    check_fixture("python-adhoc", exit_code::BUDGET_FAILED);
 }
 
 #[test]
 fn crashed_run_rejudged_offline_matches_its_snapshot() {
-    check_fixture("crashed", 3);
+    check_fixture("crashed", exit_code::INCOMPLETE);
 }
 
 #[test]
 fn retrain_with_checkpoints_rejudged_offline_matches_its_snapshot() {
-    check_fixture("retrain-checkpoints", 0);
+    check_fixture("retrain-checkpoints", exit_code::PASS);
 }
 
 #[test]
 fn leaky_loader_stopped_early_rejudged_offline_matches_its_snapshot() {
-    check_fixture("loader-leaky-early", 1);
+    check_fixture("loader-leaky-early", exit_code::BUDGET_FAILED);
 }
 
 /// The bug: the leaky loader (1.7 MiB/iter against 16 KiB/iter) was sometimes decided only
@@ -131,7 +132,7 @@ fn leaky_loader_stopped_early_rejudged_offline_matches_its_snapshot() {
 fn regression_slow_leaky_loader_runs_are_decided_by_the_second_look() {
     for name in ["loader-leaky-slow-start", "loader-leaky-rising-acf"] {
         let (_, out, outcome) = report_fixture(name);
-        outcome.assert_exit_code(1);
+        outcome.assert_exit_code(exit_code::BUDGET_FAILED);
         let summary: serde_json::Value =
             serde_json::from_str(&read(&out.path().join("summary.json"))).expect("json");
         let decided = summary["decided_at"]["length"]

@@ -4,6 +4,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use std::path::Path;
 
 use util::{leakcheck, metric, records_of_type, repo_root, summary};
@@ -54,7 +55,7 @@ fn outcomes(m: &serde_json::Value) -> Vec<(String, String)> {
 #[test]
 fn a_program_keeping_24_kib_per_iteration_fails_rss_and_block_budgets() {
     let out = tempfile::tempdir().unwrap();
-    let s = client_run(out.path(), "leaking", "24", 1);
+    let s = client_run(out.path(), "leaking", "24", exit_code::BUDGET_FAILED);
     let rss = metric(&s, "rss");
     assert_eq!(outcomes(rss), [("slope".into(), "fail".into())], "{rss}");
     let slope = rss["fit"]["slope"].as_f64().unwrap();
@@ -81,7 +82,7 @@ fn a_program_keeping_24_kib_per_iteration_fails_rss_and_block_budgets() {
 #[test]
 fn the_same_program_keeping_nothing_passes_both() {
     let out = tempfile::tempdir().unwrap();
-    let s = client_run(out.path(), "flat", "0", 0);
+    let s = client_run(out.path(), "flat", "0", exit_code::PASS);
     assert_eq!(
         outcomes(metric(&s, "rss")),
         [("slope".into(), "pass".into())]

@@ -3,6 +3,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ fn unwritable_out_is_a_usage_error_before_the_child_starts() {
             dir.path(),
             &["run", "--out", out, "--", "touch", started_arg],
         );
-        run.assert_exit_code(2);
+        run.assert_exit_code(exit_code::USAGE);
         run.assert_stderr_contains(out);
         assert!(
             !started.exists(),
@@ -34,13 +35,16 @@ fn unwritable_out_is_a_usage_error_before_the_child_starts() {
         dir.path(),
         &["report", samples.to_str().unwrap(), "--out", "afile"],
     )
-    .assert_exit_code(2);
+    .assert_exit_code(exit_code::USAGE);
 }
 
 #[test]
 fn unwritable_stdout_and_stderr_do_not_panic_and_keep_the_verdicts_exit_code() {
     let dir = temp_config("[scenarios.s]\ncommand = [\"true\"]\n");
-    assert_eq!(leakcheck_into_dev_full(dir.path(), &["list"]), Some(0));
+    assert_eq!(
+        leakcheck_into_dev_full(dir.path(), &["list"]),
+        Some(exit_code::PASS)
+    );
     let leak = leakcheck_into_dev_full(
         dir.path(),
         &[
@@ -60,7 +64,7 @@ fn unwritable_stdout_and_stderr_do_not_panic_and_keep_the_verdicts_exit_code() {
     );
     assert_eq!(
         leak,
-        Some(1),
+        Some(exit_code::BUDGET_FAILED),
         "the FAIL verdict's exit code, not a panic's 101"
     );
     assert!(dir.path().join("reports/python3/summary.json").exists());
@@ -84,7 +88,7 @@ fn a_closed_stdout_pipe_ends_quietly() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(exit_code::PASS), "{stderr}");
 }
 
 #[test]
@@ -95,7 +99,7 @@ fn gate_runs_every_scenario_after_an_unstartable_one_and_reports_it() {
          [scenarios.segfaults]\ncommand = [\"python3\", \"-c\", \"import os, signal; os.kill(os.getpid(), signal.SIGSEGV)\"]\n",
     );
     let out = leakcheck(dir.path(), &["gate"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     let reports = dir.path().join("reports");
     assert!(
         reports.join("segfaults/summary.json").exists(),
@@ -133,7 +137,7 @@ fn a_non_utf8_line_in_samples_is_skipped_with_its_line_number() {
     )
     .unwrap();
     let out = leakcheck(dir.path(), &["report", "samples.jsonl"]);
-    out.assert_exit_code(3);
+    out.assert_exit_code(exit_code::INCOMPLETE);
     let summary = read(&dir.path().join("summary.json"));
     assert!(
         summary.contains("skipped 1 unreadable line(s) (line 4: a line that is not UTF-8)"),
@@ -149,7 +153,7 @@ fn a_non_utf8_line_in_samples_is_skipped_with_its_line_number() {
 fn samples_without_newlines_are_refused_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let out = leakcheck(dir.path(), &["report", "/dev/zero", "--out", "."]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     out.assert_stderr_contains("not a leakcheck samples file");
 }
 
@@ -164,7 +168,7 @@ fn a_corrupt_judging_file_is_a_usage_error_not_a_false_pass() {
     .unwrap();
     std::fs::write(dir.path().join("judging.json"), "{\"budgets\": 5").unwrap();
     let out = leakcheck(dir.path(), &["report", "samples.jsonl"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     out.assert_stderr_contains("judging.json is not a judging file");
     assert!(!out.stdout.contains("PASS"), "{}", out.stdout);
 
@@ -174,7 +178,7 @@ fn a_corrupt_judging_file_is_a_usage_error_not_a_false_pass() {
     judging["version"] = 99.into();
     std::fs::write(dir.path().join("judging.json"), judging.to_string()).unwrap();
     let out = leakcheck(dir.path(), &["report", "samples.jsonl"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     out.assert_stderr_contains("version 99, newer");
 }
 
@@ -185,7 +189,7 @@ fn a_run_without_budgets_is_no_budgets_never_pass() {
         dir.path(),
         &["run", "--", "python3", "-c", "import time; time.sleep(0.3)"],
     );
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     assert!(out.stdout.contains("NO BUDGETS"), "{}", out.stdout);
     assert!(!out.stdout.contains("PASS"), "{}", out.stdout);
 }
@@ -247,7 +251,7 @@ fn sighup_stops_the_run_like_sigterm_and_the_report_is_written() {
     let status = child.wait().unwrap();
     assert_eq!(
         status.code(),
-        Some(3),
+        Some(exit_code::INCOMPLETE),
         "interrupted: incomplete, not killed by SIGHUP"
     );
     let summary = read(&dir.path().join("reports/stubborn/summary.md"));
@@ -262,7 +266,7 @@ fn a_second_interrupt_kills_at_once_instead_of_waiting_out_the_grace() {
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, rustix::process::Signal::INT);
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
+    assert_eq!(status.code(), Some(exit_code::INCOMPLETE));
     let samples = dir.path().join("reports/stubborn/samples.jsonl");
     let warnings = records_of_type(&samples, "warning");
     assert!(
@@ -329,7 +333,7 @@ fn a_full_disk_still_prints_the_verdict_and_keeps_its_exit_code() {
             "1",
         ],
     );
-    out.assert_exit_code(1);
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(out.stdout.contains("python3: FAIL"), "{}", out.stdout);
     out.assert_stderr_contains("No space left on device");
 }
@@ -345,7 +349,7 @@ fn marks_with_wrong_field_names_are_warned_with_their_line_and_reason() {
         \x20   time.sleep(0.005)\n";
     std::fs::write(dir.path().join("wrong.py"), script).unwrap();
     let out = leakcheck(dir.path(), &["run", "--", "python3", "wrong.py"]);
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     let why = "line 1: mark: missing field `iteration`";
     out.assert_stderr_contains(why);
     let summary = read(&dir.path().join("reports/python3/summary.json"));
@@ -374,7 +378,7 @@ fn iterations_that_restart_at_zero_each_session_do_not_fail_the_analysis() {
             "restart.py",
         ],
     );
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     let summary = read(&dir.path().join("reports/python3/summary.json"));
     assert!(
         summary.contains("judged per mark in arrival order"),
@@ -387,7 +391,7 @@ fn iterations_that_restart_at_zero_each_session_do_not_fail_the_analysis() {
 fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let out = leakcheck(dir.path(), &["run", "--iterations", "5", "--", "true"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     out.assert_stderr_contains("--iterations");
     assert!(
         !out.stderr.contains("leakcheck.toml"),
@@ -396,7 +400,7 @@ fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
     );
 
     let out = leakcheck(dir.path(), &["run", "--timeout", "0s", "--", "true"]);
-    out.assert_exit_code(2);
+    out.assert_exit_code(exit_code::USAGE);
     out.assert_stderr_contains("invalid --timeout \"0s\"");
     assert!(
         !dir.path().join("reports/true/judging.json").exists(),
@@ -409,7 +413,7 @@ fn adhoc_settings_are_checked_before_anything_runs_and_name_the_flag() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&hidden, perms).unwrap();
     let out = leakcheck(dir.path(), &["run", "--", "./.hidden.sh"]);
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     assert!(
         !out.stderr.contains("--name"),
         "no --name was given: {}",
@@ -434,7 +438,7 @@ fn a_pss_budget_without_pss_sampling_says_how_to_turn_it_on() {
             sleep[1],
         ],
     );
-    out.assert_exit_code(4);
+    out.assert_exit_code(exit_code::UNDECIDED);
     assert!(out.stdout.contains("--pss"), "{}", out.stdout);
     let out = leakcheck(
         dir.path(),
@@ -537,7 +541,7 @@ fn a_second_run_into_the_same_out_is_refused_with_the_holders_pid() {
     let second = leakcheck(dir.path(), &["run", "stubborn"]);
     signal(&first, rustix::process::Signal::INT);
     let _ = first.wait();
-    second.assert_exit_code(2);
+    second.assert_exit_code(exit_code::USAGE);
     second.assert_stderr_contains(&format!(
         "another leakcheck (pid {}) is writing to",
         first.id()
@@ -561,7 +565,7 @@ fn a_setsid_escapee_dies_with_the_run_and_does_not_hold_it_open() {
              open('escapee.pid', 'w').write(str(p.pid))\n",
         ],
     );
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     assert!(
         !out.stderr.contains("stayed open"),
         "the supervisor closed the escapee's pipe: {}",

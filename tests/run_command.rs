@@ -3,6 +3,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use util::{leakcheck, marker_script, read, records_of_type, temp_config};
 
 /// Runs a Python loop that keeps (or drops) a touched 1 MiB buffer every 10 ms for 3 s,
@@ -32,7 +33,7 @@ fn run_one_mib_loop(keep: bool, name: &str) -> (tempfile::TempDir, util::Outcome
 #[test]
 fn command_that_keeps_memory_fails_rss_slope_budget() {
     let (dir, out) = run_one_mib_loop(true, "keeps");
-    out.assert_exit_code(1);
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
     let summary = read(&dir.path().join("reports/keeps/summary.md"));
     assert!(summary.contains("rss"), "{summary}");
     assert!(summary.to_lowercase().contains("fail"), "{summary}");
@@ -41,7 +42,7 @@ fn command_that_keeps_memory_fails_rss_slope_budget() {
 #[test]
 fn command_that_frees_memory_passes_rss_slope_budget() {
     let (dir, out) = run_one_mib_loop(false, "frees");
-    out.assert_exit_code(0);
+    out.assert_exit_code(exit_code::PASS);
     for file in [
         "samples.jsonl",
         "summary.json",
@@ -79,7 +80,7 @@ if __name__ == '__main__':\n    ps = [mp.Process(target=work) for _ in range(3)]
             script,
         ],
     );
-    out.assert_exit_code(1);
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
     let summary: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("reports/workers/summary.json"))).unwrap();
     let outcome = |metric: &str| {
@@ -120,7 +121,7 @@ fn child_that_aborts_at_iteration_300_is_incomplete_and_keeps_every_mark() {
         "",
     );
     let out = leakcheck(dir.path(), &["run", "aborts"]);
-    out.assert_exit_code(3);
+    out.assert_exit_code(exit_code::INCOMPLETE);
     let samples = dir.path().join("reports/aborts/samples.jsonl");
     let marks = records_of_type(&samples, "mark");
     assert!(marks.len() >= 300, "only {} marks were kept", marks.len());
@@ -145,7 +146,7 @@ fn child_that_hangs_is_killed_after_the_no_progress_timeout() {
     );
     let started = std::time::Instant::now();
     let out = leakcheck(dir.path(), &["run", "hangs"]);
-    out.assert_exit_code(3);
+    out.assert_exit_code(exit_code::INCOMPLETE);
     assert!(
         started.elapsed().as_secs() < 50,
         "it waited for the overall timeout"
@@ -162,7 +163,7 @@ fn child_that_crosses_the_ceiling_is_killed_and_the_report_shows_ceiling_and_pea
         "ceiling = \"200 MiB\"",
     );
     let out = leakcheck(dir.path(), &["run", "balloon"]);
-    out.assert_exit_code(1);
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
     let summary = read(&dir.path().join("reports/balloon/summary.md")).to_lowercase();
     assert!(summary.contains("ceiling"), "{summary}");
     assert!(
@@ -176,5 +177,24 @@ fn child_that_crosses_the_ceiling_is_killed_and_the_report_shows_ceiling_and_pea
     assert!(
         peak >= 200.0 * 1024.0 * 1024.0,
         "peak {peak} below the ceiling"
+    );
+}
+
+#[test]
+fn a_scenario_whose_build_fails_exits_build_failed_not_usage() {
+    let dir = temp_config(
+        "[scenarios.broken]\nbuild = [\"false\"]\ncommand = [\"true\"]\n\n[scenarios.fine]\ncommand = [\"true\"]\n",
+    );
+    let out = leakcheck(dir.path(), &["run", "broken"]);
+    out.assert_exit_code(exit_code::BUILD_FAILED)
+        .assert_stderr_contains("build command");
+    // In a gate the build failure outranks the other scenario's verdict, and the other
+    // scenario still runs.
+    let gate = leakcheck(dir.path(), &["gate"]);
+    gate.assert_exit_code(exit_code::BUILD_FAILED);
+    assert!(
+        dir.path().join("reports/fine/summary.json").exists(),
+        "{}",
+        gate.all_output()
     );
 }

@@ -5,6 +5,7 @@
 
 mod util;
 
+use leakcheck_vocab::exit_code;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,7 +78,7 @@ fn regression_peak_and_growth_see_the_samples_after_the_last_mark() {
             &program,
         ],
     );
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     let report = summary(&dir.path().join("reports/eval"));
     let tree = util::metric(&report, "rss.tree");
     assert!(
@@ -118,7 +119,7 @@ fn regression_a_run_shorter_than_its_minimum_is_undecided() {
             "2",
         ],
     );
-    short.assert_exit_code(4);
+    short.assert_exit_code(exit_code::UNDECIDED);
     assert!(
         short
             .stdout
@@ -144,7 +145,7 @@ fn regression_a_run_shorter_than_its_minimum_is_undecided() {
             "import time; time.sleep(2)",
         ],
     );
-    timed.assert_exit_code(4);
+    timed.assert_exit_code(exit_code::UNDECIDED);
     assert!(
         timed.stdout.contains("a pass needs"),
         "{}",
@@ -167,7 +168,7 @@ fn regression_compare_against_a_crashed_run_is_never_better() {
             s(out.path()),
         ],
     );
-    run.assert_exit_code(3);
+    run.assert_exit_code(exit_code::INCOMPLETE);
     assert!(
         run.stdout
             .contains("INCOMPLETE: it crashed at iteration 299"),
@@ -195,7 +196,7 @@ fn regression_a_tolerance_in_the_wrong_unit_is_refused() {
             s(out.path()),
         ],
     );
-    run.assert_exit_code(2);
+    run.assert_exit_code(exit_code::USAGE);
     run.assert_stderr_contains("invalid --tolerance \"1MiB/s\"");
     run.assert_stderr_contains("per iteration");
 }
@@ -224,7 +225,7 @@ fn regression_a_corrupt_judging_file_that_parses_is_refused() {
         edit(&mut judging);
         std::fs::write(&path, judging.to_string()).unwrap();
         let run = leakcheck(dir.path(), &["report", s(&run_dir.join("samples.jsonl"))]);
-        run.assert_exit_code(2);
+        run.assert_exit_code(exit_code::USAGE);
         run.assert_stderr_contains("is not a valid judging file");
         run.assert_stderr_contains(named);
     }
@@ -271,7 +272,12 @@ fn regression_merge_after_a_killed_shard_reports_the_unfinished_scenario() {
         "{}",
         merged.all_output()
     );
-    assert_ne!(merged.code, Some(0), "{}", merged.all_output());
+    assert_ne!(
+        merged.code,
+        Some(exit_code::PASS),
+        "{}",
+        merged.all_output()
+    );
     let junit = read(&dir.path().join("merged/junit.xml"));
     assert!(junit.contains("leak"), "{junit}");
 }
@@ -301,7 +307,7 @@ fn regression_openmetrics_writes_through_devices_and_symlinks() {
     let real = dir.path().join("real.prom");
     let link = dir.path().join("link.prom");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    report(&link).assert_exit_code(3);
+    report(&link).assert_exit_code(exit_code::INCOMPLETE);
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -324,7 +330,7 @@ fn regression_openmetrics_writes_through_devices_and_symlinks() {
         eprintln!("skipped the device-node half: mknod needs root");
         return;
     }
-    report(&null).assert_exit_code(3);
+    report(&null).assert_exit_code(exit_code::INCOMPLETE);
     assert!(
         std::fs::metadata(&null)
             .unwrap()
@@ -332,7 +338,7 @@ fn regression_openmetrics_writes_through_devices_and_symlinks() {
             .is_char_device()
     );
     let on_full = report(&full);
-    on_full.assert_exit_code(3);
+    on_full.assert_exit_code(exit_code::INCOMPLETE);
     on_full.assert_stderr_contains("No space left on device");
     assert!(
         std::fs::metadata(&full)
@@ -362,7 +368,7 @@ fn regression_merge_refuses_a_path_outside_its_shard() {
     )
     .unwrap();
     let run = leakcheck(dir.path(), &["merge", s(&shard), "--out", "merged"]);
-    run.assert_exit_code(2);
+    run.assert_exit_code(exit_code::USAGE);
     run.assert_stderr_contains("\"../../x/flat\"");
     assert!(!dir.path().join("merged").exists());
 }
@@ -425,13 +431,13 @@ fn regression_an_unwritable_baseline_is_a_usage_error_before_the_run() {
             "--update-baseline",
         ],
     );
-    run.assert_exit_code(2);
+    run.assert_exit_code(exit_code::USAGE);
     run.assert_stderr_contains("invalid --baseline no-such-folder/baseline.json");
     assert!(!dir.path().join("started").exists(), "the gate ran first");
     // Checking against a baseline that does not exist is an error too (a typo would
     // silently turn the ratchet off).
     let typo = leakcheck(dir.path(), &["gate", "--baseline", "typo.json"]);
-    typo.assert_exit_code(2);
+    typo.assert_exit_code(exit_code::USAGE);
     typo.assert_stderr_contains("invalid --baseline typo.json: no such file");
 }
 
@@ -450,7 +456,7 @@ fn regression_openmetrics_naming_a_folder_is_a_usage_error_before_the_run() {
             "started",
         ],
     );
-    run.assert_exit_code(2);
+    run.assert_exit_code(exit_code::USAGE);
     run.assert_stderr_contains("invalid --openmetrics");
     assert!(!dir.path().join("started").exists());
 }
@@ -473,7 +479,7 @@ fn regression_a_nan_in_a_marks_stats_costs_the_value_not_the_mark() {
         dir.path(),
         &["run", "--name", "nan", "--", "python3", &program],
     );
-    run.assert_exit_code(0);
+    run.assert_exit_code(exit_code::PASS);
     let marks = records_of_type(&dir.path().join("reports/nan/samples.jsonl"), "mark");
     assert_eq!(marks.len(), 200, "{}", run.all_output());
     assert!(marks.iter().all(|m| m["rss"].as_u64() == Some(1 << 24)));
@@ -520,7 +526,7 @@ fn regression_the_client_never_writes_into_a_users_file_and_the_runner_warns() {
             &program,
         ],
     );
-    run.assert_exit_code(0);
+    run.assert_exit_code(exit_code::PASS);
     assert_eq!(
         read(&users_file),
         "",
@@ -571,7 +577,7 @@ fn regression_the_attribution_pass_stops_at_the_judged_length() {
             &program,
         ],
     );
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     let report = summary(&dir.path().join("reports/forever"));
     let attribution = &report["attribution"];
     let length = attribution["passes"][0]["length"]
@@ -608,7 +614,7 @@ fn regression_the_attribution_pass_stops_at_the_judged_length() {
             &grows,
         ],
     );
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(
         !run.stderr.contains("attribution pass"),
         "a pass was started: {}",
@@ -638,7 +644,7 @@ fn regression_an_empty_shard_merges() {
             dir.path(),
             &["gate", "--partition", &format!("{k}/5"), "--out", &out],
         )
-        .assert_exit_code(0);
+        .assert_exit_code(exit_code::PASS);
         assert!(dir.path().join(&out).join("gate.json").is_file(), "{out}");
         shards.push(out);
     }
@@ -646,7 +652,7 @@ fn regression_an_empty_shard_merges() {
     args.extend(shards.iter().map(String::as_str));
     args.extend(["--out", "merged"]);
     let merged: Outcome = leakcheck(dir.path(), &args);
-    merged.assert_exit_code(0);
+    merged.assert_exit_code(exit_code::PASS);
     assert!(
         merged.stdout.contains("3 of 3 scenarios passed"),
         "{}",
@@ -654,7 +660,7 @@ fn regression_an_empty_shard_merges() {
     );
     // One shard alone is not the gate: the others are named as missing.
     let alone = leakcheck(dir.path(), &["merge", "shard-2", "--out", "alone"]);
-    alone.assert_exit_code(2);
+    alone.assert_exit_code(exit_code::USAGE);
     alone.assert_stderr_contains("shard 1/5, 3/5, 4/5, 5/5 of the partition is missing");
 }
 
@@ -675,7 +681,7 @@ fn regression_merge_refuses_a_summary_whose_pass_contradicts_its_checks() {
     assert_ne!(text, doctored);
     std::fs::write(shard.join("loader-loop/summary.json"), doctored).unwrap();
     let run = leakcheck(dir.path(), &["merge", "shard", "--out", "merged"]);
-    run.assert_exit_code(2);
+    run.assert_exit_code(exit_code::USAGE);
     run.assert_stderr_contains("says PASS but its check");
 }
 
@@ -687,7 +693,7 @@ fn weak_messages_name_the_bad_value_and_what_was_expected() {
         "[scenarios.shown]\ndescription = \"clears \\u001b[2J the screen\"\ncommand = [\"true\"]\niterations = { min = 500, max = 2000 }\niterations_arg = \"--n\"\n",
     );
     let list = leakcheck(dir.path(), &["list"]);
-    list.assert_exit_code(0);
+    list.assert_exit_code(exit_code::PASS);
     assert!(!list.stdout.contains('\u{1b}'), "{:?}", list.stdout);
     assert!(list.stdout.contains("\\u{1b}[2J"), "{}", list.stdout);
     assert!(
@@ -698,11 +704,11 @@ fn weak_messages_name_the_bad_value_and_what_was_expected() {
 
     let too_long = temp_config(&format!("[scenarios.{long}]\ncommand = [\"true\"]\n"));
     let refused = leakcheck(too_long.path(), &["list"]);
-    refused.assert_exit_code(2);
+    refused.assert_exit_code(exit_code::USAGE);
     refused.assert_stderr_contains("at most 128 characters");
 
     let newline = leakcheck(dir.path(), &["run", "--name", "a\nb", "--", "true"]);
-    newline.assert_exit_code(2);
+    newline.assert_exit_code(exit_code::USAGE);
     newline.assert_stderr_contains("invalid --name \"a\\nb\"");
 
     // Every line on the fd undecodable: the stream is blamed, not the budget's unit.
@@ -723,7 +729,7 @@ fn weak_messages_name_the_bad_value_and_what_was_expected() {
             &garbage,
         ],
     );
-    blamed.assert_exit_code(4);
+    blamed.assert_exit_code(exit_code::UNDECIDED);
     assert!(
         blamed.stdout.contains("became a mark"),
         "{}",
@@ -743,7 +749,7 @@ fn weak_messages_name_the_bad_value_and_what_was_expected() {
         dir.path(),
         &["run", "--name", "clock", "--", "python3", &clock],
     );
-    said.assert_exit_code(0);
+    said.assert_exit_code(exit_code::PASS);
     said.assert_stderr_contains("not CLOCK_MONOTONIC");
     said.assert_stderr_contains("wire version 2");
     let marks = records_of_type(&dir.path().join("reports/clock/samples.jsonl"), "mark");
@@ -784,7 +790,7 @@ fn regression_a_peak_crossed_after_the_deciding_look_fails() {
     )
     .unwrap();
     let run = leakcheck(dir.path(), &["report", "samples.jsonl"]);
-    run.assert_exit_code(1);
+    run.assert_exit_code(exit_code::BUDGET_FAILED);
     assert!(
         run.stdout
             .contains("rss.tree peaked at 300 MiB > budget 100 MiB"),

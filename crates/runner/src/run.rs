@@ -69,9 +69,10 @@ pub fn run_with(
     fs::create_dir_all(&spec.out_dir).map_err(io_error(spec.out_dir.clone()))?;
     let samples_path = spec.samples_path();
     let file = File::create(&samples_path).map_err(io_error(samples_path.clone()))?;
-    let (read_end, write_end) = pipe().map_err(io_error(PathBuf::from("pipe(2)")))?;
+    let internal = |what| move |source| RunError::Internal { what, source };
+    let (read_end, write_end) = pipe().map_err(internal("the wire pipe"))?;
     let status_pipe = match spec.supervisor {
-        Some(_) => Some(pipe().map_err(io_error(PathBuf::from("pipe(2)")))?),
+        Some(_) => Some(pipe().map_err(internal("the supervisor's status pipe"))?),
         None => None,
     };
     let status_fd = status_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
@@ -105,11 +106,10 @@ pub fn run_with(
 
     let (tx, rx) = mpsc::channel();
     let stop_reader = Arc::new(AtomicBool::new(false));
-    let thread_error = io_error(PathBuf::from("a runner thread"));
     let reader = spawn_reader(read_end, tx.clone(), Arc::clone(&stop_reader))
-        .map_err(thread_error.clone())?;
-    let (stop_sampler, sampler) =
-        spawn_sampler(spec, tree_root, pid, spawn_ns, tx).map_err(thread_error)?;
+        .map_err(internal("the wire reader thread"))?;
+    let (stop_sampler, sampler) = spawn_sampler(spec, tree_root, pid, spawn_ns, tx)
+        .map_err(internal("the sampler thread"))?;
 
     let mut watch = Watch {
         spec,

@@ -162,6 +162,14 @@ pub enum RunError {
     },
     #[error("build command {argv:?} failed: {status}")]
     Build { argv: Vec<String>, status: String },
+    /// The runner's own machinery (a pipe, a thread) could not be created: neither the
+    /// user's input nor the program's doing.
+    #[error("leakcheck could not create {what}: {source}")]
+    Internal {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl RunSpec {

@@ -10,6 +10,7 @@
 //! wording, no logic.
 
 pub mod ending;
+pub mod exit_code;
 pub mod fmt;
 mod kinds;
 mod look;
