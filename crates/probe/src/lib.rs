@@ -21,7 +21,7 @@ pub mod process;
 pub mod sampler;
 pub mod wire;
 
-pub use mark::Probe;
+pub use mark::{FD_ENV, Probe};
 pub use sampler::{Reading, SampleError, Sampler};
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: the one clock shared by the probe and the runner

@@ -35,7 +35,7 @@ fn spawn_child(role: &str, write_fd: &OwnedFd) -> std::process::Child {
 /// Spawn `cmd` with `write_fd` inherited and named in LEAKCHECK_FD.
 fn spawn_with_fd(mut cmd: Command, write_fd: &OwnedFd) -> std::process::Child {
     let fd = write_fd.as_raw_fd();
-    cmd.env("LEAKCHECK_FD", fd.to_string())
+    cmd.env(leakcheck_probe::FD_ENV, fd.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: only async-signal-safe fcntl between fork and exec.
@@ -234,7 +234,7 @@ fn a_vanished_reader_makes_the_probe_inert_with_one_message() {
 #[test]
 fn without_leakcheck_fd_the_probe_is_inert() {
     // The parent test process has no LEAKCHECK_FD (nextest/cargo do not set it).
-    if std::env::var_os("LEAKCHECK_FD").is_some() {
+    if std::env::var_os(leakcheck_probe::FD_ENV).is_some() {
         return;
     }
     let probe = Probe::from_env();

@@ -69,7 +69,7 @@ pub(crate) fn command(
         }
     };
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .env("LEAKCHECK_FD", wire_fd.to_string())
+        .env(leakcheck_probe::FD_ENV, wire_fd.to_string())
         .stdin(Stdio::null())
         .process_group(0);
     if let Some(cwd) = &spec.cwd {

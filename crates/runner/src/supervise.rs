@@ -130,7 +130,7 @@ fn spawn_workload(argv: &[String]) -> io::Result<u32> {
 /// and its children are done, not when we are. Called only when the runner started us
 /// (it passed the status fd), so `LEAKCHECK_FD` names an fd it opened for us.
 fn close_own_wire_fd() {
-    let Some(fd) = std::env::var("LEAKCHECK_FD")
+    let Some(fd) = std::env::var(leakcheck_probe::FD_ENV)
         .ok()
         .and_then(|v| v.parse::<RawFd>().ok())
         .filter(|&fd| fd > 2)
