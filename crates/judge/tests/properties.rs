@@ -201,7 +201,7 @@ fn wire_text() -> impl Strategy<Value = String> {
     proptest::collection::vec(line, 0..150).prop_map(|lines| lines.join("\n") + "\n")
 }
 
-/// The records the runner makes of decoded messages (`Watch::wire`), on the run's clock.
+/// The records the runner makes of decoded messages (`Observation::wire`), on the run's clock.
 fn records_of(messages: Vec<Message>) -> Timeline {
     let mut t = Timeline::default();
     for m in messages {

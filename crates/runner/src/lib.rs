@@ -13,13 +13,14 @@
 
 pub mod config;
 mod gpu;
+mod observe;
 mod run;
 mod sampling;
 mod spawn;
 pub mod spec;
 pub mod supervise;
+mod target;
 pub mod units;
-mod watch;
 mod writer;
 
 pub use config::{
@@ -27,8 +28,9 @@ pub use config::{
     ScenarioConfig, Settings, load_config,
 };
 pub use leakcheck_records::{Termination, Timeline};
+pub use observe::{EARLY_STOP_INTERVAL, observe};
 pub use run::{run, run_with};
 pub use spawn::run_build;
 pub use spec::{Event, RunError, RunOutcome, RunSpec, SAMPLES_FILE, StopRequest};
 pub use supervise::{Mirror, SUPERVISE_ARG, supervise};
-pub use watch::EARLY_STOP_INTERVAL;
+pub use target::Target;

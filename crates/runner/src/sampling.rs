@@ -19,8 +19,8 @@ use leakcheck_probe::wire::{DecodeStats, Decoder, Message};
 use leakcheck_records::{GpuRecord, TreeRecord};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
+use crate::observe::since;
 use crate::spec::RunSpec;
-use crate::watch::since;
 
 /// How long the wire reader waits for input before checking whether to stop.
 const READ_POLL: Timespec = Timespec {
@@ -107,7 +107,7 @@ pub(crate) enum SamplerCommand {
 const LONE_WALK_INTERVAL: Duration = Duration::from_millis(25);
 
 /// How often the sampler hands its samples over (the merging thread's tick).
-const SEND_INTERVAL: Duration = crate::watch::TICK;
+const SEND_INTERVAL: Duration = crate::observe::TICK;
 
 /// Tree samples taken at a checkpoint.
 const BURST_SAMPLES: u32 = 5;

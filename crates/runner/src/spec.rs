@@ -176,14 +176,20 @@ impl RunSpec {
     /// Checks the spec before anything is created or spawned ([`crate::run`] calls it
     /// too; callers that write files before the run call it first).
     pub fn validate(&self) -> Result<(), RunError> {
-        validate(self)
+        if self.argv.is_empty() || self.argv[0].is_empty() {
+            return Err(RunError::EmptyCommand);
+        }
+        self.validate_observing()
+    }
+
+    /// Checks what observing reads ([`crate::observe`]): the intervals, the timeouts and
+    /// `cwd`; not the command, which an attached process does not need.
+    pub fn validate_observing(&self) -> Result<(), RunError> {
+        validate_observing(self)
     }
 }
 
-fn validate(spec: &RunSpec) -> Result<(), RunError> {
-    if spec.argv.is_empty() || spec.argv[0].is_empty() {
-        return Err(RunError::EmptyCommand);
-    }
+fn validate_observing(spec: &RunSpec) -> Result<(), RunError> {
     let positive = |what, d: Duration| {
         if d.is_zero() {
             Err(RunError::InvalidSpec {

@@ -40,6 +40,9 @@ pub enum Termination {
     /// The run never started (the program cannot be executed, the build failed, the
     /// output folder cannot be written); the message says why.
     NotStarted,
+    /// A process leakcheck observed but did not start ended: how, only its own parent
+    /// can know (its exit status is not leakcheck's to read).
+    Ended,
 }
 
 impl Termination {
@@ -127,6 +130,11 @@ impl RunEnding {
                 with_message(format!("stopped at its maximum length{at}"))
             }
             Termination::NotStarted => with_message("could not start".to_string()),
+            Termination::Ended => {
+                format!(
+                    "ended{at} (observed, not started by leakcheck: its exit status is its parent's)"
+                )
+            }
         }
     }
 }

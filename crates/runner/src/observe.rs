@@ -1,26 +1,33 @@
-//! The merging thread's state: it merges wire messages and outside samples into the
-//! [`Timeline`], streams every record to disk, and decides when to stop the child
-//! (timeout, no progress, ceiling, cancellation, early stop).
+//! Observing a [`Target`]: outside sampling, the wire when there is one, the look loop
+//! and its stops. The merging thread's state ([`Observation`]) merges wire messages and
+//! outside samples into the [`Timeline`], streams every record to disk, and decides when
+//! to stop (timeout, no progress, ceiling, cancellation, early stop). A target the runner
+//! spawned is stopped by signalling its group; an attached one is only left.
 
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use leakcheck_probe::monotonic_ns;
 use leakcheck_probe::wire::{Message, WIRE_VERSION};
 use leakcheck_records::{
-    AttributionRecord, CheckpointRecord, HelloRecord, MarkRecord, Record, RunEnding, SessionRecord,
-    Termination, Timeline,
+    AttributionRecord, CheckpointRecord, ExitRecord, HelloRecord, MarkRecord, Record, RunEnding,
+    RunHeader, SAMPLES_FORMAT, SessionRecord, Termination, Timeline,
 };
 use leakcheck_vocab::fmt;
 use rustix::process::Signal;
 
-use crate::sampling::{Input, SamplerCommand};
-use crate::spawn::ChildGuard;
-use crate::spec::{Event, RunSpec, StopRequest};
+use crate::sampling::{Input, SamplerCommand, spawn_reader, spawn_sampler};
+use crate::spec::{Event, RunError, RunOutcome, RunSpec, StopRequest};
+use crate::target::Target;
 use crate::writer::RecordWriter;
 
 /// How often the merging thread wakes up without input: bounds the latency of exit
@@ -32,7 +39,7 @@ pub(crate) const TICK: Duration = Duration::from_millis(25);
 pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(25);
 
 /// A pipe closed this long (and a tenth of the run) before the program exited, without
-/// `end`, is worth a warning ([`Watch::warn_if_closed_early`]).
+/// `end`, is worth a warning ([`Observation::warn_if_closed_early`]).
 pub const EARLY_CLOSE_S: f64 = 1.0;
 
 /// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
@@ -47,11 +54,11 @@ pub(crate) struct Stop {
 }
 
 /// State of the merging thread.
-pub(crate) struct Watch<'a> {
+pub(crate) struct Observation<'a> {
     pub(crate) spec: &'a RunSpec,
     pub(crate) out: RecordWriter,
     pub(crate) timeline: Timeline,
-    pub(crate) observer: &'a mut dyn FnMut(&Event),
+    pub(crate) on_event: &'a mut dyn FnMut(&Event),
     pub(crate) spawn_ns: u64,
     pub(crate) last_progress: Instant,
     pub(crate) stopping: Option<Stop>,
@@ -74,14 +81,15 @@ pub(crate) struct Watch<'a> {
     pub(crate) checkpoints_seen: Vec<u64>,
 }
 
-impl Watch<'_> {
-    /// Merge, stream and check until the group leader has exited; returns its status.
-    pub(crate) fn supervise(
+impl Observation<'_> {
+    /// Merge, stream and check until the target has exited (or, attached, until a stop
+    /// reason ends the observation); returns the exit status when the runner reaps it.
+    pub(crate) fn until_exit(
         &mut self,
         rx: &Receiver<Input>,
-        guard: &mut ChildGuard,
+        target: &mut Target,
         started: Instant,
-    ) -> ExitStatus {
+    ) -> Option<ExitStatus> {
         // Inputs are handled as they arrive; flushing, the exit check and the stop checks
         // run once a tick, not once a sample (at 200 Hz they were most of the runner's
         // cost).
@@ -104,7 +112,7 @@ impl Watch<'_> {
             }
             next_tick = now + TICK;
             self.out.flush();
-            if guard.exited() {
+            if target.exited() {
                 break;
             }
             if self.stopping.is_none() {
@@ -114,12 +122,24 @@ impl Watch<'_> {
                         last_iteration: self.timeline.last_iteration(),
                         message: None,
                     };
+                    if !target.may_signal() {
+                        self.warn(format!(
+                            "{}; stopped observing pid {} (leakcheck did not start it and does not signal it)",
+                            ending.describe(),
+                            target.pid()
+                        ));
+                        self.stopping = Some(Stop {
+                            reason,
+                            kill_at: now,
+                        });
+                        break;
+                    }
                     self.warn(format!(
                         "{}; stopping the process group (SIGTERM, SIGKILL after {})",
                         ending.describe(),
                         fmt::duration(self.spec.grace)
                     ));
-                    guard.signal_group(Signal::TERM);
+                    target.signal_group(Signal::TERM);
                     self.stopping = Some(Stop {
                         reason,
                         kill_at: now + self.spec.grace,
@@ -134,20 +154,23 @@ impl Watch<'_> {
                         "the process group ignored SIGTERM for {}; sending SIGKILL",
                         fmt::duration(self.spec.grace)
                     ));
-                    guard.signal_group(Signal::KILL);
+                    target.signal_group(Signal::KILL);
                 } else if self.interrupts() >= 2 {
                     // A second Ctrl-C: the user will not wait for the grace period.
                     self.escalated = true;
                     self.warn("interrupted again: sending SIGKILL now".to_owned());
-                    guard.signal_group(Signal::KILL);
+                    target.signal_group(Signal::KILL);
                 }
             }
         }
-        match guard.reap() {
+        match target.reap() {
             Ok(status) => status,
             Err(e) => {
-                self.warn(format!("waiting for pid {} failed: {e}", guard.pid));
-                ExitStatus::from_raw(-1)
+                self.warn(format!(
+                    "waiting for pid {} failed: {e}",
+                    target.reaped_pid()
+                ));
+                Some(ExitStatus::from_raw(-1))
             }
         }
     }
@@ -269,7 +292,7 @@ impl Watch<'_> {
             Input::Tree(t) => {
                 if let Some(rss_tree) = t.rss_tree {
                     self.peak = self.peak.max(rss_tree);
-                    (self.observer)(&Event::Sample {
+                    (self.on_event)(&Event::Sample {
                         t_s: t.t_s,
                         rss_tree,
                     });
@@ -309,7 +332,7 @@ impl Watch<'_> {
                 stats,
             } => {
                 self.last_progress = Instant::now();
-                (self.observer)(&Event::Mark {
+                (self.on_event)(&Event::Mark {
                     iteration,
                     rss: rss_bytes,
                     allocated: alloc.map(|a| a.allocated),
@@ -328,7 +351,7 @@ impl Watch<'_> {
                 label,
                 t_ns,
             } => {
-                (self.observer)(&Event::Session {
+                (self.on_event)(&Event::Session {
                     event,
                     id,
                     label: label.clone(),
@@ -363,7 +386,7 @@ impl Watch<'_> {
                 })
             }
             Message::Note { text, t_ns } => {
-                (self.observer)(&Event::Note(text.clone()));
+                (self.on_event)(&Event::Note(text.clone()));
                 Record::Note {
                     t_s: self.sent_at(t_ns),
                     text,
@@ -392,7 +415,7 @@ impl Watch<'_> {
     }
 
     pub(crate) fn warn(&mut self, text: String) {
-        (self.observer)(&Event::Warning(text.clone()));
+        (self.on_event)(&Event::Warning(text.clone()));
         let t_s = self.now_s();
         self.emit(Record::Warning { t_s, text });
     }
@@ -425,4 +448,222 @@ impl Watch<'_> {
         self.out.write(&record);
         self.timeline.apply(&record);
     }
+
+    /// Decide the termination, write the `exit` record and hand the outcome back, keeping it
+    /// when the samples file could not be written (the timeline in memory is complete).
+    fn finish(
+        mut self,
+        status: Option<ExitStatus>,
+        started: Instant,
+        samples_path: PathBuf,
+        pid: u32,
+    ) -> RunOutcome {
+        let wall_s = started.elapsed().as_secs_f64();
+        let termination = match self.stopping.take() {
+            Some(stop) => match stop.reason {
+                Termination::CeilingExceeded { ceiling, .. } => Termination::CeilingExceeded {
+                    ceiling,
+                    peak: self.peak,
+                },
+                reason => reason,
+            },
+            None => match status.map(|s| (s.code(), s.signal())) {
+                Some((Some(code), _)) => Termination::Exited { code },
+                Some((None, Some(signal))) => Termination::Signaled { signal },
+                Some((None, None)) => Termination::Exited { code: -1 },
+                None => Termination::Ended,
+            },
+        };
+        let escalated = self.escalated;
+        let stopped_early = self.stopped_early.take();
+        self.emit(Record::Exit(ExitRecord {
+            wall_s,
+            termination,
+            code: status.and_then(|s| s.code()),
+            signal: status.and_then(|s| s.signal()),
+            escalated,
+            peak_rss_tree: self.peak,
+            decode: self.timeline.decode.clone(),
+            stopped_early: stopped_early.clone(),
+        }));
+        self.out.flush();
+        if let Some(err) = self.out.error.take() {
+            let text = format!(
+                "writing {} failed: {err}; the file is incomplete",
+                samples_path.display()
+            );
+            (self.on_event)(&Event::Warning(text.clone()));
+            self.timeline.warnings.push(text);
+        }
+        RunOutcome {
+            samples_path,
+            pid,
+            termination,
+            timeline: std::mem::take(&mut self.timeline),
+            wall_s,
+            code: status.and_then(|s| s.code()),
+            signal: status.and_then(|s| s.signal()),
+            escalated,
+            stopped_early,
+        }
+    }
+}
+
+/// After the target is gone, how long to wait for the pipe's EOF (a process that
+/// escaped the group may still hold the write end).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// When observation began, on the clocks the records use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    /// `CLOCK_MONOTONIC` at the start: `t_s` is seconds since it.
+    pub(crate) spawn_ns: u64,
+    pub(crate) started: Instant,
+    /// Wall-clock start, seconds since the Unix epoch.
+    pub(crate) started_unix: f64,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            spawn_ns: monotonic_ns(),
+            started: Instant::now(),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
+}
+
+/// `samples.jsonl` under `spec.out_dir`, created (with the folder) before anything runs.
+pub(crate) fn create_samples(spec: &RunSpec) -> Result<(File, PathBuf), RunError> {
+    let io_error = |path: PathBuf| move |source| RunError::Io { path, source };
+    fs::create_dir_all(&spec.out_dir).map_err(io_error(spec.out_dir.clone()))?;
+    let path = spec.samples_path();
+    let file = File::create(&path).map_err(io_error(path.clone()))?;
+    Ok((file, path))
+}
+
+/// Observe `target` to its end and return what happened: outside samples of its tree
+/// (and GPU), the marks it sends on `wire` when it has the runner's pipe, and the same
+/// stops as a run (timeout, no progress, ceiling, cancellation, `early_stop`). A target
+/// from [`Target::attach`] is never signalled: a stop ends the observation, and its end
+/// is [`Termination::Ended`] (its exit status is its parent's).
+///
+/// `spec` gives the observing settings (`name`, `out_dir`, the intervals, `timeout`,
+/// `no_progress_timeout`, `ceiling`, `cancel`, `grace`) and `argv` for the record's header;
+/// what only starting a program needs (`env`, `cwd`, `child_log`, `supervisor`) is unused.
+pub fn observe(
+    spec: &RunSpec,
+    target: Target,
+    wire: Option<OwnedFd>,
+    on_event: &mut dyn FnMut(&Event),
+    early_stop: &mut dyn FnMut(&Timeline) -> Option<StopRequest>,
+) -> Result<RunOutcome, RunError> {
+    spec.validate_observing()?;
+    let samples = create_samples(spec)?;
+    observe_into(
+        spec,
+        target,
+        wire,
+        samples,
+        Clock::now(),
+        on_event,
+        early_stop,
+    )
+}
+
+/// [`observe`] into a samples file created already (a run creates it before spawning).
+pub(crate) fn observe_into(
+    spec: &RunSpec,
+    mut target: Target,
+    wire: Option<OwnedFd>,
+    (file, samples_path): (File, PathBuf),
+    clock: Clock,
+    on_event: &mut dyn FnMut(&Event),
+    early_stop: &mut dyn FnMut(&Timeline) -> Option<StopRequest>,
+) -> Result<RunOutcome, RunError> {
+    let internal = |what| move |source| RunError::Internal { what, source };
+    let (tx, rx) = mpsc::channel();
+    let stop_reader = Arc::new(AtomicBool::new(false));
+    let reader = match wire {
+        Some(read_end) => Some(
+            spawn_reader(read_end, tx.clone(), Arc::clone(&stop_reader))
+                .map_err(internal("the wire reader thread"))?,
+        ),
+        None => None,
+    };
+    let (stop_sampler, sampler) =
+        spawn_sampler(spec, target.tree_root, target.pid, clock.spawn_ns, tx)
+            .map_err(internal("the sampler thread"))?;
+
+    let pid = target.pid;
+    let mut observation = Observation {
+        spec,
+        out: RecordWriter::new(BufWriter::new(file), samples_path.clone()),
+        timeline: Timeline::default(),
+        on_event,
+        spawn_ns: clock.spawn_ns,
+        last_progress: clock.started,
+        stopping: None,
+        peak: 0,
+        // Without a pipe there is nothing to drain.
+        wire_done: reader.is_none(),
+        wire_closed_s: None,
+        clock_warned: false,
+        escalated: false,
+        early_stop,
+        next_early_check: clock.started + EARLY_STOP_INTERVAL,
+        data_at_last_check: 0,
+        stopped_early: None,
+        sampler: stop_sampler.clone(),
+        checkpoints_seen: Vec::new(),
+    };
+    observation.emit(Record::Run(RunHeader {
+        format: SAMPLES_FORMAT,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: spec.name.clone(),
+        argv: spec.argv.clone(),
+        started_unix: clock.started_unix,
+        pid,
+        rss_interval_s: spec.rss_interval.as_secs_f64(),
+        gpu_interval_s: spec.gpu_interval.as_secs_f64(),
+        timeout_s: spec.timeout.as_secs_f64(),
+        no_progress_timeout_s: spec.no_progress_timeout.map(|d| d.as_secs_f64()),
+        ceiling: spec.ceiling,
+    }));
+    (observation.on_event)(&Event::Started { pid });
+
+    let status = observation.until_exit(&rx, &mut target, clock.started);
+    let exited_s = observation.now_s();
+
+    // The target is gone (or left): stop sampling (both senders gone), then drain the
+    // pipe until EOF (bounded).
+    drop(stop_sampler);
+    observation.sampler = mpsc::channel().0;
+    let _ = sampler.join();
+    let drain_until = Instant::now() + DRAIN_TIMEOUT;
+    while !observation.wire_done && Instant::now() < drain_until {
+        match rx.recv_timeout(TICK) {
+            Ok(input) => observation.handle(input),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Whether the pipe reached EOF by itself: once told to stop, the reader also
+    // reports "done", so this must be known before.
+    let reached_eof = observation.wire_done;
+    stop_reader.store(true, Ordering::Relaxed);
+    if let Some(reader) = reader {
+        let _ = reader.join();
+    }
+    while let Ok(input) = rx.try_recv() {
+        observation.handle(input);
+    }
+    if !reached_eof {
+        observation.warn("the LEAKCHECK_FD pipe stayed open after the child exited (a process outside its group holds it); stopped reading".to_owned());
+    }
+    observation.warn_if_closed_early(exited_s);
+    observation.warn_about_decoding();
+    Ok(observation.finish(status, clock.started, samples_path, pid))
 }
