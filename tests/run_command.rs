@@ -198,3 +198,31 @@ fn a_scenario_whose_build_fails_exits_build_failed_not_usage() {
         gate.all_output()
     );
 }
+
+#[test]
+fn a_budget_on_a_registered_source_metric_judges_it() {
+    // rss.anon comes from a registered memory source (procfs status), not from the tree
+    // walk: it is sampled beside it and budgeted like any metric.
+    let (dir, out) = {
+        let script = "import time\nkept = []\nend = time.time() + 3\nwhile time.time() < end:\n    kept.append(bytearray(b'x' * (1 << 20)))\n    time.sleep(0.01)\n";
+        let dir = tempfile::tempdir().unwrap();
+        let out = leakcheck(
+            dir.path(),
+            &[
+                "run",
+                "--name",
+                "anon",
+                "--budget",
+                "rss.anon.slope=1MiB/s",
+                "--",
+                "python3",
+                "-c",
+                script,
+            ],
+        );
+        (dir, out)
+    };
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
+    let summary = read(&dir.path().join("reports/anon/summary.md"));
+    assert!(summary.contains("rss.anon"), "{summary}");
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, Quantity, WarmUp};
-use leakcheck_records::{ALL_METRICS, RunHeader, unit_of};
+use leakcheck_records::{known_metrics, RunHeader, unit_of};
 use leakcheck_vocab::BudgetKind;
 use serde::{Deserialize, Serialize};
 
@@ -194,11 +194,11 @@ impl Judging {
         }
         for (i, b) in self.budgets.iter().enumerate() {
             let field = |name: &str| format!("budgets[{i}].{name}");
-            if !ALL_METRICS.contains(&b.metric.as_str()) {
+            if !known_metrics().contains(&b.metric.as_str()) {
                 return bad(
                     field("metric"),
                     format!("{:?}", b.metric),
-                    &format!("one of {}", ALL_METRICS.join(", ")),
+                    &format!("one of {}", known_metrics().join(", ")),
                 );
             }
             if b.budget.unit != unit_of(&b.metric) {

@@ -5,7 +5,7 @@ use leakcheck_analysis::{
     AnalysisError, AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict,
     analyze_metric_with, classify_fragmentation, sequential::Steadiness,
 };
-use leakcheck_records::{ALL_METRICS, Timeline, metrics};
+use leakcheck_records::{known_metrics, Timeline, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
 use leakcheck_report::{
     BudgetCheck, CheckpointLevel, EnvelopeTrace, FitLine, LevelKind, MetricReport, PerSession,
@@ -35,7 +35,7 @@ pub(crate) struct JudgedMetric {
     broken_stream: Option<String>,
 }
 
-/// Every metric worth showing, judged: budgeted metrics first (in [`ALL_METRICS`] order),
+/// Every metric worth showing, judged: budgeted metrics first (in [`known_metrics`] order),
 /// then the always-shown ones the run has data for.
 /// `short_of_min`: the run's length and the minimum a pass needs, when the run ended
 /// short of it; a check that would pass is then undecided.
@@ -48,7 +48,7 @@ pub(crate) fn judge_metrics(
 ) -> Vec<JudgedMetric> {
     let available = timeline.metrics();
     let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
-    let shown = ALL_METRICS.into_iter().filter(|m| budgeted(m)).chain(
+    let shown = known_metrics().into_iter().filter(|m| budgeted(m)).chain(
         ALWAYS_SHOWN
             .into_iter()
             .filter(|m| available.contains(m) && !budgeted(m)),

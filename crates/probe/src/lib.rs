@@ -7,9 +7,12 @@
 //! * [`mark`]: the [`Probe`] a workload uses to mark iterations and sessions.
 //! * [`wire`]: the v1 JSON Lines wire format, encoder and decoder.
 //!
-//! Every sampler also implements [`Sampler`], one uniform way to read any of them (the
-//! probe's tests and benches use it); the runner calls the concrete samplers, whose typed
-//! results (per-process RSS, PSS, GPU per pid) it needs.
+//! * [`sources`]: the memory sources the runner samples beside the tree, as data (each a
+//!   [`Sampler`] with its metric names, registered once).
+//!
+//! Every sampler implements [`Sampler`], one uniform way to read any of them. The runner
+//! reads the registered [`sources`] through it; for the process tree and the GPU it calls
+//! the concrete samplers, whose typed results (per-process RSS, PSS, GPU per pid) it needs.
 
 pub mod alloc;
 #[cfg(feature = "nvml")]
@@ -19,6 +22,7 @@ pub mod mark;
 pub mod metrics;
 pub mod process;
 pub mod sampler;
+pub mod sources;
 pub mod wire;
 
 pub use mark::{FD_ENV, Probe};

@@ -440,6 +440,18 @@ impl Sampler for ProcessSampler {
     }
 }
 
+/// The `status` breakdown of the observed program as a registered source.
+pub const STATUS_SOURCE: crate::sources::Source = crate::sources::Source {
+    name: "procfs-status",
+    metrics: &[
+        metrics::RSS_HWM,
+        metrics::RSS_ANON,
+        metrics::RSS_FILE,
+        metrics::RSS_SHMEM,
+    ],
+    open: |pid| Ok(Box::new(StatusSampler::open(pid)?)),
+};
+
 /// Emits the `status` breakdown of one process (`rss.hwm`, `rss.anon`, `rss.file`,
 /// `rss.shmem`): meant for a slower cadence than [`ProcessSampler`].
 #[derive(Debug)]

@@ -13,14 +13,12 @@ impl Timeline {
     pub fn length(&self, unit: XUnit) -> f64 {
         match unit {
             XUnit::Iteration => self.marks.len() as f64,
-            XUnit::Second => [
-                self.marks.last().map(|m| m.t_s),
-                self.samples.last().map(|s| s.t_s),
-                self.gpu.last().map(|g| g.t_s),
-            ]
-            .into_iter()
-            .flatten()
-            .fold(0.0, f64::max),
+            XUnit::Second => self
+                .outside_ends()
+                .into_iter()
+                .chain([self.marks.last().map(|m| m.t_s)])
+                .flatten()
+                .fold(0.0, f64::max),
         }
     }
 
@@ -48,8 +46,7 @@ impl Timeline {
         };
         let past = |last: Option<f64>| last.is_none_or(|t| t > cut);
         self.length(unit) > length
-            && past(self.samples.last().map(|s| s.t_s))
-            && past(self.gpu.last().map(|g| g.t_s))
+            && self.outside_ends().into_iter().all(past)
             && (unit == XUnit::Iteration || past(self.marks.last().map(|m| m.t_s)))
     }
 
@@ -58,14 +55,10 @@ impl Timeline {
     pub fn truncated(&self, unit: XUnit, length: f64) -> Timeline {
         let cut = self.cutoff_s(unit, length).unwrap_or(f64::NEG_INFINITY);
         let mut t = self.clone();
-        t.marks.retain(|m| m.t_s <= cut);
+        t.retain_to(cut);
         if unit == XUnit::Iteration {
             t.marks.truncate(length.floor() as usize);
         }
-        t.samples.retain(|s| s.t_s <= cut);
-        t.gpu.retain(|g| g.t_s <= cut);
-        t.sessions.retain(|s| s.t_s <= cut);
-        t.checkpoints.retain(|c| c.t_s <= cut);
         t.ended = false;
         t
     }
@@ -120,11 +113,11 @@ impl Timeline {
             };
             bytes.map(|v| v as f64)
         };
-        let outside = |t: &TreeRecord| -> Option<u64> {
+        let outside = |t: &TreeRecord| -> Option<f64> {
             match metric {
-                metrics::RSS_TREE => t.rss_tree,
-                metrics::PSS_TREE => t.pss_tree,
-                _ => None,
+                metrics::RSS_TREE => t.rss_tree.map(|v| v as f64),
+                metrics::PSS_TREE => t.pss_tree.map(|v| v as f64),
+                named => t.stats.get(named).copied(),
             }
         };
         ids.into_iter()
@@ -147,7 +140,6 @@ impl Timeline {
                         // no level of the program (it made retained memory negative).
                         .filter(|t| t.rss > 0)
                         .filter_map(outside)
-                        .map(|v| v as f64)
                         .collect();
                 }
                 (id, values)

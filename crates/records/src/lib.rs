@@ -18,5 +18,5 @@ pub use samples::{RecordedRun, RecordsError, read_run, read_run_from};
 pub use timeline::{
     ALL_METRICS, AttributionRecord, CHECKPOINT_WINDOW_S, CheckpointRecord, ExitRecord, GpuRecord,
     HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FORMAT, SessionRecord, Timeline,
-    TreeRecord, unit_of,
+    TreeRecord, known_metrics, unit_of,
 };

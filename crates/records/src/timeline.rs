@@ -14,7 +14,7 @@
 //! | `gpu_status` | `status`: `"available: …"` or `"unavailable (reason)"`, once |
 //! | `hello`      | `t_s`, `version`, `pid`, `allocator` (the child's `hello`) |
 //! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`), `stats` (optional: named numbers such as `py.blocks`, see `leakcheck_probe::metrics`) |
-//! | `tree`       | `t_s`, `rss` (root process), `rss_tree` (absent between walks of a tree of several processes), `pss_tree` (optional), `pids` |
+//! | `tree`       | `t_s`, `rss` (root process), `rss_tree` (absent between walks of a tree of several processes), `pss_tree` (optional), `pids`, `stats` (optional: the registered memory sources' readings by metric name, see `leakcheck_probe::sources`) |
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
 //! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
@@ -70,6 +70,14 @@ pub struct TreeRecord {
     pub pss_tree: Option<u64>,
     /// Number of processes in the tree.
     pub pids: u32,
+    /// The registered memory sources' readings taken with this sample
+    /// (`leakcheck_probe::sources`: `rss.anon`, `cgroup.current`, …), by metric name.
+    #[serde(
+        default,
+        skip_serializing_if = "Stats::is_empty",
+        deserialize_with = "finite_stats"
+    )]
+    pub stats: Stats,
 }
 
 /// One external GPU sample (NVML).
@@ -220,7 +228,8 @@ pub struct Timeline {
     pub gpu_status: String,
 }
 
-/// Metrics a [`Timeline`] can hold, in the order reports list them.
+/// The built-in metrics a [`Timeline`] can hold, in the order reports list them;
+/// [`known_metrics`] adds the registered sources' ones.
 pub const ALL_METRICS: [&str; 17] = [
     metrics::RSS,
     metrics::RSS_TREE,
@@ -240,6 +249,15 @@ pub const ALL_METRICS: [&str; 17] = [
     metrics::TORCH_CUDA_ALLOCATED,
     metrics::TORCH_CUDA_RESERVED,
 ];
+
+/// Every metric a budget may name: the built-in ones ([`ALL_METRICS`]), then those of
+/// the registered memory sources (`leakcheck_probe::sources`), in that order.
+pub fn known_metrics() -> Vec<&'static str> {
+    ALL_METRICS
+        .into_iter()
+        .chain(leakcheck_probe::sources::metrics())
+        .collect()
+}
 
 /// What `metric`'s values count: bytes, or things ([`metrics::COUNT_METRICS`]).
 pub fn unit_of(metric: &str) -> ValueUnit {
@@ -268,6 +286,25 @@ impl Timeline {
             Record::Warning { text, .. } => self.warnings.push(text.clone()),
             Record::End { .. } => self.ended = true,
         }
+    }
+
+    /// The last time of each outside stream (tree samples, GPU samples). With
+    /// [`Timeline::retain_to`], the one place that lists the timed streams: a look cuts
+    /// every stream the same way, so a live look equals a re-read one.
+    pub(crate) fn outside_ends(&self) -> [Option<f64>; 2] {
+        [
+            self.samples.last().map(|s| s.t_s),
+            self.gpu.last().map(|g| g.t_s),
+        ]
+    }
+
+    /// Keeps the records of every timed stream up to `cut` seconds.
+    pub(crate) fn retain_to(&mut self, cut: f64) {
+        self.marks.retain(|m| m.t_s <= cut);
+        self.samples.retain(|s| s.t_s <= cut);
+        self.gpu.retain(|g| g.t_s <= cut);
+        self.sessions.retain(|s| s.t_s <= cut);
+        self.checkpoints.retain(|c| c.t_s <= cut);
     }
 
     /// The last iteration the child marked.
@@ -337,9 +374,9 @@ impl Timeline {
         out
     }
 
-    /// The metrics this timeline has data for, in [`ALL_METRICS`] order.
+    /// The metrics this timeline has data for, in [`known_metrics`] order.
     pub fn metrics(&self) -> Vec<&'static str> {
-        ALL_METRICS
+        known_metrics()
             .into_iter()
             .filter(|m| self.series(m).is_some())
             .collect()
@@ -366,19 +403,21 @@ impl Timeline {
         };
         let alloc =
             |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(|a| f(a) as f64));
+        let bytes = |v: Option<u64>| v.map(|v| v as f64);
         match metric {
             metrics::RSS => from_marks(&|m| m.rss.map(|v| v as f64))
-                .or_else(|| self.external(&self.samples, |s| s.t_s, |s| Some(s.rss))),
+                .or_else(|| self.external(&self.samples, |s| s.t_s, |s| Some(s.rss as f64))),
             metrics::ALLOC_ALLOCATED => alloc(|a| a.allocated),
             metrics::ALLOC_ACTIVE => alloc(|a| a.active),
             metrics::ALLOC_RESIDENT => alloc(|a| a.resident),
             metrics::ALLOC_MAPPED => alloc(|a| a.mapped),
             metrics::ALLOC_METADATA => alloc(|a| a.metadata),
-            metrics::RSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.rss_tree),
-            metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| s.pss_tree),
-            metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| g.process),
-            metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| g.device),
-            named => from_marks(&|m| m.stats.get(named).copied()),
+            metrics::RSS_TREE => self.external(&self.samples, |s| s.t_s, |s| bytes(s.rss_tree)),
+            metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| bytes(s.pss_tree)),
+            metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.process)),
+            metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.device)),
+            named => from_marks(&|m| m.stats.get(named).copied())
+                .or_else(|| self.external(&self.samples, |s| s.t_s, |s| s.stats.get(named).copied())),
         }
     }
 
@@ -394,16 +433,22 @@ impl Timeline {
             let after = points.iter().filter(|p| p.0 > last).map(|p| p.1).collect();
             (before, after)
         };
-        let tree = |v: fn(&TreeRecord) -> Option<u64>| split(timed(&self.samples, |s| s.t_s, v));
-        let gpu = |v: fn(&GpuRecord) -> Option<u64>| split(timed(&self.gpu, |g| g.t_s, v));
+        let tree = |v: &dyn Fn(&TreeRecord) -> Option<f64>| {
+            split(timed(&self.samples, |s| s.t_s, v))
+        };
+        let gpu = |v: &dyn Fn(&GpuRecord) -> Option<f64>| split(timed(&self.gpu, |g| g.t_s, v));
+        let bytes = |v: Option<u64>| v.map(|v| v as f64);
         match metric {
             metrics::RSS if self.marks.iter().all(|m| m.rss.is_none()) => {
-                Some(tree(|s| Some(s.rss)))
+                Some(tree(&|s| Some(s.rss as f64)))
             }
-            metrics::RSS_TREE => Some(tree(|s| s.rss_tree)),
-            metrics::PSS_TREE => Some(tree(|s| s.pss_tree)),
-            metrics::GPU_PROCESS => Some(gpu(|g| g.process)),
-            metrics::GPU_DEVICE => Some(gpu(|g| g.device)),
+            metrics::RSS_TREE => Some(tree(&|s| bytes(s.rss_tree))),
+            metrics::PSS_TREE => Some(tree(&|s| bytes(s.pss_tree))),
+            metrics::GPU_PROCESS => Some(gpu(&|g| bytes(g.process))),
+            metrics::GPU_DEVICE => Some(gpu(&|g| bytes(g.device))),
+            named if self.samples.iter().any(|s| s.stats.contains_key(named)) => {
+                Some(tree(&|s| s.stats.get(named).copied()))
+            }
             _ => None,
         }
     }
@@ -417,7 +462,7 @@ impl Timeline {
         &self,
         records: &[T],
         t: fn(&T) -> f64,
-        value: fn(&T) -> Option<u64>,
+        value: impl Fn(&T) -> Option<f64>,
     ) -> Option<(Vec<f64>, Vec<f64>, XUnit)> {
         let points = timed(records, t, value);
         if self.marks.is_empty() {
@@ -431,10 +476,14 @@ impl Timeline {
 }
 
 /// The `(t_s, value)` of each record that has a value.
-fn timed<T>(records: &[T], t: fn(&T) -> f64, value: fn(&T) -> Option<u64>) -> Vec<(f64, f64)> {
+fn timed<T>(
+    records: &[T],
+    t: fn(&T) -> f64,
+    value: impl Fn(&T) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     records
         .iter()
-        .filter_map(|r| Some((t(r), value(r)? as f64)))
+        .filter_map(|r| Some((t(r), value(r)?)))
         .collect()
 }
 
@@ -499,6 +548,7 @@ pub(crate) mod build {
             rss_tree: Some(rss_tree),
             pss_tree: None,
             pids: 1,
+            stats: Stats::new(),
         })
     }
 }

@@ -15,7 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use leakcheck_probe::monotonic_ns;
-use leakcheck_probe::wire::{DecodeStats, Decoder, Message};
+use leakcheck_probe::wire::{DecodeStats, Decoder, Message, Stats};
 use leakcheck_records::{GpuRecord, TreeRecord};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
@@ -106,6 +106,38 @@ pub(crate) enum SamplerCommand {
 /// `pread` of its kept-open `statm`).
 const LONE_WALK_INTERVAL: Duration = Duration::from_millis(25);
 
+/// How often the registered memory sources are read (each reads a procfs or cgroup
+/// file or two: tens of µs, so not at the RSS rate); checkpoint bursts read them too.
+const SOURCE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The registered memory sources opened for one program.
+struct Sources {
+    open: Vec<Box<dyn leakcheck_probe::Sampler>>,
+    readings: Vec<leakcheck_probe::Reading>,
+}
+
+impl Sources {
+    fn open(pid: u32) -> Sources {
+        Sources {
+            open: leakcheck_probe::sources::open_all(pid).0,
+            readings: Vec::new(),
+        }
+    }
+
+    /// Every source's readings into `stats`, by metric name; a source that fails this
+    /// time (the program is exiting) adds nothing.
+    fn read_into(&mut self, stats: &mut Stats) {
+        for source in &mut self.open {
+            self.readings.clear();
+            if source.sample(&mut self.readings).is_ok() {
+                for r in &self.readings {
+                    stats.insert(r.metric.clone().into_owned(), r.bytes as f64);
+                }
+            }
+        }
+    }
+}
+
 /// How often the sampler hands its samples over (the merging thread's tick).
 const SEND_INTERVAL: Duration = crate::observe::TICK;
 
@@ -159,8 +191,12 @@ impl OutsideSampler {
                 return;
             }
         };
+        // The registered memory sources (`leakcheck_probe::sources`); one that cannot be
+        // read here (no cgroup filesystem) is left out.
+        let mut sources = Sources::open(self.pid);
         let now = Instant::now();
         let (mut next_rss, mut next_gpu, mut next_pss, mut next_walk) = (now, now, now, now);
+        let mut next_sources = now;
         let mut burst_left = 0;
         let mut batch: Vec<TreeRecord> = Vec::new();
         let mut next_send = now;
@@ -194,6 +230,7 @@ impl OutsideSampler {
                             rss_tree: Some(s.rss_bytes),
                             pss_tree: s.pss_bytes,
                             pids: s.pids.len() as u32,
+                            stats: Stats::new(),
                         }
                     })
                 } else {
@@ -204,12 +241,19 @@ impl OutsideSampler {
                         rss_tree: (pids == [self.pid]).then_some(rss),
                         pss_tree: None,
                         pids: pids.len() as u32,
+                        stats: Stats::new(),
                     })
                 };
                 match sample {
                     // No resident page at all: the program is exiting (a zombie's statm).
                     Ok(record) if record.rss == 0 => {}
-                    Ok(record) => batch.push(record),
+                    Ok(mut record) => {
+                        if burst_left > 0 || now >= next_sources {
+                            next_sources = now + SOURCE_INTERVAL;
+                            sources.read_into(&mut record.stats);
+                        }
+                        batch.push(record);
+                    }
                     // The root exited; the merging thread is about to notice.
                     Err(leakcheck_probe::SampleError::Gone { .. }) => {}
                     Err(e) if !warned => {

@@ -66,6 +66,16 @@ fn a_process_started_with_command_is_observed_by_pid_to_its_end() {
         "rss went from {first} to at most {peak}"
     );
 
+    // The registered sources were read beside the tree: the anonymous memory grew too.
+    let (_, anon, _) = outcome.timeline.series("rss.anon").expect("rss.anon sampled");
+    assert!(anon.len() >= 5, "{} rss.anon readings", anon.len());
+    let anon_peak = anon.iter().copied().fold(0.0, f64::max);
+    assert!(
+        anon_peak >= anon[0] + (40u64 << 20) as f64,
+        "rss.anon went from {} to at most {anon_peak}",
+        anon[0]
+    );
+
     // The file says the same: a header first, the samples, then the exit record.
     let read = read_run(&outcome.samples_path).expect("samples.jsonl reads back");
     assert_eq!(read.timeline.samples, outcome.timeline.samples);

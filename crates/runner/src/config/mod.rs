@@ -52,7 +52,7 @@ use std::time::Duration;
 
 pub use leakcheck_analysis::MetricBudget;
 use leakcheck_analysis::{Budget, BudgetKind, Quantity, WarmUp};
-use leakcheck_records::ALL_METRICS;
+use leakcheck_records::known_metrics;
 
 use crate::spec::RunSpec;
 
@@ -507,7 +507,7 @@ pub fn parse_budget_flag(arg: &str) -> Result<MetricBudget, ConfigError> {
         problem,
         expected: format!(
             "METRIC.KIND=VALUE, e.g. rss.slope=1MiB/s (metrics: {}; kinds: slope, growth, peak, retained)",
-            ALL_METRICS.join(", ")
+            known_metrics().join(", ")
         ),
     };
     let (key, value) = arg
@@ -517,7 +517,7 @@ pub fn parse_budget_flag(arg: &str) -> Result<MetricBudget, ConfigError> {
         .trim()
         .rsplit_once('.')
         .ok_or_else(|| invalid("no `.KIND` after the metric".to_owned()))?;
-    if !ALL_METRICS.contains(&metric) {
+    if !known_metrics().contains(&metric) {
         return Err(invalid(format!("unknown metric {metric:?}")));
     }
     let kind =

@@ -10,7 +10,7 @@ use std::time::Duration;
 use leakcheck_analysis::budget::SIZE_FORMS;
 use leakcheck_analysis::warmup::WARMUP_FORMS;
 use leakcheck_analysis::{Budget, BudgetKind, WarmUp};
-use leakcheck_records::ALL_METRICS;
+use leakcheck_records::known_metrics;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -571,25 +571,25 @@ impl<'a> Ctx<'a> {
             let metric_path = join(path, name);
             // `rss.tree = { … }` unquoted is the table `rss` holding `tree`: say so.
             let dotted_hint = |first: &str| {
-                ALL_METRICS
-                    .iter()
+                known_metrics()
+                    .into_iter()
                     .find(|m| m.starts_with(&format!("{first}.")))
                     .map(|m| {
                         format!(" (dotted metric names must be quoted in TOML: \"{m}\" = {{ … }})")
                     })
                     .unwrap_or_default()
             };
-            if !ALL_METRICS.contains(&name) {
+            if !known_metrics().contains(&name) {
                 return Err(ConfigError::UnknownMetric {
                     at: self.loc(metric.span()),
                     key: metric_path,
                     metric: name.to_owned(),
-                    known: format!("{}{}", ALL_METRICS.join(", "), dotted_hint(name)),
+                    known: format!("{}{}", known_metrics().join(", "), dotted_hint(name)),
                 });
             }
             if let DeValue::Table(t) = limits.get_ref()
                 && let Some((sub, _)) = t.iter().find(|(k, _)| {
-                    ALL_METRICS.contains(&format!("{name}.{}", k.get_ref()).as_str())
+                    known_metrics().contains(&format!("{name}.{}", k.get_ref()).as_str())
                 })
             {
                 let full = format!("{name}.{}", sub.get_ref());
