@@ -6,6 +6,8 @@
 
 use crate::sampler::{SampleError, Sampler};
 
+pub mod cgroup;
+
 /// One memory source: what it is called, which metrics it reads, how it is opened.
 #[derive(Debug, Clone, Copy)]
 pub struct Source {
@@ -19,7 +21,7 @@ pub struct Source {
 }
 
 /// Every registered source, in the order their metrics are listed.
-pub const SOURCES: &[Source] = &[crate::process::STATUS_SOURCE];
+pub const SOURCES: &[Source] = &[crate::process::STATUS_SOURCE, cgroup::SOURCE];
 
 /// The metrics of every registered source, in [`SOURCES`] order.
 pub fn metrics() -> impl Iterator<Item = &'static str> {
