@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, Quantity, WarmUp};
-use leakcheck_records::{known_metrics, RunHeader, unit_of};
+use leakcheck_records::{RunHeader, known_metrics, unit_of};
 use leakcheck_vocab::BudgetKind;
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@ use leakcheck_analysis::{
     AnalysisError, AnalysisOptions, MetricAnalysis, MetricBudget, Series, Shape, Verdict,
     analyze_metric_with, classify_fragmentation, sequential::Steadiness,
 };
-use leakcheck_records::{known_metrics, Timeline, metrics};
+use leakcheck_records::{Timeline, known_metrics, metrics};
 use leakcheck_report::words::{CheckFacts, check_line};
 use leakcheck_report::{
     BudgetCheck, CheckpointLevel, EnvelopeTrace, FitLine, LevelKind, MetricReport, PerSession,

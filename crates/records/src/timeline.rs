@@ -416,8 +416,9 @@ impl Timeline {
             metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| bytes(s.pss_tree)),
             metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.process)),
             metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.device)),
-            named => from_marks(&|m| m.stats.get(named).copied())
-                .or_else(|| self.external(&self.samples, |s| s.t_s, |s| s.stats.get(named).copied())),
+            named => from_marks(&|m| m.stats.get(named).copied()).or_else(|| {
+                self.external(&self.samples, |s| s.t_s, |s| s.stats.get(named).copied())
+            }),
         }
     }
 
@@ -433,9 +434,8 @@ impl Timeline {
             let after = points.iter().filter(|p| p.0 > last).map(|p| p.1).collect();
             (before, after)
         };
-        let tree = |v: &dyn Fn(&TreeRecord) -> Option<f64>| {
-            split(timed(&self.samples, |s| s.t_s, v))
-        };
+        let tree =
+            |v: &dyn Fn(&TreeRecord) -> Option<f64>| split(timed(&self.samples, |s| s.t_s, v));
         let gpu = |v: &dyn Fn(&GpuRecord) -> Option<f64>| split(timed(&self.gpu, |g| g.t_s, v));
         let bytes = |v: Option<u64>| v.map(|v| v as f64);
         match metric {
@@ -476,11 +476,7 @@ impl Timeline {
 }
 
 /// The `(t_s, value)` of each record that has a value.
-fn timed<T>(
-    records: &[T],
-    t: fn(&T) -> f64,
-    value: impl Fn(&T) -> Option<f64>,
-) -> Vec<(f64, f64)> {
+fn timed<T>(records: &[T], t: fn(&T) -> f64, value: impl Fn(&T) -> Option<f64>) -> Vec<(f64, f64)> {
     records
         .iter()
         .filter_map(|r| Some((t(r), value(r)?)))

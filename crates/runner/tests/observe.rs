@@ -67,7 +67,10 @@ fn a_process_started_with_command_is_observed_by_pid_to_its_end() {
     );
 
     // The registered sources were read beside the tree: the anonymous memory grew too.
-    let (_, anon, _) = outcome.timeline.series("rss.anon").expect("rss.anon sampled");
+    let (_, anon, _) = outcome
+        .timeline
+        .series("rss.anon")
+        .expect("rss.anon sampled");
     assert!(anon.len() >= 5, "{} rss.anon readings", anon.len());
     let anon_peak = anon.iter().copied().fold(0.0, f64::max);
     assert!(
