@@ -482,7 +482,11 @@ fn regression_a_nan_in_a_marks_stats_costs_the_value_not_the_mark() {
     run.assert_exit_code(exit_code::PASS);
     let marks = records_of_type(&dir.path().join("reports/nan/samples.jsonl"), "mark");
     assert_eq!(marks.len(), 200, "{}", run.all_output());
-    assert!(marks.iter().all(|m| m["rss"].as_u64() == Some(1 << 24)));
+    assert!(
+        marks
+            .iter()
+            .all(|m| m["rss_bytes"].as_u64() == Some(1 << 24))
+    );
     assert!(marks.iter().all(|m| m["stats"]["py.blocks"].is_number()));
     assert!(marks[1]["stats"].get("loss").is_none(), "{}", marks[1]);
     // The output folder's lock goes with the run (stale pids were left in every folder).

@@ -6,7 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use leakcheck_probe::gpu::GpuSampler;
 use leakcheck_probe::process::{ProcessMemory, ProcessTree};
-use leakcheck_probe::wire::{Message, encode};
+use leakcheck_probe::wire::{Measured, Message, encode};
 use leakcheck_probe::{Probe, Sampler, alloc, monotonic_ns};
 use std::hint::black_box;
 use std::io::Read;
@@ -73,9 +73,11 @@ fn mark(c: &mut Criterion) {
     let msg = Message::Mark {
         iteration: 123,
         t_ns: monotonic_ns(),
-        rss_bytes: Some(1 << 30),
-        alloc: Some(alloc::stats().unwrap()),
-        stats: Default::default(),
+        measured: Measured {
+            rss_bytes: Some(1 << 30),
+            alloc: Some(alloc::stats().unwrap()),
+            stats: Default::default(),
+        },
     };
     g.bench_function("encode_mark", |b| {
         b.iter(|| {

@@ -36,6 +36,16 @@ pub struct MarkStats {
     pub alloc: Option<AllocStats>,
 }
 
+impl From<MarkStats> for wire::Measured {
+    fn from(s: MarkStats) -> Self {
+        wire::Measured {
+            rss_bytes: s.rss_bytes,
+            alloc: s.alloc,
+            stats: wire::Stats::new(),
+        }
+    }
+}
+
 impl MarkStats {
     /// Read RSS (through `rss`, when given) and jemalloc stats now.
     fn read(rss: Option<&mut ProcessMemory>) -> Self {
@@ -174,9 +184,7 @@ impl Probe {
             Message::Mark {
                 iteration,
                 t_ns,
-                rss_bytes: inner.last.rss_bytes,
-                alloc: inner.last.alloc,
-                stats: wire::Stats::new(),
+                measured: inner.last.into(),
             }
         });
     }
@@ -220,9 +228,7 @@ impl Probe {
                     id,
                     label: clip(label),
                     t_ns: monotonic_ns(),
-                    rss_bytes: stats.rss_bytes,
-                    alloc: stats.alloc,
-                    stats: wire::Stats::new(),
+                    measured: stats.into(),
                 }
             });
         }

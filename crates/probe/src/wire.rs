@@ -43,6 +43,27 @@ pub fn finite_stats<'de, D: Deserializer<'de>>(d: D) -> Result<Stats, D::Error> 
         .collect())
 }
 
+/// What a program measured of itself at a mark or a checkpoint: its RSS, its allocator's
+/// statistics and named numbers. One type for the wire's `mark` and `checkpoint` and for
+/// the records the runner makes of them; each field is optional on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// The program's RSS, as it read it (`rss` in `samples.jsonl` files of before
+    /// 2026-12-07, still read).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "rss")]
+    pub rss_bytes: Option<u64>,
+    /// jemalloc statistics (absent for writers without jemalloc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc: Option<AllocStats>,
+    /// Named in-process numbers (`py.blocks`, `torch.cuda.allocated`, …), as sent.
+    #[serde(
+        default,
+        skip_serializing_if = "Stats::is_empty",
+        deserialize_with = "finite_stats"
+    )]
+    pub stats: Stats,
+}
+
 /// Whether a `session` message opens or closes a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,16 +88,8 @@ pub enum Message {
         iteration: u64,
         /// [`crate::monotonic_ns`] when the mark was taken.
         t_ns: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rss_bytes: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        alloc: Option<AllocStats>,
-        #[serde(
-            default,
-            skip_serializing_if = "Stats::is_empty",
-            deserialize_with = "finite_stats"
-        )]
-        stats: Stats,
+        #[serde(flatten)]
+        measured: Measured,
     },
     /// A session boundary (training sessions, epochs, phases).
     Session {
@@ -95,16 +108,8 @@ pub enum Message {
         id: u64,
         label: String,
         t_ns: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rss_bytes: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        alloc: Option<AllocStats>,
-        #[serde(
-            default,
-            skip_serializing_if = "Stats::is_empty",
-            deserialize_with = "finite_stats"
-        )]
-        stats: Stats,
+        #[serde(flatten)]
+        measured: Measured,
     },
     /// Where memory grew between two marks, measured by the writer (the Python client's
     /// tracemalloc snapshots on an attribution pass). Each message covers the run from

@@ -89,7 +89,7 @@ fn gpu_sampler_reports_why_it_is_unavailable_and_the_rest_still_works() {
     assert_eq!(msgs.len(), 3, "{msgs:?}");
     assert!(matches!(&msgs[0], Message::Hello { allocator, .. } if allocator == "jemalloc"));
     assert!(
-        matches!(msgs[1], Message::Mark { rss_bytes: Some(r), alloc: Some(_), .. } if Some(r) == stats.rss_bytes)
+        matches!(&msgs[1], Message::Mark { measured, .. } if measured.alloc.is_some() && measured.rss_bytes.is_some() && measured.rss_bytes == stats.rss_bytes)
     );
     assert!(matches!(msgs[2], Message::End { .. }));
 }

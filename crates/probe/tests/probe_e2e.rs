@@ -1,7 +1,7 @@
 //! `Probe` end to end: a child process (this test binary, re-run in a child role)
 //! writes to a pipe named by LEAKCHECK_FD; the parent decodes what arrives.
 
-use leakcheck_probe::wire::{Decoder, Message, SessionEvent};
+use leakcheck_probe::wire::{Decoder, Measured, Message, SessionEvent};
 use leakcheck_probe::{Probe, alloc};
 use std::fs::File;
 use std::io::Read;
@@ -157,9 +157,12 @@ fn marks_sessions_notes_and_end_arrive_through_a_pipe() {
             Message::Mark {
                 iteration,
                 t_ns,
-                rss_bytes: Some(rss),
-                alloc: Some(a),
-                ..
+                measured:
+                    Measured {
+                        rss_bytes: Some(rss),
+                        alloc: Some(a),
+                        ..
+                    },
             } => (*iteration, *t_ns, *rss, a.allocated),
             other => panic!("expected a mark with stats, got {other:?}"),
         })
@@ -288,7 +291,10 @@ fn the_readme_python_writer_decodes() {
         c,
         Message::Checkpoint {
             id: 0..=3,
-            rss_bytes: Some(_),
+            measured: Measured {
+                rss_bytes: Some(_),
+                ..
+            },
             ..
         }
     )));
@@ -297,9 +303,12 @@ fn the_readme_python_writer_decodes() {
             Message::Mark {
                 iteration,
                 t_ns,
-                rss_bytes: Some(rss),
-                alloc: None,
-                ..
+                measured:
+                    Measured {
+                        rss_bytes: Some(rss),
+                        alloc: None,
+                        ..
+                    },
             } => {
                 assert_eq!(*iteration, i as u64);
                 assert!(before < *t_ns && *t_ns < after, "same monotonic clock");

@@ -1,7 +1,8 @@
 //! The v1 wire format: every message round-trips, and the decoder survives bad input.
 
 use leakcheck_probe::wire::{
-    AllocStats, DecodeStats, Decoder, MAX_LINE_BYTES, Message, SessionEvent, WIRE_VERSION, encode,
+    AllocStats, DecodeStats, Decoder, MAX_LINE_BYTES, Measured, Message, SessionEvent,
+    WIRE_VERSION, encode,
 };
 
 fn every_message() -> Vec<Message> {
@@ -14,23 +15,27 @@ fn every_message() -> Vec<Message> {
         Message::Mark {
             iteration: 7,
             t_ns: 123_456_789_012,
-            rss_bytes: Some(64 << 20),
-            alloc: Some(AllocStats {
-                allocated: 1,
-                active: 2,
-                resident: 3,
-                mapped: 4,
-                metadata: 5,
-                retained: 6,
-            }),
-            stats: Default::default(),
+            measured: Measured {
+                rss_bytes: Some(64 << 20),
+                alloc: Some(AllocStats {
+                    allocated: 1,
+                    active: 2,
+                    resident: 3,
+                    mapped: 4,
+                    metadata: 5,
+                    retained: 6,
+                }),
+                stats: Default::default(),
+            },
         },
         Message::Mark {
             iteration: u64::MAX,
             t_ns: 0,
-            rss_bytes: None,
-            alloc: None,
-            stats: [("py.blocks".to_owned(), 123_456.0)].into(),
+            measured: Measured {
+                rss_bytes: None,
+                alloc: None,
+                stats: [("py.blocks".to_owned(), 123_456.0)].into(),
+            },
         },
         Message::Session {
             event: SessionEvent::Start,
@@ -52,9 +57,11 @@ fn every_message() -> Vec<Message> {
             id: 2,
             label: "after releasing session 1".into(),
             t_ns: 12,
-            rss_bytes: Some(4096),
-            alloc: None,
-            stats: Default::default(),
+            measured: Measured {
+                rss_bytes: Some(4096),
+                alloc: None,
+                stats: Default::default(),
+            },
         },
         Message::Attribution {
             method: "tracemalloc".into(),
@@ -122,9 +129,11 @@ fn wire_shape_matches_the_documented_format() {
         Message::Mark {
             iteration: 0,
             t_ns: 5,
-            rss_bytes: Some(1 << 20),
-            alloc: None,
-            stats: Default::default(),
+            measured: Measured {
+                rss_bytes: Some(1 << 20),
+                alloc: None,
+                stats: Default::default(),
+            },
         }
     );
     // And the encoder writes the tag as "type" with snake_case names.
@@ -289,10 +298,10 @@ fn a_mark_with_a_bad_stat_keeps_its_iteration_and_its_good_stats() {
         [
             Message::Mark {
                 iteration: 3,
-                stats,
+                measured,
                 ..
             },
-        ] => assert_eq!(stats, &[("py.blocks".to_owned(), 41.0)].into()),
+        ] => assert_eq!(measured.stats, [("py.blocks".to_owned(), 41.0)].into()),
         other => panic!("{other:?}"),
     }
 }

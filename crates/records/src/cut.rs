@@ -101,15 +101,15 @@ impl Timeline {
             }
         }
         let inside = |c: &CheckpointRecord| -> Option<f64> {
-            let a = c.alloc.as_ref();
+            let a = c.measured.alloc.as_ref();
             let bytes = match metric {
-                metrics::RSS => c.rss,
+                metrics::RSS => c.measured.rss_bytes,
                 metrics::ALLOC_ALLOCATED => a.map(|a| a.allocated),
                 metrics::ALLOC_ACTIVE => a.map(|a| a.active),
                 metrics::ALLOC_RESIDENT => a.map(|a| a.resident),
                 metrics::ALLOC_MAPPED => a.map(|a| a.mapped),
                 metrics::ALLOC_METADATA => a.map(|a| a.metadata),
-                named => return c.stats.get(named).copied(),
+                named => return c.measured.stats.get(named).copied(),
             };
             bytes.map(|v| v as f64)
         };
@@ -154,15 +154,17 @@ mod tests {
     use super::*;
     use crate::timeline::Record;
     use crate::timeline::build::{mark, tree};
+    use leakcheck_probe::wire::Measured;
 
     fn checkpoint(id: u64, t_s: f64, rss: u64) -> Record {
         Record::Checkpoint(CheckpointRecord {
             id,
             label: format!("c{id}"),
             t_s,
-            rss: Some(rss),
-            alloc: None,
-            stats: Default::default(),
+            measured: Measured {
+                rss_bytes: Some(rss),
+                ..Measured::default()
+            },
         })
     }
 

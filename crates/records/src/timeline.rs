@@ -13,11 +13,11 @@
 //! | `run`        | `format` (1), `version` (leakcheck), `scenario`, `argv`, `started_unix`, `pid`, `rss_interval_s`, `gpu_interval_s`, `timeout_s`, `no_progress_timeout_s` (null: off), `ceiling` (null: none) — always the first line |
 //! | `gpu_status` | `status`: `"available: …"` or `"unavailable (reason)"`, once |
 //! | `hello`      | `t_s`, `version`, `pid`, `allocator` (the child's `hello`) |
-//! | `mark`       | `iteration`, `t_s`, `rss` (optional), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`), `stats` (optional: named numbers such as `py.blocks`, see `leakcheck_probe::metrics`) |
+//! | `mark`       | `iteration`, `t_s`, `rss_bytes` (optional; `rss` in files written before 2026-12-07, still read), `alloc` (optional: `allocated`, `active`, `resident`, `mapped`, `metadata`, `retained`), `stats` (optional: named numbers such as `py.blocks`, see `leakcheck_probe::metrics`) |
 //! | `tree`       | `t_s`, `rss` (root process), `rss_tree` (absent between walks of a tree of several processes), `pss_tree` (optional), `pids`, `stats` (optional: the registered memory sources' readings by metric name, see `leakcheck_probe::sources`) |
 //! | `gpu`        | `t_s`, `process` (the tree's processes), `device` (all devices), each optional |
 //! | `session`    | `event` (`start`/`end`), `id`, `label`, `t_s`, `iteration` (last mark before it, optional) |
-//! | `checkpoint` | `id`, `label`, `t_s`, `rss` (optional), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
+//! | `checkpoint` | `id`, `label`, `t_s`, `rss_bytes` (optional; as on `mark`), `alloc` (optional), `stats` (optional): one reading at a quiescent point (a few per checkpoint) |
 //! | `attribution` | `t_s`, `method`, `from_iteration`, `to_iteration`, `marks`, `sites` (`location`, `function`, `bytes`, `blocks`, `stack`): where memory grew, from the child (an attribution pass) |
 //! | `note`       | `t_s`, `text` (from the child) |
 //! | `warning`    | `t_s`, `text` (from the runner: why it stopped the child, a broken writer, …) |
@@ -28,7 +28,9 @@
 //! lines with a warning (a run cut short may end in half a line).
 
 use leakcheck_probe::metrics;
-use leakcheck_probe::wire::{AllocStats, DecodeStats, SessionEvent, Stats, WireSite, finite_stats};
+use leakcheck_probe::wire::{
+    AllocStats, DecodeStats, Measured, SessionEvent, Stats, WireSite, finite_stats,
+};
 use leakcheck_vocab::{Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Serialize};
 
@@ -40,19 +42,9 @@ pub const SAMPLES_FORMAT: u32 = 1;
 pub struct MarkRecord {
     pub iteration: u64,
     pub t_s: f64,
-    /// RSS the child measured itself at the mark (absent for writers that do not).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rss: Option<u64>,
-    /// jemalloc statistics (absent for non-jemalloc writers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alloc: Option<AllocStats>,
-    /// Named in-process numbers (`py.blocks`, `torch.cuda.allocated`, …), as sent.
-    #[serde(
-        default,
-        skip_serializing_if = "Stats::is_empty",
-        deserialize_with = "finite_stats"
-    )]
-    pub stats: Stats,
+    /// What the child measured of itself at the mark, as it sent it.
+    #[serde(flatten)]
+    pub measured: Measured,
 }
 
 /// One external sample of the process tree (procfs, taken by the runner).
@@ -110,16 +102,9 @@ pub struct CheckpointRecord {
     pub id: u64,
     pub label: String,
     pub t_s: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rss: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alloc: Option<AllocStats>,
-    #[serde(
-        default,
-        skip_serializing_if = "Stats::is_empty",
-        deserialize_with = "finite_stats"
-    )]
-    pub stats: Stats,
+    /// What the child measured of itself at this reading.
+    #[serde(flatten)]
+    pub measured: Measured,
 }
 
 /// Where memory grew, as the child measured it (an attribution pass's client).
@@ -401,11 +386,12 @@ impl Timeline {
                 .unzip();
             non_empty(x, y, XUnit::Iteration)
         };
-        let alloc =
-            |f: fn(&AllocStats) -> u64| from_marks(&|m| m.alloc.as_ref().map(|a| f(a) as f64));
+        let alloc = |f: fn(&AllocStats) -> u64| {
+            from_marks(&|m| m.measured.alloc.as_ref().map(|a| f(a) as f64))
+        };
         let bytes = |v: Option<u64>| v.map(|v| v as f64);
         match metric {
-            metrics::RSS => from_marks(&|m| m.rss.map(|v| v as f64))
+            metrics::RSS => from_marks(&|m| m.measured.rss_bytes.map(|v| v as f64))
                 .or_else(|| self.external(&self.samples, |s| s.t_s, |s| Some(s.rss as f64))),
             metrics::ALLOC_ALLOCATED => alloc(|a| a.allocated),
             metrics::ALLOC_ACTIVE => alloc(|a| a.active),
@@ -416,7 +402,7 @@ impl Timeline {
             metrics::PSS_TREE => self.external(&self.samples, |s| s.t_s, |s| bytes(s.pss_tree)),
             metrics::GPU_PROCESS => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.process)),
             metrics::GPU_DEVICE => self.external(&self.gpu, |g| g.t_s, |g| bytes(g.device)),
-            named => from_marks(&|m| m.stats.get(named).copied()).or_else(|| {
+            named => from_marks(&|m| m.measured.stats.get(named).copied()).or_else(|| {
                 self.external(&self.samples, |s| s.t_s, |s| s.stats.get(named).copied())
             }),
         }
@@ -439,7 +425,7 @@ impl Timeline {
         let gpu = |v: &dyn Fn(&GpuRecord) -> Option<f64>| split(timed(&self.gpu, |g| g.t_s, v));
         let bytes = |v: Option<u64>| v.map(|v| v as f64);
         match metric {
-            metrics::RSS if self.marks.iter().all(|m| m.rss.is_none()) => {
+            metrics::RSS if self.marks.iter().all(|m| m.measured.rss_bytes.is_none()) => {
                 Some(tree(&|s| Some(s.rss as f64)))
             }
             metrics::RSS_TREE => Some(tree(&|s| bytes(s.rss_tree))),
@@ -531,9 +517,10 @@ pub(crate) mod build {
         Record::Mark(MarkRecord {
             iteration,
             t_s,
-            rss,
-            alloc: None,
-            stats: Stats::new(),
+            measured: Measured {
+                rss_bytes: rss,
+                ..Measured::default()
+            },
         })
     }
 
@@ -621,9 +608,10 @@ mod tests {
             tl.apply(&Record::Mark(MarkRecord {
                 iteration: i,
                 t_s: i as f64 / 10.0,
-                rss: None,
-                alloc: None,
-                stats,
+                measured: Measured {
+                    stats,
+                    ..Measured::default()
+                },
             }));
         }
         let (x, y, axis) = tl.series(metrics::PY_BLOCKS).unwrap();

@@ -327,22 +327,18 @@ impl Observation<'_> {
             Message::Mark {
                 iteration,
                 t_ns,
-                rss_bytes,
-                alloc,
-                stats,
+                measured,
             } => {
                 self.last_progress = Instant::now();
                 (self.on_event)(&Event::Mark {
                     iteration,
-                    rss: rss_bytes,
-                    allocated: alloc.map(|a| a.allocated),
+                    rss: measured.rss_bytes,
+                    allocated: measured.alloc.map(|a| a.allocated),
                 });
                 Record::Mark(MarkRecord {
                     iteration,
                     t_s: self.sent_at(t_ns),
-                    rss: rss_bytes,
-                    alloc,
-                    stats,
+                    measured,
                 })
             }
             Message::Session {
@@ -368,9 +364,7 @@ impl Observation<'_> {
                 id,
                 label,
                 t_ns,
-                rss_bytes,
-                alloc,
-                stats,
+                measured,
             } => {
                 if !self.checkpoints_seen.contains(&id) {
                     self.checkpoints_seen.push(id);
@@ -380,9 +374,7 @@ impl Observation<'_> {
                     id,
                     label,
                     t_s: self.sent_at(t_ns),
-                    rss: rss_bytes,
-                    alloc,
-                    stats,
+                    measured,
                 })
             }
             Message::Note { text, t_ns } => {

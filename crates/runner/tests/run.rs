@@ -91,8 +91,12 @@ send(dict(type="end", t_ns=now()))
     let tl = &outcome.timeline;
     assert_eq!(tl.marks.len(), 50);
     assert_eq!(tl.marks[49].iteration, 50);
-    assert_eq!(tl.marks[49].alloc.unwrap().allocated, 50 * 65536);
-    assert!(tl.marks.iter().all(|m| m.rss.unwrap() > 0 && m.t_s > 0.0));
+    assert_eq!(tl.marks[49].measured.alloc.unwrap().allocated, 50 * 65536);
+    assert!(
+        tl.marks
+            .iter()
+            .all(|m| m.measured.rss_bytes.unwrap() > 0 && m.t_s > 0.0)
+    );
     assert!(tl.marks.windows(2).all(|w| w[0].t_s <= w[1].t_s));
     assert_eq!(tl.hello.as_ref().unwrap().allocator, "python");
     assert_eq!(tl.sessions.len(), 2);

@@ -127,10 +127,12 @@ fn allocated(messages: &[Message], variant: &str) -> Vec<u64> {
         .iter()
         .filter_map(|m| match m {
             Message::Mark {
-                iteration, alloc, ..
+                iteration,
+                measured,
+                ..
             } => Some((
                 *iteration,
-                alloc.expect("alloc stats in every mark").allocated,
+                measured.alloc.expect("alloc stats in every mark").allocated,
             )),
             _ => None,
         })
