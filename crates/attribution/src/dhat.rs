@@ -73,7 +73,7 @@ pub struct DhatProfile {
 }
 
 /// Parses `dhat-heap.json` text. `workspace_files` are the workspace's source files,
-/// relative to its root (`crates/volume-loader/src/image.rs`), which dhat's trimmed
+/// relative to its root (`workloads/volume-loader/src/image.rs`), which dhat's trimmed
 /// paths are matched against.
 pub fn parse_dhat(json: &str, workspace_files: &[String]) -> Result<DhatProfile, AttributionError> {
     let file: DhatFile =
@@ -162,7 +162,7 @@ mod tests {
 
     fn workspace() -> Vec<String> {
         vec![
-            "crates/volume-loader/src/image.rs".to_owned(),
+            "workloads/volume-loader/src/image.rs".to_owned(),
             "scenarios/loader-loop/src/main.rs".to_owned(),
         ]
     }
@@ -174,7 +174,7 @@ mod tests {
             &workspace(),
         )
         .unwrap();
-        assert_eq!(f.file, "crates/volume-loader/src/image.rs");
+        assert_eq!(f.file, "workloads/volume-loader/src/image.rs");
         assert_eq!((f.line, f.in_workspace), (382, true));
         assert_eq!(f.function, "volume_loader::image::View::crop");
         let lib = parse_frame(
@@ -204,14 +204,14 @@ mod tests {
         let p = parse_dhat(json, &workspace()).unwrap();
         assert_eq!(p.end_bytes, 1571);
         // The allocator shim sits at the `#[global_allocator]` line: never the site.
-        let crop = &p.sites["crates/volume-loader/src/image.rs:382"];
+        let crop = &p.sites["workloads/volume-loader/src/image.rs:382"];
         assert_eq!(crop.bytes, 1564);
         assert_eq!(crop.function, "volume_loader::image::View::crop");
         assert_eq!(
             crop.stack,
             [
                 "src/raw_vec/mod.rs:1 in alloc::raw_vec::finish_grow",
-                "crates/volume-loader/src/image.rs:382 in volume_loader::image::View::crop",
+                "workloads/volume-loader/src/image.rs:382 in volume_loader::image::View::crop",
                 "scenarios/loader-loop/src/main.rs:240 in loader_loop::run"
             ]
         );

@@ -334,7 +334,7 @@ pub fn attribution_sum(a: &Attribution) -> String {
     }
 }
 
-/// The top site in one line, e.g. `crates/volume-loader/src/image.rs:382
+/// The top site in one line, e.g. `workloads/volume-loader/src/image.rs:382
 /// (volume_loader::image::crop) +1.2 MiB/iter, 70%`.
 pub fn top_site(a: &Attribution) -> Option<String> {
     let s = a.sites.first()?;

@@ -576,11 +576,11 @@ fn where_it_grows_is_in_every_summary_of_a_failing_scenario() {
         metric: Some("alloc.allocated".into()),
         measured: Some(2048.0),
         sites: vec![leakcheck_report::AttributionSite {
-            location: "crates/volume-loader/src/image.rs:488".into(),
+            location: "workloads/volume-loader/src/image.rs:488".into(),
             function: "read_padded".into(),
             bytes_per_iter: 1536.0,
             share: 0.75,
-            stack: vec!["crates/volume-loader/src/image.rs:488 in read_padded".into()],
+            stack: vec!["workloads/volume-loader/src/image.rs:488 in read_padded".into()],
         }],
         unavailable: None,
     });
@@ -588,7 +588,7 @@ fn where_it_grows_is_in_every_summary_of_a_failing_scenario() {
     assert!(md.contains("## Where it grows"), "{md}");
     assert!(
         md.contains(
-            "| 1 | `crates/volume-loader/src/image.rs:488` | read\\_padded | +1.5 KiB/iter | 75% |"
+            "| 1 | `workloads/volume-loader/src/image.rs:488` | read\\_padded | +1.5 KiB/iter | 75% |"
         ),
         "{md}"
     );
@@ -604,13 +604,13 @@ fn where_it_grows_is_in_every_summary_of_a_failing_scenario() {
     }];
     let gate = gate_markdown(&entries);
     assert!(
-        gate.contains("Where the failing scenarios grow:\n\n- loader-loop (leaky): crates/volume-loader/src/image.rs:488 (read\\_padded) +1.5 KiB/iter, 75%"),
+        gate.contains("Where the failing scenarios grow:\n\n- loader-loop (leaky): workloads/volume-loader/src/image.rs:488 (read\\_padded) +1.5 KiB/iter, 75%"),
         "{gate}"
     );
     let html = leakcheck_report::index_html(&entries);
     assert!(html.contains("<h3>Where it grows</h3>"), "{html}");
     assert!(
-        html.contains("<code>crates/volume-loader/src/image.rs:488</code>"),
+        html.contains("<code>workloads/volume-loader/src/image.rs:488</code>"),
         "{html}"
     );
 }
