@@ -110,7 +110,10 @@ fn the_leaky_loaders_growth_is_attributed_to_the_volume_loader() {
     let s = summary(&out.path().join("loader-loop"));
     assert_eq!(s["attribution"]["method"], "dhat", "{}", run.all_output());
     let top = top_site(&s)["location"].as_str().unwrap();
-    assert!(top.starts_with("workloads/volume-loader/"), "top site {top}");
+    assert!(
+        top.starts_with("workloads/volume-loader/"),
+        "top site {top}"
+    );
     let measured = estimate(&s, "alloc.allocated");
     let top5 = sum_top(&s, 5);
     assert!(

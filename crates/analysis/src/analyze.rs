@@ -12,7 +12,7 @@ use crate::mann_kendall::{MannKendall, mann_kendall};
 use crate::ols::ols_hac;
 use crate::retained::{CheckpointRetained, checkpoint_retained};
 use crate::sequential::Steadiness;
-use crate::series::{Series, XUnit, bin_means};
+use crate::series::{Series, XUnit, bin_means, resolution_step};
 use crate::slope::SlopeEstimate;
 use crate::theil_sen::{PairSlopes, median_of};
 use crate::warmup::{WarmUp, WarmUpCut, auto_cut};
@@ -525,16 +525,6 @@ fn widen_to_resolution(slope: f64, (lo, hi): (&mut f64, &mut f64), step: Option<
         *lo = lo.min(slope - half);
         *hi = hi.max(slope + half);
     }
-}
-
-/// The measurement step of a series: the largest power of two up to 64 KiB that divides
-/// every value (1 for byte counts; `None` for fractional values).
-pub(crate) fn resolution_step(y: &[f64]) -> Option<f64> {
-    let divides = |step: f64| y.iter().all(|v| (v / step).fract() == 0.0);
-    (0..=16)
-        .map(|k| f64::from(1u32 << k))
-        .take_while(|&step| divides(step))
-        .last()
 }
 
 /// Did the series climb to its steady state? The steady-state line at the

@@ -61,7 +61,7 @@ pub fn checkpoint_retained(readings: &[Vec<f64>], confidence: f64) -> Option<Che
     let k = (k.max(0.0) as usize).min(diffs.len() - 1);
     let (mut lo, mut hi) = (diffs[k], diffs[diffs.len() - 1 - k]);
     let all: Vec<f64> = first.iter().chain(last.iter()).copied().collect();
-    if let Some(step) = crate::analyze::resolution_step(&all) {
+    if let Some(step) = crate::series::resolution_step(&all) {
         lo = lo.min(estimate - step);
         hi = hi.max(estimate + step);
     }

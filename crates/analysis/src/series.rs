@@ -96,3 +96,13 @@ pub(crate) fn bin_means(x: &[f64], y: &[f64], max: usize) -> (Vec<f64>, Vec<f64>
         })
         .unzip()
 }
+
+/// The measurement step of a series: the largest power of two up to 64 KiB that divides
+/// every value (1 for byte counts; `None` for fractional values).
+pub(crate) fn resolution_step(y: &[f64]) -> Option<f64> {
+    let divides = |step: f64| y.iter().all(|v| (v / step).fract() == 0.0);
+    (0..=16)
+        .map(|k| f64::from(1u32 << k))
+        .take_while(|&step| divides(step))
+        .last()
+}

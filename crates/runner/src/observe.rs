@@ -25,14 +25,10 @@ use leakcheck_records::{
 use leakcheck_vocab::fmt;
 use rustix::process::Signal;
 
-use crate::sampling::{Input, SamplerCommand, spawn_reader, spawn_sampler};
+use crate::sampling::{Input, SamplerCommand, TICK, since, spawn_reader, spawn_sampler};
 use crate::spec::{Event, RunError, RunOutcome, RunSpec, StopRequest};
 use crate::target::Target;
 use crate::writer::RecordWriter;
-
-/// How often the merging thread wakes up without input: bounds the latency of exit
-/// detection, of deadlines and of flushing.
-pub(crate) const TICK: Duration = Duration::from_millis(25);
 
 /// How often at most the early-stop check runs (only when new data came in; the check
 /// itself judges only when the data completes a look).
@@ -41,11 +37,6 @@ pub const EARLY_STOP_INTERVAL: Duration = Duration::from_millis(25);
 /// A pipe closed this long (and a tenth of the run) before the program exited, without
 /// `end`, is worth a warning ([`Observation::warn_if_closed_early`]).
 pub const EARLY_CLOSE_S: f64 = 1.0;
-
-/// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
-pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
-    (t_ns as i128 - origin_ns as i128) as f64 / 1e9
-}
 
 /// The runner's decision to stop the child.
 pub(crate) struct Stop {

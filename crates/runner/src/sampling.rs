@@ -19,8 +19,16 @@ use leakcheck_probe::wire::{DecodeStats, Decoder, Message, Stats};
 use leakcheck_records::{GpuRecord, TreeRecord};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::observe::since;
 use crate::spec::RunSpec;
+
+/// How often the merging thread wakes up without input: bounds the latency of exit
+/// detection, of deadlines and of flushing.
+pub(crate) const TICK: Duration = Duration::from_millis(25);
+
+/// Seconds between two `CLOCK_MONOTONIC` readings, negative when `t_ns` is earlier.
+pub(crate) fn since(t_ns: u64, origin_ns: u64) -> f64 {
+    (t_ns as i128 - origin_ns as i128) as f64 / 1e9
+}
 
 /// How long the wire reader waits for input before checking whether to stop.
 const READ_POLL: Timespec = Timespec {
@@ -139,7 +147,7 @@ impl Sources {
 }
 
 /// How often the sampler hands its samples over (the merging thread's tick).
-const SEND_INTERVAL: Duration = crate::observe::TICK;
+const SEND_INTERVAL: Duration = TICK;
 
 /// Tree samples taken at a checkpoint.
 const BURST_SAMPLES: u32 = 5;

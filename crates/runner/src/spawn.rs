@@ -15,7 +15,7 @@ use rustix::pipe::PipeFlags;
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 
 use crate::spec::{RunError, RunSpec};
-use crate::supervise::{STATUS_FD_ENV, SUPERVISE_ARG};
+use crate::supervise::{STATUS_FD_ENV, SUPERVISE_ARG, die_with_parent};
 
 /// Run a one-off command (a scenario's `build`) to completion, output inherited.
 pub fn run_build(argv: &[String], cwd: &Path) -> Result<(), RunError> {
@@ -104,17 +104,6 @@ pub(crate) fn command(
         });
     }
     Ok(cmd)
-}
-
-/// In a forked child before exec: SIGKILL when `parent` dies (PDEATHSIG), and at once if
-/// it already died before the prctl (then nobody would kill us). Raw syscalls only, so
-/// it is safe between fork and exec.
-pub(crate) fn die_with_parent(parent: rustix::process::Pid) -> io::Result<()> {
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-    if rustix::process::getppid() != Some(parent) {
-        let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
-    }
-    Ok(())
 }
 
 /// Kills the child's group and reaps it when dropped unreaped (an early return or

@@ -25,8 +25,6 @@ use std::time::{Duration, Instant};
 use leakcheck_probe::process::ProcessTree;
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::spawn::die_with_parent;
-
 /// The first argument that makes leakcheck a supervisor.
 pub const SUPERVISE_ARG: &str = "__supervise";
 
@@ -240,4 +238,15 @@ impl StatusPipe {
             let _ = writeln!(file, "{line}");
         }
     }
+}
+
+/// In a forked child before exec: SIGKILL when `parent` dies (PDEATHSIG), and at once if
+/// it already died before the prctl (then nobody would kill us). Raw syscalls only, so
+/// it is safe between fork and exec.
+pub(crate) fn die_with_parent(parent: rustix::process::Pid) -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    if rustix::process::getppid() != Some(parent) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::KILL);
+    }
+    Ok(())
 }

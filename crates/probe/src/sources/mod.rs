@@ -7,6 +7,7 @@
 use crate::sampler::{SampleError, Sampler};
 
 pub mod cgroup;
+pub mod status;
 
 /// One memory source: what it is called, which metrics it reads, how it is opened.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +22,7 @@ pub struct Source {
 }
 
 /// Every registered source, in the order their metrics are listed.
-pub const SOURCES: &[Source] = &[crate::process::STATUS_SOURCE, cgroup::SOURCE];
+pub const SOURCES: &[Source] = &[status::SOURCE, cgroup::SOURCE];
 
 /// The metrics of every registered source, in [`SOURCES`] order.
 pub fn metrics() -> impl Iterator<Item = &'static str> {
