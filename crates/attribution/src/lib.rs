@@ -1,6 +1,6 @@
 //! Where memory grows: the allocation sites behind a failing budget, measured.
 //!
-//! Two sources, one result ([`leakcheck_report::Attribution`]):
+//! Two sources, one result ([`leakcheck_summary::Attribution`]):
 //!
 //! - **dhat** (Rust scenarios built with `dhat-heap`): the same run at two lengths
 //!   N₁ < N₂, each profile stopped right after its last iteration
@@ -19,7 +19,7 @@ mod dhat;
 pub use dhat::{DhatProfile, Frame, parse_dhat};
 
 use leakcheck_records::AttributionRecord;
-use leakcheck_report::{Attribution, AttributionPass, AttributionSite};
+use leakcheck_summary::{Attribution, AttributionPass, AttributionSite};
 
 /// A profile that cannot be used, in words.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -4,7 +4,7 @@ use leakcheck_attribution::{
     Measured, attribution, client_sites, dhat_growth, parse_dhat, unavailable,
 };
 use leakcheck_records::AttributionRecord;
-use leakcheck_report::words;
+use leakcheck_summary::words;
 
 /// A dhat file with one program point per `(frame, bytes live at the end)`.
 fn dhat(points: &[(&str, u64)]) -> String {

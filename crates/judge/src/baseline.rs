@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use leakcheck_analysis::{Change, Tolerance};
-use leakcheck_report::{Overall, QuantityDiff, ScenarioReport};
+use leakcheck_summary::{Overall, QuantityDiff, ScenarioReport};
 use leakcheck_vocab::{BudgetKind, ValueUnit, XUnit};
 use serde::{Deserialize, Serialize};
 
@@ -176,7 +176,7 @@ impl Baseline {
             source: std::io::Error::other(e),
         })?;
         text.push('\n');
-        leakcheck_report::write_atomically(path, text.as_bytes()).map_err(|source| {
+        leakcheck_summary::write_atomically(path, text.as_bytes()).map_err(|source| {
             BaselineError::Write {
                 path: path.to_path_buf(),
                 source,

@@ -3,8 +3,8 @@
 //! difference them the same way ([`leakcheck_analysis::difference`]).
 
 use leakcheck_analysis::{Change, Estimate, Tolerance, between_runs, classify};
-use leakcheck_report::words::{compare_headline, diff_line};
-use leakcheck_report::{
+use leakcheck_summary::words::{compare_headline, diff_line};
+use leakcheck_summary::{
     COMPARE_SCHEMA_VERSION, CompareReport, ComparedRun, Interval, MetricComparison, MetricReport,
     QuantityDiff,
 };

@@ -5,7 +5,7 @@
 //! each metric's series, asks `leakcheck-analysis` for its statistics and verdicts, and
 //! returns a [`Judgement`]: the overall [`Overall`] verdict, whether a budget could not
 //! apply at all, and the report's view model ([`ScenarioReport`]) with every sentence
-//! worded by `leakcheck_report::words`. It does no I/O besides `judging.json`
+//! worded by `leakcheck_summary::words`. It does no I/O besides `judging.json`
 //! ([`Judging::save`], [`Judging::load`]), words nothing itself, and knows no exit codes:
 //! the CLI maps a [`Judgement`] to one.
 
@@ -15,7 +15,7 @@ mod judging;
 mod metric;
 
 use leakcheck_records::{RecordedRun, RunEnding, Termination, Timeline, metrics};
-use leakcheck_report::{self as report, Overall, ScenarioReport};
+use leakcheck_summary::{self as report, Overall, ScenarioReport};
 use leakcheck_vocab::{BudgetKind, CheckReason, Outcome, XUnit};
 
 pub use baseline::{Baseline, BaselineEntry, BaselineError, RatchetTolerance, ratchet};

@@ -6,8 +6,8 @@ use leakcheck_analysis::{
     analyze_metric_with, classify_fragmentation, sequential::Steadiness,
 };
 use leakcheck_records::{Timeline, known_metrics, metrics};
-use leakcheck_report::words::{CheckFacts, check_line};
-use leakcheck_report::{
+use leakcheck_summary::words::{CheckFacts, check_line};
+use leakcheck_summary::{
     BudgetCheck, CheckpointLevel, EnvelopeTrace, FitLine, LevelKind, MetricReport, PerSession,
 };
 use leakcheck_vocab::{BudgetKind, CheckReason, Envelope, Outcome, XUnit};

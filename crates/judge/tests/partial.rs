@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use leakcheck_judge::{Judging, RunFacts, judge};
 use leakcheck_records::{Record, Timeline, read_run};
-use leakcheck_report::Overall;
+use leakcheck_summary::Overall;
 use leakcheck_vocab::Outcome;
 
 fn fixture() -> PathBuf {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use leakcheck_judge::{Judgement, Judging, RunFacts, judge};
 use leakcheck_records::read_run;
-use leakcheck_report::{BudgetKind, LevelKind, MetricReport};
+use leakcheck_summary::{BudgetKind, LevelKind, MetricReport};
 
 fn judged(fixture: &str) -> Judgement {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

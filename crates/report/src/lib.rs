@@ -1,11 +1,10 @@
 //! Report writers: `summary.json`, `summary.md`, `memory.svg`/`memory.png`
 //! per scenario; `junit.xml`, `summary.md` and `index.html` per gate run.
 //!
-//! The crate owns a plain view model ([`model`]) that `leakcheck-judge` fills from the
-//! analysis, so the report stays independent of how the numbers were made, and the
-//! wording of every check line and headline ([`words`]): this is the one place numbers
-//! become sentences (numbers themselves are written by `leakcheck_vocab::fmt`). Each
-//! format is one module behind the [`Export`] trait.
+//! It renders the view model of `leakcheck-summary` (re-exported here as [`model`] and
+//! [`words`]), which `leakcheck-judge` fills from the analysis, so the report stays
+//! independent of how the numbers were made. Each format is one module behind the
+//! [`Export`] trait.
 
 mod compare;
 mod export;
@@ -14,22 +13,22 @@ mod json;
 mod junit;
 mod manifest;
 mod markdown;
-pub mod model;
 mod openmetrics;
 mod plot;
 mod typeset;
-pub mod words;
 
 use std::path::{Path, PathBuf};
 
 pub use compare::{CompareJson, CompareMarkdown, compare_lines, compare_markdown};
-pub use export::{Destination, Export, destination, tmp_path, write_atomically};
+pub use export::Export;
 pub use html::{IndexHtml, index_html};
 pub use json::SummaryJson;
 pub use junit::{JunitXml, junit_xml};
+pub use leakcheck_summary::files::{Destination, destination, tmp_path, write_atomically};
+pub use leakcheck_summary::model::*;
+pub use leakcheck_summary::{model, words};
 pub use manifest::{GateManifest, MANIFEST_FILE, ManifestError, Partition};
 pub use markdown::{GateMarkdown, ScenarioMarkdown, gate_markdown, scenario_markdown};
-pub use model::*;
 pub use openmetrics::{OpenMetrics, openmetrics};
 pub use plot::{
     ComparePng, CompareSvg, MAX_PANELS, PlotPng, PlotSvg, image_size, render_png, render_svg,
