@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use leakcheck_runner::Attribute;
+use leakcheck_settings::Attribute;
 
 /// Memory-profiling and leak-regression gate: runs a workload, samples its memory from
 /// inside and outside, fits growth slopes with confidence bounds and checks them against budgets.

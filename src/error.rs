@@ -72,7 +72,7 @@ impl ExitStatus {
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Config(#[from] leakcheck_runner::ConfigError),
+    Config(#[from] leakcheck_settings::ConfigError),
     #[error(transparent)]
     Run(#[from] leakcheck_runner::RunError),
     #[error(transparent)]

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Ok(config) = leakcheck_runner::Config::from_str(&text, Path::new("fuzz/leakcheck.toml"))
+    if let Ok(config) = leakcheck_settings::Config::from_str(&text, Path::new("fuzz/leakcheck.toml"))
     {
         for scenario in &config.scenarios {
             let _ = scenario.argv(&config.path, None, Some(3));

@@ -3,7 +3,7 @@
 #![no_main]
 
 use leakcheck_analysis::{Budget, BudgetKind};
-use leakcheck_runner::config::{parse_budget_flag, parse_duration_flag, parse_size_flag};
+use leakcheck_settings::{parse_budget_flag, parse_duration_flag, parse_size_flag};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,7 +13,8 @@ use leakcheck_attribution::{
     Measured, attribution, client_sites, dhat_growth, parse_dhat, unavailable,
 };
 use leakcheck_report::{Attribution, AttributionPass, BudgetKind, Outcome, ScenarioReport};
-use leakcheck_runner::{Attribute, RunSpec, ScenarioConfig, StopRequest, run_build, run_with};
+use leakcheck_runner::{RunSpec, StopRequest, run_build, run_with};
+use leakcheck_settings::{Attribute, ScenarioConfig};
 
 use crate::output::tell;
 

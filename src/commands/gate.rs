@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use leakcheck_judge::{Baseline, RatchetTolerance, ratchet};
 use leakcheck_report::{GateEntry, GateManifest, Overall, Partition};
-use leakcheck_runner::{ScenarioConfig, load_config};
+use leakcheck_settings::{ScenarioConfig, load_config};
 
 use super::{
     RunRequest, ScenarioResult, create_out_dir, interrupt_flag, lock, not_started, run_scenario,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use leakcheck_judge::LookPlan;
-use leakcheck_runner::ScenarioConfig;
+use leakcheck_settings::ScenarioConfig;
 use leakcheck_vocab::XUnit;
 
 use crate::error::CliError;

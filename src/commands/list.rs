@@ -1,6 +1,6 @@
 //! `leakcheck list`: the scenarios of the config, their variants and budgets.
 
-use leakcheck_runner::load_config;
+use leakcheck_settings::load_config;
 use leakcheck_vocab::fmt;
 
 use crate::cli::ListArgs;

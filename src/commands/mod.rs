@@ -19,8 +19,8 @@ use leakcheck_judge::{
 };
 use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
-use leakcheck_runner::config::parse_budget_flag;
-use leakcheck_runner::{Attribute, ScenarioConfig, StopRequest, run_build, run_with};
+use leakcheck_runner::{StopRequest, run_build, run_with};
+use leakcheck_settings::{Attribute, ScenarioConfig, parse_budget_flag};
 use leakcheck_vocab::XUnit;
 
 pub use length::{LengthRequest, look_plan};

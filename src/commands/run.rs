@@ -4,8 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use leakcheck_judge::apply_budget_overrides;
-use leakcheck_runner::config::{parse_duration_flag, parse_size_flag};
-use leakcheck_runner::{ScenarioConfig, Settings, load_config};
+use leakcheck_settings::{
+    ScenarioConfig, Settings, load_config, parse_duration_flag, parse_size_flag,
+};
 use leakcheck_vocab::names;
 
 use super::{LengthRequest, RunRequest, parse_budget_args, run_scenario};

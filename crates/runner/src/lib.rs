@@ -1,17 +1,18 @@
-//! leakcheck-runner: spawns a scenario, samples it from outside, merges its marks
-//! and samples into one [`Timeline`], streams that to `samples.jsonl`, and stops the
-//! child on timeouts, hangs, memory ceilings, cancellation and an early-stop check.
-//! Also loads `leakcheck.toml`.
+//! leakcheck-runner: gets a target (spawns a scenario, or attaches to a running pid),
+//! samples it from outside, merges its marks and samples into one [`Timeline`], streams
+//! that to `samples.jsonl`, and stops it on timeouts, hangs, memory ceilings,
+//! cancellation and an early-stop check.
 //!
-//! * [`run()`] / [`run_with`]: spawn, watch and stop one command ([`RunSpec`] ->
-//!   [`RunOutcome`]); the modules behind it are [`spec`] (inputs and outputs),
-//!   `spawn` (the child and its guard), `sampling` (wire reader and outside sampler
-//!   threads), `watch` (the merging and stopping thread) and `writer` (samples.jsonl).
-//! * [`config`]: `leakcheck.toml` ([`load_config`]), scenarios and their budgets.
+//! * [`run()`] / [`run_with`]: spawn, observe and stop one command ([`RunSpec`] ->
+//!   [`RunOutcome`]); [`observe`]: the same observer on a [`Target`] from anywhere. The
+//!   modules behind them are [`spec`] (inputs and outputs), `spawn` (the child and its
+//!   guard), `target`, `sampling` (wire reader and outside sampler threads), `observe`
+//!   (the merging and stopping loop) and `writer` (samples.jsonl).
+//!
+//! `leakcheck.toml` and budgets are `leakcheck-settings`'; the runner knows neither.
 //!
 //! The record types and the [`Timeline`] live in `leakcheck-records`, shared with the judge.
 
-pub mod config;
 mod gpu;
 mod observe;
 mod run;
@@ -20,13 +21,8 @@ mod spawn;
 pub mod spec;
 pub mod supervise;
 mod target;
-pub mod units;
 mod writer;
 
-pub use config::{
-    Attribute, AttributionConfig, Config, ConfigError, Location, MetricBudget, Ratchet,
-    ScenarioConfig, Settings, load_config,
-};
 pub use leakcheck_records::{Termination, Timeline};
 pub use observe::{EARLY_STOP_INTERVAL, observe};
 pub use run::{run, run_with};

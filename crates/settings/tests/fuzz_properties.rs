@@ -7,7 +7,7 @@ use std::path::Path;
 
 use leakcheck_analysis::{Budget, BudgetKind};
 use leakcheck_probe::wire::Decoder;
-use leakcheck_runner::config::{Config, parse_budget_flag, parse_duration_flag, parse_size_flag};
+use leakcheck_settings::{Config, parse_budget_flag, parse_duration_flag, parse_size_flag};
 use proptest::prelude::*;
 
 /// Bytes that look like wire or samples lines often enough to get past the first check.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use leakcheck_runner::config::{Config, ConfigError};
+use leakcheck_settings::{Config, ConfigError};
 
 const FILE: &str = "/repo/leakcheck.toml";
 
@@ -304,8 +304,8 @@ fn scenario_names_must_be_plain_directory_names() {
 
 #[test]
 fn a_missing_file_names_the_path() {
-    let err = leakcheck_runner::config::load_config(Path::new("/nonexistent/leakcheck.toml"))
-        .unwrap_err();
+    let err =
+        leakcheck_settings::load_config(Path::new("/nonexistent/leakcheck.toml")).unwrap_err();
     assert_mentions(&err.to_string(), &["/nonexistent/leakcheck.toml"]);
 }
 

@@ -1,4 +1,6 @@
-//! `leakcheck.toml`: the scenarios, how to run them and their memory budgets.
+//! leakcheck-settings: `leakcheck.toml` and the flags that override it, parsed in one
+//! place: the scenarios, how to run them (a [`RunSpec`] for the runner) and their memory
+//! budgets (for the judge). The runner itself knows nothing of the file or of budgets.
 //!
 //! ```toml
 //! [defaults]                      # every key optional; these are the built-in values
@@ -54,7 +56,7 @@ pub use leakcheck_analysis::MetricBudget;
 use leakcheck_analysis::{Budget, BudgetKind, Quantity, WarmUp};
 use leakcheck_records::known_metrics;
 
-use crate::spec::RunSpec;
+use leakcheck_runner::RunSpec;
 
 /// A loaded `leakcheck.toml`.
 #[derive(Debug, Clone)]
@@ -333,6 +335,7 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
 }
 
 mod parse;
+pub mod units;
 
 impl Config {
     /// The scenario called `name`, or an error listing the known ones.
