@@ -39,6 +39,19 @@ pub enum Command {
     Merge(MergeArgs),
 }
 
+impl Command {
+    /// The output flags of a subcommand that judges (`run`, `gate`, `report`, `merge`).
+    pub fn outputs(&self) -> Option<&OutputArgs> {
+        match self {
+            Command::Run(a) => Some(&a.outputs),
+            Command::Gate(a) => Some(&a.outputs),
+            Command::Report(a) => Some(&a.outputs),
+            Command::Merge(a) => Some(&a.outputs),
+            Command::List(_) | Command::Compare(_) => None,
+        }
+    }
+}
+
 /// Where the scenarios are described.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
@@ -47,9 +60,10 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
-/// Where the results go in the OpenMetrics text format.
+/// The outputs a judging subcommand may add (validated once before it runs, written
+/// once after, by `commands::Outputs`).
 #[derive(Debug, Args)]
-pub struct OpenMetricsArg {
+pub struct OutputArgs {
     /// Also write the results as OpenMetrics text (slopes, peaks, outcomes; `# EOF`
     /// terminated) to FILE, e.g. for node-exporter's textfile collector.
     #[arg(long, value_name = "FILE")]
@@ -126,7 +140,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub attribute: AttributeArg,
     #[command(flatten)]
-    pub openmetrics: OpenMetricsArg,
+    pub outputs: OutputArgs,
     #[command(flatten)]
     pub budgets: BudgetArgs,
     #[command(flatten)]
@@ -164,7 +178,7 @@ pub struct GateArgs {
     #[command(flatten)]
     pub attribute: AttributeArg,
     #[command(flatten)]
-    pub openmetrics: OpenMetricsArg,
+    pub outputs: OutputArgs,
     #[command(flatten)]
     pub config: ConfigArg,
 }
@@ -196,7 +210,7 @@ pub struct MergeArgs {
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
     #[command(flatten)]
-    pub openmetrics: OpenMetricsArg,
+    pub outputs: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -207,7 +221,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
-    pub openmetrics: OpenMetricsArg,
+    pub outputs: OutputArgs,
     #[command(flatten)]
     pub budgets: BudgetArgs,
 }

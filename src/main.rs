@@ -27,14 +27,19 @@ fn main() {
         end_as(leakcheck_runner::supervise(argv));
     }
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run(args) => commands::run::execute(*args),
-        Command::Gate(args) => commands::gate::execute(args),
-        Command::Report(args) => commands::report::execute(args),
-        Command::List(args) => commands::list::execute(args),
-        Command::Compare(args) => commands::compare::execute(args),
-        Command::Merge(args) => commands::merge::execute(args),
-    };
+    let mut judged = Vec::new();
+    let result = commands::Outputs::check(cli.command.outputs()).and_then(|outputs| {
+        let status = match cli.command {
+            Command::Run(args) => commands::run::execute(*args, &mut judged),
+            Command::Gate(args) => commands::gate::execute(args, &mut judged),
+            Command::Report(args) => commands::report::execute(args, &mut judged),
+            Command::List(args) => commands::list::execute(args),
+            Command::Compare(args) => commands::compare::execute(args),
+            Command::Merge(args) => commands::merge::execute(args, &mut judged),
+        }?;
+        outputs.write(&judged);
+        Ok(status)
+    });
     let status = match result {
         Ok(status) => status,
         Err(err) => {

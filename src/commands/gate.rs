@@ -16,7 +16,7 @@ use crate::cli::GateArgs;
 use crate::error::{CliError, ExitStatus};
 use crate::output::{say, tell};
 
-pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
+pub fn execute(args: GateArgs, judged: &mut Vec<GateEntry>) -> Result<ExitStatus, CliError> {
     let config = load_config(&args.config.config)?;
     for name in &args.only {
         config.scenario(name)?;
@@ -67,7 +67,6 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         scenario.argv(&config.path, args.variant.as_deref(), None)?;
     }
     create_out_dir(&args.out)?;
-    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from);
 
     // Written before the first scenario starts: a gate killed half-way leaves the
@@ -121,7 +120,6 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
     if let (Some(path), true) = (&args.baseline, args.update_baseline) {
         update_baseline_or_warn(path, recorded);
     }
-    super::write_openmetrics_or_warn(args.openmetrics.openmetrics.as_deref(), &entries);
     let passed = entries
         .iter()
         .filter(|e| matches!(e.report.verdict, Overall::Pass | Overall::NoBudgets))
@@ -132,6 +130,7 @@ pub fn execute(args: GateArgs) -> Result<ExitStatus, CliError> {
         entries.len(),
         args.out.display()
     );
+    judged.extend(entries);
     Ok(status)
 }
 

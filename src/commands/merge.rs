@@ -24,8 +24,7 @@ struct Found {
     folder: Option<PathBuf>,
 }
 
-pub fn execute(args: MergeArgs) -> Result<ExitStatus, CliError> {
-    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
+pub fn execute(args: MergeArgs, judged: &mut Vec<GateEntry>) -> Result<ExitStatus, CliError> {
     check_folders(&args.dirs, &args.out)?;
     let mut found: Vec<Found> = Vec::new();
     let mut from: Vec<&Path> = Vec::new();
@@ -81,7 +80,6 @@ pub fn execute(args: MergeArgs) -> Result<ExitStatus, CliError> {
     if let Err(e) = manifest.write(&out) {
         tell!("warning: {e}");
     }
-    super::write_openmetrics_or_warn(args.openmetrics.openmetrics.as_deref(), &entries);
     let status = entries.iter().fold(ExitStatus::Pass, |s, e| {
         s.worst(ExitStatus::of_verdict(e.report.verdict, false))
     });
@@ -95,6 +93,7 @@ pub fn execute(args: MergeArgs) -> Result<ExitStatus, CliError> {
         args.dirs.len(),
         out.display()
     );
+    judged.extend(entries);
     Ok(status)
 }
 

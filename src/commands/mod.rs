@@ -278,21 +278,37 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
     say!("  report: {}", dir.join("summary.md").display());
 }
 
-/// `--openmetrics FILE`: the results as OpenMetrics text; a failure to write it is a
-/// warning, never a lost verdict.
-pub fn write_openmetrics_or_warn(path: Option<&Path>, entries: &[leakcheck_report::GateEntry]) {
-    let Some(path) = path else {
-        return;
-    };
-    if let Err(e) = leakcheck_report::write_openmetrics(path, entries) {
-        tell!("warning: {e}; no OpenMetrics file (the verdict above stands)");
-    }
+/// The outputs that flags add (`--openmetrics FILE`, and those to come), for every
+/// subcommand that judges: validated once before the subcommand starts (a bad path is a
+/// usage error, not a warning after a long run) and written once after it, from the
+/// entries it judged. A failure to write one is a warning, never a lost verdict.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    openmetrics: Option<PathBuf>,
 }
 
-/// `--openmetrics FILE` must be writable before anything runs: a bad path is a usage
-/// error (exit 2), not a warning after a long run.
-pub fn check_openmetrics_path(path: Option<&Path>) -> Result<(), CliError> {
-    path.map_or(Ok(()), |p| check_output_file("--openmetrics", p))
+impl Outputs {
+    /// The outputs `flags` ask for, each checked writable; none without flags.
+    pub fn check(flags: Option<&crate::cli::OutputArgs>) -> Result<Outputs, CliError> {
+        let Some(flags) = flags else {
+            return Ok(Outputs::default());
+        };
+        if let Some(path) = &flags.openmetrics {
+            check_output_file("--openmetrics", path)?;
+        }
+        Ok(Outputs {
+            openmetrics: flags.openmetrics.clone(),
+        })
+    }
+
+    /// Writes every requested output of `entries`.
+    pub fn write(&self, entries: &[leakcheck_report::GateEntry]) {
+        if let Some(path) = &self.openmetrics
+            && let Err(e) = leakcheck_report::write_openmetrics(path, entries)
+        {
+            tell!("warning: {e}; no OpenMetrics file (the verdict above stands)");
+        }
+    }
 }
 
 /// An output file given by `flag` can be written where it will be written (its

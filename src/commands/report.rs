@@ -10,18 +10,17 @@ use crate::cli::ReportArgs;
 use crate::error::{CliError, ExitStatus};
 use crate::output::tell;
 
-pub fn execute(args: ReportArgs) -> Result<ExitStatus, CliError> {
+pub fn execute(
+    args: ReportArgs,
+    judged: &mut Vec<leakcheck_report::GateEntry>,
+) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
     let (judgement, samples_dir) = rejudge(&args.samples, overrides)?;
     let out = create_out_dir(&args.out.unwrap_or(samples_dir))?;
-    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
     print_result(&judgement.report, &out);
     write_scenario_or_warn(&out, &judgement.report);
     let status = ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured);
-    super::write_openmetrics_or_warn(
-        args.openmetrics.openmetrics.as_deref(),
-        &super::single_entry(judgement.report),
-    );
+    judged.extend(super::single_entry(judgement.report));
     Ok(status)
 }
 

@@ -14,7 +14,10 @@ use crate::cli::RunArgs;
 use crate::error::{CliError, ExitStatus};
 use crate::output::tell;
 
-pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
+pub fn execute(
+    args: RunArgs,
+    judged: &mut Vec<leakcheck_report::GateEntry>,
+) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
     let (mut scenario, config_path) = match (&args.scenario, args.command.is_empty()) {
         (Some(_), false) => {
@@ -53,7 +56,6 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
         scenario.settings.pss = true;
     }
     apply_budget_overrides(&mut scenario.budgets, overrides);
-    super::check_openmetrics_path(args.openmetrics.openmetrics.as_deref())?;
 
     let result = run_scenario(
         &scenario,
@@ -66,10 +68,7 @@ pub fn execute(args: RunArgs) -> Result<ExitStatus, CliError> {
         },
     )?;
     let status = result.status;
-    super::write_openmetrics_or_warn(
-        args.openmetrics.openmetrics.as_deref(),
-        &super::single_entry(result.report),
-    );
+    judged.extend(super::single_entry(result.report));
     Ok(status)
 }
 
