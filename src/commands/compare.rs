@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use leakcheck_judge::Tolerance;
+use leakcheck_records::SAMPLES_FILE;
 use leakcheck_report::ComparedRun;
-use leakcheck_runner::SAMPLES_FILE;
 use leakcheck_settings::Ratchet;
 use leakcheck_vocab::Change;
 use leakcheck_vocab::ValueUnit;

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use leakcheck_judge::{Judging, RunFacts, judge};
+use leakcheck_records::SAMPLES_FILE;
 use leakcheck_records::Timeline;
 use leakcheck_report::{GateEntry, GateManifest, Overall, ScenarioReport, read_summary};
-use leakcheck_runner::SAMPLES_FILE;
 
 use super::create_out_dir;
 use crate::cli::MergeArgs;

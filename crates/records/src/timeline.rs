@@ -34,6 +34,9 @@ use leakcheck_probe::wire::{
 use leakcheck_vocab::{Termination, ValueUnit, XUnit};
 use serde::{Deserialize, Serialize};
 
+/// File name of the streamed records inside a run's folder (`RunSpec::out_dir` in the runner).
+pub const SAMPLES_FILE: &str = "samples.jsonl";
+
 /// Version of the `samples.jsonl` record format.
 pub const SAMPLES_FORMAT: u32 = 1;
 

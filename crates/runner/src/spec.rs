@@ -10,8 +10,7 @@ use std::time::Duration;
 use leakcheck_probe::wire::SessionEvent;
 use leakcheck_records::{Termination, Timeline};
 
-/// File name of the streamed records inside [`RunSpec::out_dir`].
-pub const SAMPLES_FILE: &str = "samples.jsonl";
+pub use leakcheck_records::SAMPLES_FILE;
 
 /// Everything [`run`] needs to know about one run.
 #[derive(Debug, Clone)]
