@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use leakcheck_judge::{
-    JUDGING_VERSION, Judging, LiveJudge, LookPlan, MetricBudget, RunFacts, StopNow, judge,
-};
+use leakcheck_judge::{LiveJudge, LookPlan, MetricBudget, RunFacts, StopNow, judge};
 use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
 use leakcheck_runner::{StopRequest, run_build, run_with};
@@ -73,7 +71,12 @@ pub fn run_scenario(
         tell!("[{}] building: {}", scenario.name, build.join(" "));
         run_build(&build, &scenario.working_dir())?;
     }
-    let judging = judging_for(scenario, &request, spec.argv.clone(), plan);
+    let judging = scenario.judging(
+        request.variant,
+        spec.argv.clone(),
+        request.length.iterations,
+        plan,
+    );
     judging.save(&dir)?;
 
     let mut progress = Progress::new(&scenario.name, judging.iterations);
@@ -133,7 +136,12 @@ pub fn not_started(
     request: RunRequest<'_>,
     error: &CliError,
 ) -> ScenarioResult {
-    let judging = judging_for(scenario, &request, scenario.command.clone(), None);
+    let judging = scenario.judging(
+        request.variant,
+        scenario.command.clone(),
+        request.length.iterations,
+        None,
+    );
     let timeline = Timeline::default();
     let judgement = judge(
         &judging,
@@ -169,32 +177,6 @@ fn iterations_to_pass(
             Some(p.max as u64)
         }
         _ => request.length.iterations,
-    }
-}
-
-/// What a scenario's run is judged by.
-fn judging_for(
-    scenario: &ScenarioConfig,
-    request: &RunRequest<'_>,
-    argv: Vec<String>,
-    plan: Option<LookPlan>,
-) -> Judging {
-    let planned = plan
-        .filter(|p| p.unit == XUnit::Iteration)
-        .map(|p| p.max as u64);
-    Judging {
-        version: JUDGING_VERSION,
-        scenario: scenario.name.clone(),
-        variant: scenario.variant(request.variant).map(str::to_string),
-        argv,
-        iterations: planned
-            .or(request.length.iterations)
-            .or(scenario.iterations),
-        budgets: scenario.budgets.clone(),
-        warmup: scenario.settings.warmup,
-        confidence: scenario.settings.confidence,
-        ceiling: scenario.settings.ceiling,
-        plan,
     }
 }
 

@@ -56,7 +56,10 @@ pub use leakcheck_analysis::MetricBudget;
 use leakcheck_analysis::{Budget, BudgetKind, Quantity, WarmUp};
 use leakcheck_records::known_metrics;
 
+use leakcheck_analysis::sequential::LookPlan;
+use leakcheck_judge::{JUDGING_VERSION, Judging};
 use leakcheck_runner::RunSpec;
+use leakcheck_vocab::XUnit;
 
 /// A loaded `leakcheck.toml`.
 #[derive(Debug, Clone)]
@@ -457,6 +460,34 @@ impl ScenarioConfig {
             *program = self.base_dir.join(&*program).to_string_lossy().into_owned();
         }
         argv
+    }
+
+    /// What the judge needs of this scenario besides the samples (saved as
+    /// `judging.json`): its budgets, warm-up, confidence and ceiling, and the run's length.
+    /// With [`ScenarioConfig::run_spec`], the scenario's settings composed per engine: one
+    /// for the runner, one for the judge.
+    pub fn judging(
+        &self,
+        variant: Option<&str>,
+        argv: Vec<String>,
+        iterations: Option<u64>,
+        plan: Option<LookPlan>,
+    ) -> Judging {
+        let planned = plan
+            .filter(|p| p.unit == XUnit::Iteration)
+            .map(|p| p.max as u64);
+        Judging {
+            version: JUDGING_VERSION,
+            scenario: self.name.clone(),
+            variant: self.variant(variant).map(str::to_string),
+            argv,
+            iterations: planned.or(iterations).or(self.iterations),
+            budgets: self.budgets.clone(),
+            warmup: self.settings.warmup,
+            confidence: self.settings.confidence,
+            ceiling: self.settings.ceiling,
+            plan,
+        }
     }
 
     /// A [`RunSpec`] for this scenario, writing to `out_dir`.
