@@ -226,3 +226,27 @@ fn a_budget_on_a_registered_source_metric_judges_it() {
     let summary = read(&dir.path().join("reports/anon/summary.md"));
     assert!(summary.contains("rss.anon"), "{summary}");
 }
+
+#[test]
+fn a_run_without_budgets_says_on_the_terminal_how_each_metric_grows() {
+    // A newcomer's first command: no config, no budget. The verdict is NO BUDGETS, and the
+    // terminal still says each metric's slope with its interval and its shape.
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import time\nkept = []\nend = time.time() + 3\nwhile time.time() < end:\n    kept.append(bytearray(b'x' * (1 << 20)))\n    time.sleep(0.02)\n";
+    let out = leakcheck(
+        dir.path(),
+        &["run", "--name", "nobudget", "--", "python3", "-c", script],
+    );
+    out.assert_exit_code(exit_code::PASS);
+    assert!(out.stdout.contains("NO BUDGETS"), "{}", out.stdout);
+    let rss = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("no budget") && l.contains(" rss grows "))
+        .unwrap_or_else(|| panic!("no slope line for rss:\n{}", out.stdout));
+    // About 50 MiB/s kept: the line carries the rate, its interval and the shape.
+    assert!(
+        rss.contains("MiB/s") && rss.contains("% CI ") && rss.ends_with(": leak"),
+        "{rss}"
+    );
+}

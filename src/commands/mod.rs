@@ -252,6 +252,11 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
         for check in &metric.budgets {
             say!("  {:9} {}", check.outcome.word(), check.line);
         }
+        // A run without budgets still answers how its memory grows, on the terminal.
+        if report.verdict == Overall::NoBudgets {
+            let line = leakcheck_report::words::unbudgeted_line(metric, report.x_unit);
+            say!("  {:9} {line}", "no budget");
+        }
         if let Some(p) = &metric.retained_per_session {
             let line = leakcheck_report::words::per_session_line(&metric.name, p, metric.unit);
             say!("  {:9} {line}", "");

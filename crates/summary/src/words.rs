@@ -6,7 +6,7 @@ use leakcheck_vocab::{
     BudgetKind, Change, CheckReason, Envelope, Look, Outcome, ValueUnit, XUnit, fmt,
 };
 
-use crate::model::{Attribution, BudgetCheck, Overall, RunEnding, ScenarioReport};
+use crate::model::{Attribution, BudgetCheck, MetricReport, Overall, RunEnding, ScenarioReport};
 
 /// What one budget check's line says.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +39,33 @@ pub struct CheckFacts<'a> {
     pub envelope: Option<Envelope>,
     pub unit: ValueUnit,
     pub x_unit: XUnit,
+}
+
+/// What a metric without a budget does, for a run that has none: its slope with the
+/// interval and its shape, e.g. `rss grows 1.52 MiB/s (99% CI 1.45–1.6 MiB/s): leak`
+/// (under churn, its troughs' line). Nothing is judged; the words say so.
+pub fn unbudgeted_line(m: &MetricReport, x_unit: XUnit) -> String {
+    let Some(fit) = &m.fit else {
+        return format!("{}: shape {}, too few points for a slope", m.name, m.shape);
+    };
+    let name = match m.envelopes.first() {
+        Some(e) => format!("{} {}", m.name, e.envelope.name()),
+        None => m.name.clone(),
+    };
+    let grows = match (fit.slope >= 0.0, m.envelopes.is_empty()) {
+        (true, true) => "grows",
+        (false, true) => "changes",
+        (true, false) => "grow",
+        (false, false) => "change",
+    };
+    format!(
+        "{name} {grows} {} ({}% CI {}/{}): {}",
+        fmt::rate(fit.slope, m.unit, x_unit),
+        fmt::percent(fit.confidence),
+        fmt::value_range(fit.slope_lo, fit.slope_hi, m.unit),
+        x_unit.suffix(),
+        m.shape
+    )
 }
 
 /// One sentence with the numbers, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
