@@ -62,7 +62,7 @@ pub struct ConfigArg {
 
 /// The outputs a judging subcommand may add (validated once before it runs, written
 /// once after, by `commands::Outputs`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
     /// Also write the results as OpenMetrics text (slopes, peaks, outcomes; `# EOF`
     /// terminated) to FILE, e.g. for node-exporter's textfile collector.

@@ -269,28 +269,22 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
 /// subcommand that judges: validated once before the subcommand starts (a bad path is a
 /// usage error, not a warning after a long run) and written once after it, from the
 /// entries it judged. A failure to write one is a warning, never a lost verdict.
-#[derive(Debug, Default)]
-pub struct Outputs {
-    openmetrics: Option<PathBuf>,
-}
+#[derive(Debug)]
+pub struct Outputs(crate::cli::OutputArgs);
 
 impl Outputs {
     /// The outputs `flags` ask for, each checked writable; none without flags.
     pub fn check(flags: Option<&crate::cli::OutputArgs>) -> Result<Outputs, CliError> {
-        let Some(flags) = flags else {
-            return Ok(Outputs::default());
-        };
+        let flags = flags.cloned().unwrap_or_default();
         if let Some(path) = &flags.openmetrics {
             check_output_file("--openmetrics", path)?;
         }
-        Ok(Outputs {
-            openmetrics: flags.openmetrics.clone(),
-        })
+        Ok(Outputs(flags))
     }
 
     /// Writes every requested output of `entries`.
     pub fn write(&self, entries: &[leakcheck_report::GateEntry]) {
-        if let Some(path) = &self.openmetrics
+        if let Some(path) = &self.0.openmetrics
             && let Err(e) = leakcheck_report::write_openmetrics(path, entries)
         {
             tell!("warning: {e}; no OpenMetrics file (the verdict above stands)");

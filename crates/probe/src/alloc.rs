@@ -40,18 +40,16 @@ impl Sampler for AllocSampler {
 
     fn sample(&mut self, out: &mut Vec<Reading>) -> Result<(), SampleError> {
         let s = stats()?;
-        for (metric, bytes) in [
-            (metrics::ALLOC_ALLOCATED, s.allocated),
-            (metrics::ALLOC_ACTIVE, s.active),
-            (metrics::ALLOC_RESIDENT, s.resident),
-            (metrics::ALLOC_MAPPED, s.mapped),
-            (metrics::ALLOC_METADATA, s.metadata),
-        ] {
-            out.push(Reading {
-                metric: metric.into(),
-                bytes,
-            });
-        }
+        out.extend(
+            [
+                (metrics::ALLOC_ALLOCATED, s.allocated),
+                (metrics::ALLOC_ACTIVE, s.active),
+                (metrics::ALLOC_RESIDENT, s.resident),
+                (metrics::ALLOC_MAPPED, s.mapped),
+                (metrics::ALLOC_METADATA, s.metadata),
+            ]
+            .map(|(metric, bytes)| Reading::of(metric, bytes)),
+        );
         Ok(())
     }
 }

@@ -10,6 +10,16 @@ pub struct Reading {
     pub bytes: u64,
 }
 
+impl Reading {
+    /// A reading of a metric named by a constant (`metrics::RSS_ANON`, …).
+    pub fn of(metric: &'static str, bytes: u64) -> Reading {
+        Reading {
+            metric: Cow::Borrowed(metric),
+            bytes,
+        }
+    }
+}
+
 /// Why a sample could not be taken. None of these is fatal to the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {

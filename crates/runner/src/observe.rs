@@ -507,7 +507,8 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    fn now() -> Clock {
+    /// Now, on every clock.
+    pub(crate) fn now() -> Clock {
         Clock {
             spawn_ns: monotonic_ns(),
             started: Instant::now(),
@@ -566,19 +567,18 @@ pub(crate) fn observe_into(
     on_event: &mut dyn FnMut(&Event),
     early_stop: &mut dyn FnMut(&Timeline) -> Option<StopRequest>,
 ) -> Result<RunOutcome, RunError> {
-    let internal = |what| move |source| RunError::Internal { what, source };
     let (tx, rx) = mpsc::channel();
     let stop_reader = Arc::new(AtomicBool::new(false));
     let reader = match wire {
         Some(read_end) => Some(
             spawn_reader(read_end, tx.clone(), Arc::clone(&stop_reader))
-                .map_err(internal("the wire reader thread"))?,
+                .map_err(RunError::internal("the wire reader thread"))?,
         ),
         None => None,
     };
     let (stop_sampler, sampler) =
         spawn_sampler(spec, target.tree_root, target.pid, clock.spawn_ns, tx)
-            .map_err(internal("the sampler thread"))?;
+            .map_err(RunError::internal("the sampler thread"))?;
 
     let pid = target.pid;
     let mut observation = Observation {

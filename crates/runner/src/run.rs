@@ -23,11 +23,8 @@
 //!   dies if leakcheck itself is killed. Processes that leave the group (`setsid`)
 //!   are out of reach and are not tracked.
 
-use std::os::fd::AsRawFd;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use leakcheck_probe::monotonic_ns;
 use leakcheck_records::Timeline;
+use std::os::fd::AsRawFd;
 
 use crate::observe::{Clock, create_samples, observe_into};
 use crate::spawn::{ChildGuard, command, pipe, read_supervisor_status};
@@ -56,20 +53,15 @@ pub fn run_with(
     // Before the program starts: an output folder that cannot be written is the user's
     // to fix, not a run to judge.
     let samples = create_samples(spec)?;
-    let internal = |what| move |source| RunError::Internal { what, source };
-    let (read_end, write_end) = pipe().map_err(internal("the wire pipe"))?;
+    let (read_end, write_end) = pipe().map_err(RunError::internal("the wire pipe"))?;
     let status_pipe = match spec.supervisor {
-        Some(_) => Some(pipe().map_err(internal("the supervisor's status pipe"))?),
+        Some(_) => Some(pipe().map_err(RunError::internal("the supervisor's status pipe"))?),
         None => None,
     };
     let status_fd = status_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
     let mut cmd = command(spec, write_end.as_raw_fd(), status_fd)?;
 
-    let spawn_ns = monotonic_ns();
-    let started = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let clock = Clock::now();
     let child = cmd.spawn().map_err(|source| RunError::Spawn {
         argv0: spec.argv[0].clone(),
         source,
@@ -91,11 +83,6 @@ pub fn run_with(
         None => (guard.pid, guard.pid),
     };
     let target = Target::spawned(guard, tree_root, pid);
-    let clock = Clock {
-        spawn_ns,
-        started,
-        started_unix,
-    };
     observe_into(
         spec,
         target,

@@ -171,6 +171,13 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// The error of the runner's own `what` (a pipe, a thread) failing to be created.
+    pub(crate) fn internal(what: &'static str) -> impl FnOnce(io::Error) -> RunError {
+        move |source| RunError::Internal { what, source }
+    }
+}
+
 impl RunSpec {
     /// Checks the spec before anything is created or spawned ([`crate::run`] calls it
     /// too; callers that write files before the run call it first).

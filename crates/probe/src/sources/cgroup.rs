@@ -47,10 +47,10 @@ impl Version {
     }
 
     /// The `memory.stat` keys of anonymous and file memory, most wanted first.
-    fn stat_keys(self) -> ([&'static str; 2], [&'static str; 2]) {
+    fn stat_keys(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            Version::V1 => (["total_rss", "rss"], ["total_cache", "cache"]),
-            Version::V2 => (["anon", "anon"], ["file", "file"]),
+            Version::V1 => (&["total_rss", "rss"], &["total_cache", "cache"]),
+            Version::V2 => (&["anon"], &["file"]),
         }
     }
 }
@@ -106,16 +106,17 @@ impl CgroupMemory {
         let current = std::str::from_utf8(&buf[..n])
             .ok()
             .and_then(|t| t.trim().parse::<u64>().ok())
-            .ok_or_else(|| io::Error::other(format!("{}: not a number", self.name())))?;
+            .ok_or_else(|| io::Error::other(format!("{}: not a number", self.current_path())))?;
         let n = self.stat.read_at(&mut buf, 0)?;
         let stat = String::from_utf8_lossy(&buf[..n]);
         let (anon_keys, file_keys) = self.version.stat_keys();
-        let anon = stat_value(&stat, &anon_keys).unwrap_or(0);
-        let file = stat_value(&stat, &file_keys).unwrap_or(0);
+        let anon = stat_value(&stat, anon_keys).unwrap_or(0);
+        let file = stat_value(&stat, file_keys).unwrap_or(0);
         Ok((current, anon, file))
     }
 
-    fn name(&self) -> String {
+    /// The file of the bytes charged, for messages.
+    fn current_path(&self) -> String {
         self.dir
             .join(self.version.current_file())
             .display()
@@ -130,16 +131,14 @@ impl Sampler for CgroupMemory {
 
     fn sample(&mut self, out: &mut Vec<Reading>) -> Result<(), SampleError> {
         let (current, anon, file) = self.read()?;
-        for (metric, bytes) in [
-            (CGROUP_CURRENT, current),
-            (CGROUP_ANON, anon),
-            (CGROUP_FILE, file),
-        ] {
-            out.push(Reading {
-                metric: metric.into(),
-                bytes,
-            });
-        }
+        out.extend(
+            [
+                (CGROUP_CURRENT, current),
+                (CGROUP_ANON, anon),
+                (CGROUP_FILE, file),
+            ]
+            .map(|(metric, bytes)| Reading::of(metric, bytes)),
+        );
         Ok(())
     }
 }
@@ -303,13 +302,13 @@ mod tests {
     fn memory_stat_prefers_the_hierarchical_totals_of_v1() {
         let stat = "cache 10\nrss 20\ntotal_cache 110\ntotal_rss 120\n";
         let (anon, file) = Version::V1.stat_keys();
-        assert_eq!(stat_value(stat, &anon), Some(120));
-        assert_eq!(stat_value(stat, &file), Some(110));
-        assert_eq!(stat_value("cache 10\nrss 20\n", &anon), Some(20));
+        assert_eq!(stat_value(stat, anon), Some(120));
+        assert_eq!(stat_value(stat, file), Some(110));
+        assert_eq!(stat_value("cache 10\nrss 20\n", anon), Some(20));
         let (anon, file) = Version::V2.stat_keys();
         let v2 = "anon 4096\nfile 8192\nanon_thp 0\n";
         assert_eq!(
-            (stat_value(v2, &anon), stat_value(v2, &file)),
+            (stat_value(v2, anon), stat_value(v2, file)),
             (Some(4096), Some(8192))
         );
     }

@@ -35,22 +35,20 @@ impl StatusSampler {
 
 impl Sampler for StatusSampler {
     fn name(&self) -> &'static str {
-        "procfs-status"
+        SOURCE.name
     }
 
     fn sample(&mut self, out: &mut Vec<Reading>) -> Result<(), SampleError> {
         let s = self.process.status()?;
-        for (metric, bytes) in [
-            (metrics::RSS_HWM, s.vm_hwm),
-            (metrics::RSS_ANON, s.rss_anon),
-            (metrics::RSS_FILE, s.rss_file),
-            (metrics::RSS_SHMEM, s.rss_shmem),
-        ] {
-            out.push(Reading {
-                metric: metric.into(),
-                bytes,
-            });
-        }
+        out.extend(
+            [
+                (metrics::RSS_HWM, s.vm_hwm),
+                (metrics::RSS_ANON, s.rss_anon),
+                (metrics::RSS_FILE, s.rss_file),
+                (metrics::RSS_SHMEM, s.rss_shmem),
+            ]
+            .map(|(metric, bytes)| Reading::of(metric, bytes)),
+        );
         Ok(())
     }
 }
