@@ -68,20 +68,23 @@ fn main() {
             100.0 * look.confidence
         );
         for m in &j.report.metrics {
-            let s = &m.stats;
+            let Some(s) = &m.stats else { continue };
+            let late = |f: fn(&leakcheck_summary::stats::SlopeFit) -> f64| {
+                s.late.as_ref().map_or(f64::NAN, f)
+            };
             for b in &m.budgets {
                 println!(
-                    "  {:16} {:9} shape={:12} n={:4} cut={:4} slope={:>10.0} lo={:>10.0} late={:>10.0} late.lo={:>10.0} churn={}",
+                    "  {:16} {:9} shape={:12} n={:4} cut={:4} slope={:>10.0} lo={:>10.0} late={:>10.0} late.lo={:>10.0} churn={:?}",
                     m.name,
                     b.outcome.word(),
                     m.shape,
-                    s["n"],
-                    s["warmup"]["index"],
-                    s["theil_sen"]["slope"].as_f64().unwrap_or(f64::NAN),
+                    s.n,
+                    s.warmup.index,
+                    s.theil_sen.slope,
                     b.lo,
-                    s["late"]["slope"].as_f64().unwrap_or(f64::NAN),
-                    s["late"]["lo"].as_f64().unwrap_or(f64::NAN),
-                    s["churn"],
+                    late(|l| l.slope),
+                    late(|l| l.lo),
+                    s.churn.as_ref().map(|c| c.period),
                 );
             }
         }

@@ -28,7 +28,7 @@ pub struct Quantities {
 }
 
 impl Quantities {
-    /// Read off a judged metric: the fit, and the analysis embedded in `stats`.
+    /// Read off a judged metric: the fit, and the numbers under `stats`.
     pub fn of(m: &MetricReport) -> Quantities {
         let slope = m.fit.as_ref().map(|f| Interval {
             estimate: f.slope,
@@ -36,24 +36,26 @@ impl Quantities {
             hi: f.slope_hi,
             confidence: f.confidence,
         });
-        let num = |v: &serde_json::Value, key: &str| v.get(key).and_then(serde_json::Value::as_f64);
-        let stats = &m.stats;
-        let growth = num(stats, "growth").map(|g| Interval {
-            estimate: g,
-            lo: num(stats, "growth_lo").unwrap_or(f64::NAN),
-            hi: num(stats, "growth_hi").unwrap_or(f64::NAN),
-            confidence: slope.map_or(f64::NAN, |s| s.confidence),
+        // A number the file writes as `null` (NaN, infinite) is no quantity.
+        let known = |v: f64| v.is_finite().then_some(v);
+        let stats = m.stats.as_ref();
+        let growth = stats.and_then(|s| {
+            Some(Interval {
+                estimate: known(s.growth)?,
+                lo: s.growth_lo,
+                hi: s.growth_hi,
+                confidence: slope.map_or(f64::NAN, |s| s.confidence),
+            })
         });
-        let checkpoints = stats.get("checkpoint_retained").filter(|c| !c.is_null());
-        let retained = match checkpoints {
-            Some(c) => num(c, "estimate").map(|e| Interval {
-                estimate: e,
-                lo: num(c, "lo").unwrap_or(f64::NAN),
-                hi: num(c, "hi").unwrap_or(f64::NAN),
-                confidence: num(c, "confidence").unwrap_or(f64::NAN),
+        let retained = stats.and_then(|s| match &s.checkpoint_retained {
+            Some(c) => Some(Interval {
+                estimate: known(c.estimate)?,
+                lo: c.lo,
+                hi: c.hi,
+                confidence: c.confidence,
             }),
-            None => num(stats, "retained").map(Interval::point),
-        };
+            None => s.retained.and_then(known).map(Interval::point),
+        });
         Quantities {
             slope,
             growth,

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod compare;
 mod judging;
 mod metric;
+mod stats;
 
 use leakcheck_records::{RecordedRun, RunEnding, Termination, Timeline, metrics};
 use leakcheck_summary::{self as report, Overall, ScenarioReport};

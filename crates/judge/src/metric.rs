@@ -86,7 +86,7 @@ fn judge_metric(
             retained_per_session: None,
             checkpoints: Vec::new(),
             envelopes: Vec::new(),
-            stats: serde_json::Value::Null,
+            stats: None,
         },
         reasons: Vec::new(),
         analysis: None,
@@ -349,7 +349,7 @@ fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {
             checkpoints: c.checkpoints,
         })
     });
-    m.stats = serde_json::to_value(a).unwrap_or(serde_json::Value::Null);
+    m.stats = Some(crate::stats::of_analysis(a));
 }
 
 /// The levels retained memory was judged on, placed on the plot's x axis: the median

@@ -225,9 +225,9 @@ pub struct MetricReport {
     /// instead of the fit (which is then the troughs' line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub envelopes: Vec<EnvelopeTrace>,
-    /// The full analysis, opaque to the report, embedded as-is.
+    /// The numbers behind the verdicts; `None` when the series could not be analysed.
     #[serde(default)]
-    pub stats: serde_json::Value,
+    pub stats: Option<crate::stats::Analysis>,
 }
 
 /// One envelope of a churning series: each period's trough (or peak) and the line through
@@ -468,8 +468,14 @@ pub struct GateEntry {
 }
 
 /// `serde_json` writes NaN as `null`; read it back as NaN.
-fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// A list of floats with NaNs in it comes back with `null`s; keep them as NaN.
+pub(crate) fn floats_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let raw = Vec::<Option<f64>>::deserialize(d)?;
+    Ok(raw.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
 /// Points with a NaN coordinate come back as `[null, y]`; keep them as NaN.

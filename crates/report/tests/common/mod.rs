@@ -95,7 +95,7 @@ pub fn metric(
         retained_per_session: None,
         checkpoints: Vec::new(),
         envelopes: Vec::new(),
-        stats: serde_json::json!({"method": "ols", "n": n}),
+        stats: None,
     }
 }
 
@@ -306,7 +306,7 @@ pub fn retained_report() -> ScenarioReport {
             level(80.5, first + retained, "before session 2: 4 samples"),
         ],
         envelopes: Vec::new(),
-        stats: serde_json::Value::Null,
+        stats: None,
     };
     let mut report = crashed_report();
     report.scenario = "retrain-sequential".to_string();
