@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Run one scenario of the config, or any command given after `--`, and report on its memory.
     Run(Box<RunArgs>),
+    /// Watch a process that is already running (and its descendants), judge its memory
+    /// as a run's, and write the same reports; it is never stopped, signalled or slowed.
+    Watch(Box<WatchArgs>),
     /// Run the scenarios of the config as a CI leak gate and write the gate's reports.
     Gate(GateArgs),
     /// Re-analyse a samples.jsonl offline and re-render its report.
@@ -40,10 +43,12 @@ pub enum Command {
 }
 
 impl Command {
-    /// The output flags of a subcommand that judges (`run`, `gate`, `report`, `merge`).
+    /// The output flags of a subcommand that judges (`run`, `watch`, `gate`, `report`,
+    /// `merge`).
     pub fn outputs(&self) -> Option<&OutputArgs> {
         match self {
             Command::Run(a) => Some(&a.outputs),
+            Command::Watch(a) => Some(&a.outputs),
             Command::Gate(a) => Some(&a.outputs),
             Command::Report(a) => Some(&a.outputs),
             Command::Merge(a) => Some(&a.outputs),
@@ -148,6 +153,45 @@ pub struct RunArgs {
     /// Any program to run and gate from the outside: `leakcheck run --budget rss.slope=1MiB/s -- python3 train.py`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The pid of the process to watch; its descendants are followed as they come and go.
+    #[arg(value_name = "PID", required_unless_present = "pattern")]
+    pub pid: Option<u32>,
+    /// Pick the process by its command line instead: a regular expression matched as
+    /// `pgrep -f` does. A job and the workers it forked are one match; matches in separate
+    /// trees are refused and listed.
+    #[arg(long = "name", value_name = "PATTERN", conflicts_with = "pid")]
+    pub pattern: Option<String>,
+    /// When the watch ends: `decided` (as soon as every budget is decided), or after a
+    /// duration (`30min`, `2h`). Without it, when the process exits or on Ctrl-C; the
+    /// report is written however it ends.
+    #[arg(long, value_name = "decided|DURATION")]
+    pub until: Option<String>,
+    /// A pass needs a watch at least this long (default 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub min_duration: Option<String>,
+    /// How often the process tree is sampled (default 100ms).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Output folder; the watch's files go to OUT/<label>/.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Name for the watch's reports (default: the program's file name).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Also sample the PSS of the process tree (once a second; needed for `pss.tree`
+    /// budgets; readable for processes of the same user, or with `CAP_SYS_PTRACE`).
+    #[arg(long)]
+    pub pss: bool,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,8 @@ pub enum CliError {
     Baseline(#[from] leakcheck_judge::BaselineError),
     #[error(transparent)]
     Manifest(#[from] leakcheck_report::ManifestError),
+    #[error(transparent)]
+    Find(#[from] leakcheck_runner::find::FindError),
     #[error("{0}")]
     Usage(String),
     #[error("cannot write `{}`: {source}", path.display())]
@@ -103,9 +105,11 @@ impl CliError {
             // program starts (or, for `report`, before anything is judged).
             CliError::Run(leakcheck_runner::RunError::Build { .. }) => ExitStatus::BuildFailed,
             CliError::Run(leakcheck_runner::RunError::Internal { .. }) => ExitStatus::InternalIo,
+            CliError::Find(leakcheck_runner::find::FindError::Proc(_)) => ExitStatus::InternalIo,
             CliError::Config(_)
             | CliError::Usage(_)
             | CliError::Run(_)
+            | CliError::Find(_)
             | CliError::Records(_)
             | CliError::Judging(_)
             | CliError::Io { .. }

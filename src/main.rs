@@ -31,6 +31,7 @@ fn main() {
     let result = commands::Outputs::check(cli.command.outputs()).and_then(|outputs| {
         let status = match cli.command {
             Command::Run(args) => commands::run::execute(*args, &mut judged),
+            Command::Watch(args) => commands::watch::execute(*args, &mut judged),
             Command::Gate(args) => commands::gate::execute(args, &mut judged),
             Command::Report(args) => commands::report::execute(args, &mut judged),
             Command::List(args) => commands::list::execute(args),

@@ -9,15 +9,18 @@ pub mod lock;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use leakcheck_judge::{LiveJudge, LookPlan, MetricBudget, RunFacts, StopNow, judge};
+use leakcheck_judge::{
+    Judgement, Judging, LiveJudge, LookPlan, MetricBudget, RunFacts, StopNow, judge,
+};
 use leakcheck_records::{Termination, Timeline};
 use leakcheck_report::{Overall, ScenarioReport};
-use leakcheck_runner::{StopRequest, run_build, run_with};
+use leakcheck_runner::{RunOutcome, StopRequest, run_build, run_with};
 use leakcheck_settings::{Attribute, ScenarioConfig, parse_budget_flag};
 use leakcheck_vocab::XUnit;
 
@@ -93,25 +96,7 @@ pub fn run_scenario(
         &mut early_stop,
     );
     progress.finish();
-    let outcome = outcome?;
-
-    let samples_file = outcome
-        .samples_path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let judgement = judge(
-        &judging,
-        &RunFacts {
-            timeline: &outcome.timeline,
-            termination: Some(outcome.termination),
-            reason: outcome.stopped_early.clone(),
-            wall_s: outcome.wall_s,
-            samples_file,
-        },
-    );
-    print_result(&judgement.report, &dir);
-    write_scenario_or_warn(&dir, &judgement.report);
+    let judgement = judge_outcome(&judging, &outcome?, &dir);
     let mut report = judgement.report;
     let when = request.attribute.unwrap_or(scenario.settings.attribute);
     // Ctrl-C ends the run and what follows it: no attribution pass after an interrupt.
@@ -126,6 +111,29 @@ pub fn run_scenario(
         status: ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured),
         report,
     })
+}
+
+/// Judge what the runner recorded, print the verdict and write the scenario's files in
+/// `dir` (a file that cannot be written is a warning; the verdict stands).
+pub fn judge_outcome(judging: &Judging, outcome: &RunOutcome, dir: &Path) -> Judgement {
+    let samples_file = outcome
+        .samples_path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let judgement = judge(
+        judging,
+        &RunFacts {
+            timeline: &outcome.timeline,
+            termination: Some(outcome.termination),
+            reason: outcome.stopped_early.clone(),
+            wall_s: outcome.wall_s,
+            samples_file,
+        },
+    );
+    print_result(&judgement.report, dir);
+    write_scenario_or_warn(dir, &judgement.report);
+    judgement
 }
 
 /// The result of a scenario that could not start (its program cannot be executed, its
@@ -197,12 +205,12 @@ pub fn create_out_dir(dir: &Path) -> Result<PathBuf, CliError> {
 
 /// An exclusive lock on a scenario's output folder for the length of its run: two runs
 /// writing the same files would silently interleave them.
-struct OutDirLock;
+pub struct OutDirLock;
 
 impl OutDirLock {
     const FILE: &'static str = ".leakcheck.lock";
 
-    fn take(dir: &Path) -> Result<lock::FileLock, CliError> {
+    pub fn take(dir: &Path) -> Result<lock::FileLock, CliError> {
         let path = dir.join(Self::FILE);
         let taken = lock::FileLock::take(&path, lock::Wait::No).map_err(|source| CliError::Io {
             path: path.clone(),

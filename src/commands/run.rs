@@ -74,17 +74,11 @@ pub fn execute(
 
 /// The length flags, read.
 fn length_request(args: &RunArgs) -> Result<LengthRequest, CliError> {
-    let duration =
-        |flag: &'static str, text: &Option<String>| -> Result<Option<Duration>, CliError> {
-            let Some(text) = text else { return Ok(None) };
-            let d = parse_duration_flag(flag, text)?;
-            if d.is_zero() {
-                return Err(CliError::Usage(format!(
-                    "invalid {flag} {text:?}: expected a duration above zero, e.g. \"30s\""
-                )));
-            }
-            Ok(Some(d))
-        };
+    let duration = |flag: &'static str, text: &Option<String>| {
+        text.as_deref()
+            .map(|text| positive_duration(flag, text))
+            .transpose()
+    };
     let count = |flag: &str, n: Option<u64>| -> Result<Option<u64>, CliError> {
         match n {
             Some(0) => Err(CliError::Usage(format!(
@@ -102,6 +96,17 @@ fn length_request(args: &RunArgs) -> Result<LengthRequest, CliError> {
     })
 }
 
+/// A duration flag that must be above zero.
+pub(super) fn positive_duration(flag: &'static str, text: &str) -> Result<Duration, CliError> {
+    let d = parse_duration_flag(flag, text)?;
+    if d.is_zero() {
+        return Err(CliError::Usage(format!(
+            "invalid {flag} {text:?}: expected a duration above zero, e.g. \"30s\""
+        )));
+    }
+    Ok(d)
+}
+
 /// `leakcheck run -- CMD`: the config's defaults when there is a config file, no budgets
 /// but the command line's, and no hang detection unless asked for (a command that never
 /// marks makes no progress marks by design).
@@ -113,29 +118,42 @@ fn ad_hoc_scenario(args: &RunArgs) -> Result<(ScenarioConfig, std::path::PathBuf
                 .to_string(),
         ));
     }
-    // Say which settings apply: an unnoticed `[defaults] timeout` would silently end a run.
-    let defaults = if args.config.config.exists() {
-        tell!(
-            "note: the command runs with the [defaults] of {} (pass --config to choose another)",
-            args.config.config.display()
-        );
-        load_config(&args.config.config)?.defaults
-    } else {
-        Settings::default()
-    };
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => default_name(&args.command[0]),
-    };
-    if !names::is_plain_name(&name) {
-        return Err(CliError::Usage(format!(
-            "invalid --name {name:?}: expected {}",
-            names::NAME_FORMS
-        )));
-    }
+    let defaults = command_defaults(&args.config.config, "the command runs")?;
+    let name = report_name("--name", args.name.as_deref(), &args.command[0])?;
     let mut scenario = ScenarioConfig::from_command(&name, args.command.clone(), &defaults);
     scenario.settings.no_progress_timeout = Duration::ZERO;
     Ok((scenario, args.config.config.clone()))
+}
+
+/// The settings a command outside the config gets: the config's `[defaults]` when there is
+/// a config file (said on stderr: an unnoticed `[defaults] timeout` would silently end a
+/// run), else the built-in ones.
+pub(super) fn command_defaults(config: &Path, what: &str) -> Result<Settings, CliError> {
+    if !config.exists() {
+        return Ok(Settings::default());
+    }
+    tell!(
+        "note: {what} with the [defaults] of {} (pass --config to choose another)",
+        config.display()
+    );
+    Ok(load_config(config)?.defaults)
+}
+
+/// The report folder's name: the one given with `flag`, else [`default_name`] of
+/// `program`; refused unless plain.
+pub(super) fn report_name(
+    flag: &str,
+    given: Option<&str>,
+    program: &str,
+) -> Result<String, CliError> {
+    let name = given.map_or_else(|| default_name(program), str::to_string);
+    if !names::is_plain_name(&name) {
+        return Err(CliError::Usage(format!(
+            "invalid {flag} {name:?}: expected {}",
+            names::NAME_FORMS
+        )));
+    }
+    Ok(name)
 }
 
 /// The report folder of a command without `--name`: its program's file name made a plain

@@ -18,6 +18,16 @@
 //! gate wants: a clear leak stops within the first looks; O'Brien–Fleming's shape would
 //! keep almost all of α for the end.
 //!
+//! A watched job has no maximum length ([`LookPlan::open_ended`], `max` infinite): its looks
+//! go on along the same grid for as long as the watch lasts, and look k spends
+//! `α / (k (k + 1))`, so that the looks made up to look k have spent `α · k / (k + 1)` and
+//! all of them together never more than α, however many there are: a union bound over an
+//! unbounded sequence of looks, the discrete form of a stitched confidence sequence
+//! (Howard, Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic
+//! confidence sequences", *Ann. Statist.* 49(2)), with geometric epochs of one look each.
+//! The watch's end (the target exits, `--until` is reached, Ctrl-C) is a last look that
+//! spends what is left, as a run's early end does.
+//!
 //! Looks sit on a geometric grid `minimum · 1.5^k` (few looks: each spends less the more
 //! there are). Looks below the minimum length may only fail (a leak can be certain early;
 //! a pass needs the minimum length, and the judge fails a run at an interim look only
@@ -50,39 +60,102 @@ pub struct LookPlan {
     pub unit: XUnit,
     /// A pass needs at least this length.
     pub min: f64,
-    /// The run is stopped here, decided or not.
+    /// The run is stopped here, decided or not; infinite for a watch with no end set
+    /// ([`LookPlan::open_ended`]), written as `null` in `judging.json`.
+    #[serde(with = "max_or_open")]
     pub max: f64,
     /// The overall confidence the looks share (e.g. 0.99).
     pub confidence: f64,
 }
 
 impl LookPlan {
-    /// The lengths of the looks, increasing, the last one the maximum.
-    pub fn lengths(&self) -> Vec<f64> {
+    /// A plan without a maximum, for a watch: looks go on until the watch ends, and may
+    /// pass from `min` on.
+    pub fn open_ended(unit: XUnit, min: f64, confidence: f64) -> LookPlan {
+        LookPlan {
+            unit,
+            min,
+            max: f64::INFINITY,
+            confidence,
+        }
+    }
+
+    /// No maximum: see [`LookPlan::open_ended`].
+    pub fn is_open_ended(&self) -> bool {
+        self.max == f64::INFINITY
+    }
+
+    /// The look grid, increasing, without end: powers of [`LOOK_RATIO`] through the
+    /// minimum (the first look that may pass), from the first look's length on.
+    fn grid(&self) -> impl Iterator<Item = f64> {
         let max = self.max.max(1e-9);
         let min = self.min.clamp(0.0, max);
-        // The grid runs through the minimum (the first look that may pass).
         let first = match self.unit {
             XUnit::Iteration => FIRST_LOOK_ITERATIONS,
             XUnit::Second => FIRST_LOOK_SECONDS,
         };
         let anchor = if min > 0.0 { min } else { first.min(max) };
-        let floor = first.max(max / 64.0).min(anchor);
+        let floor = if self.is_open_ended() {
+            first.min(anchor)
+        } else {
+            first.max(max / 64.0).min(anchor)
+        };
         // Powers of the ratio from the anchor, so that the anchor itself is exact.
         let below = (0..)
             .take_while(|&k| anchor / LOOK_RATIO.powi(k + 1) >= floor)
             .count() as i32;
-        let mut out: Vec<f64> = (-below..)
-            .map(|k| anchor * LOOK_RATIO.powi(k))
-            .take_while(|&length| length < max * (1.0 - 1e-9))
+        (-below..).map(move |k| anchor * LOOK_RATIO.powi(k))
+    }
+
+    /// The lengths of the looks, increasing, the last one the maximum; for an open-ended
+    /// plan, the grid's looks below `through` (a watch's looks so far).
+    pub fn lengths(&self) -> Vec<f64> {
+        self.lengths_through(self.max)
+    }
+
+    fn lengths_through(&self, through: f64) -> Vec<f64> {
+        let end = through.min(self.max);
+        let mut out: Vec<f64> = self
+            .grid()
+            .take_while(|&length| length < end * (1.0 - 1e-9))
             .collect();
-        out.push(max);
+        if !self.is_open_ended() {
+            out.push(self.max);
+        }
         out
+    }
+
+    /// Interim look `index` (1-based), `None` past the last interim look of a plan with a
+    /// maximum (the look at the maximum is the run's end, [`LookPlan::final_look`]).
+    pub fn interim_look(&self, index: usize) -> Option<Look> {
+        if self.is_open_ended() {
+            let length = self.grid().nth(index.checked_sub(1)?)?;
+            let alpha = 1.0 - self.confidence;
+            let k = index as f64;
+            return Some(Look {
+                index,
+                of: 0,
+                length,
+                unit: self.unit,
+                confidence: 1.0 - alpha / (k * (k + 1.0)),
+                may_pass: length >= self.min,
+            });
+        }
+        let looks = self.looks();
+        (index >= 1 && index < looks.len()).then(|| looks[index - 1])
     }
 
     /// α spent by length `length`.
     pub fn spent(&self, length: f64) -> f64 {
         let alpha = 1.0 - self.confidence;
+        if self.is_open_ended() {
+            // Looks 1..=k at or below `length` have spent α·k/(k+1).
+            let k = self
+                .grid()
+                .take_while(|&l| l <= length * (1.0 + 1e-9))
+                .count() as f64;
+            return alpha * k / (k + 1.0);
+        }
         let t = if self.max > 0.0 {
             (length / self.max).clamp(0.0, 1.0)
         } else {
@@ -132,7 +205,11 @@ impl LookPlan {
         let before = done.last().map_or(0.0, |l| self.spent(l.length));
         Look {
             index: done.len() + 1,
-            of: self.lengths().len(),
+            of: if self.is_open_ended() {
+                0
+            } else {
+                self.lengths().len()
+            },
             length,
             unit: self.unit,
             confidence: self.confidence + before,
@@ -218,55 +295,69 @@ pub const CONFIRM_RATIO: f64 = 1.25;
 /// so they stop at the same look.
 #[derive(Debug, Clone)]
 pub struct LookWalk {
-    /// Looks still to judge, the next first (a confirmation goes in front).
-    queue: std::collections::VecDeque<Look>,
-    /// The front of `queue` confirms a fail; whether that fail was sure.
-    confirming: Option<bool>,
+    plan: LookPlan,
+    /// The look that confirms a fail, and whether that fail was sure.
+    confirming: Option<(Look, bool)>,
     /// Interim looks of the plan judged so far (their α is spent).
     pub done: Vec<Look>,
-    max: f64,
 }
 
 impl LookWalk {
-    /// The interim looks of `plan` (all but the last, at the maximum).
+    /// The interim looks of `plan` (all but the last, at the maximum; all of an open-ended
+    /// plan's, made as the data reaches them).
     pub fn new(plan: &LookPlan) -> LookWalk {
-        let mut queue: std::collections::VecDeque<Look> = plan.looks().into();
-        queue.pop_back();
         LookWalk {
-            queue,
+            plan: *plan,
             confirming: None,
             done: Vec::new(),
-            max: plan.max,
         }
     }
 
     /// The next look to judge once the data goes past its length.
     pub fn next_look(&self) -> Option<Look> {
-        self.queue.front().copied()
+        match self.confirming {
+            Some((look, _)) => Some(look),
+            None => self.plan.interim_look(self.done.len() + 1),
+        }
     }
 
     /// Take the verdict of the look [`LookWalk::next_look`] gave; true when it settles
     /// the run.
     pub fn record(&mut self, verdict: LookVerdict) -> bool {
-        let Some(look) = self.queue.pop_front() else {
-            return false;
-        };
-        if let Some(first_sure) = self.confirming.take() {
+        if let Some((_, first_sure)) = self.confirming.take() {
             return matches!(verdict, LookVerdict::Fails { sure } if sure || first_sure);
         }
+        let Some(look) = self.plan.interim_look(self.done.len() + 1) else {
+            return false;
+        };
         self.done.push(look);
         match verdict {
             LookVerdict::Passes => true,
             LookVerdict::Fails { sure } => {
                 let length = look.length * CONFIRM_RATIO;
-                if length < self.max {
-                    self.queue.push_front(Look { length, ..look });
-                    self.confirming = Some(sure);
+                if length < self.plan.max {
+                    self.confirming = Some((Look { length, ..look }, sure));
                 }
                 false
             }
             LookVerdict::Open => false,
         }
+    }
+}
+
+/// `judging.json` writes an open-ended plan's infinite maximum as `null`.
+mod max_or_open {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(max: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match max.is_finite() {
+            true => s.serialize_f64(*max),
+            false => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
     }
 }
 
@@ -353,6 +444,44 @@ mod tests {
             .map(|l| l.round() as u64)
             .collect();
         assert_eq!(fixed, [44, 66, 99, 148, 222, 333, 500]);
+    }
+
+    #[test]
+    fn an_open_ended_plan_looks_without_end_and_never_spends_more_than_alpha() {
+        let p = LookPlan::open_ended(XUnit::Second, 30.0, 0.99);
+        let lengths: Vec<f64> = (1..=10)
+            .map(|k| p.interim_look(k).unwrap().length)
+            .collect();
+        // The grid of a time plan: from the first look's 6 s, through the minimum.
+        let rounded: Vec<u64> = lengths.iter().map(|l| l.round() as u64).collect();
+        assert_eq!(rounded, [9, 13, 20, 30, 45, 68, 101, 152, 228, 342]);
+        assert!(!p.interim_look(3).unwrap().may_pass && p.interim_look(4).unwrap().may_pass);
+        // However many looks: 10,000 of them spend less than α, and the spending is
+        // α·k/(k+1) after look k, as `spent` says at each look's length.
+        let (mut total, mut walk) = (0.0, LookWalk::new(&p));
+        for k in 1..=10_000 {
+            let look = walk.next_look().unwrap();
+            assert_eq!(look.index, k);
+            total += 1.0 - look.confidence;
+            assert!(!walk.record(LookVerdict::Open));
+            if k <= 40 {
+                let spent = p.spent(look.length);
+                assert!(
+                    (spent - total).abs() < 1e-12,
+                    "look {k}: {spent} vs {total}"
+                );
+            }
+        }
+        assert!(total < 0.01 && total > 0.0099, "{total}");
+        // A watch that ends between looks spends the rest there.
+        let last = p.final_look(&walk.done[..5], 50.0);
+        let first_five: f64 = walk.done[..5].iter().map(|l| 1.0 - l.confidence).sum();
+        assert!((first_five + 1.0 - last.confidence - 0.01).abs() < 1e-12);
+        assert_eq!((last.index, last.of), (6, 0));
+        // judging.json writes the endless maximum as null and reads it back.
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(text.contains(r#""max":null"#), "{text}");
+        assert_eq!(serde_json::from_str::<LookPlan>(&text).unwrap(), p);
     }
 
     #[test]

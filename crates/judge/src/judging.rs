@@ -238,11 +238,12 @@ impl Judging {
         }
         if let Some(p) = &self.plan {
             let finite = |v: f64| v.is_finite() && v >= 0.0;
-            if !(finite(p.min) && finite(p.max) && p.max > 0.0) {
+            let max = finite(p.max) || p.is_open_ended();
+            if !(finite(p.min) && max && p.max > 0.0) {
                 return bad(
                     "plan".into(),
                     format!("min {} max {}", p.min, p.max),
-                    "finite lengths ≥ 0 and a maximum > 0",
+                    "finite lengths ≥ 0 and a maximum > 0 (null: no maximum)",
                 );
             }
             if p.min > p.max {

@@ -376,8 +376,75 @@ impl ProcessTree {
 /// The ppid from `/proc/<pid>/stat`: "pid (comm) state ppid ...", where comm may
 /// itself contain spaces and parentheses, so parse from the last ')'.
 fn parse_ppid(stat: &str) -> Option<u32> {
+    stat_field(stat, 4)
+}
+
+/// Field `n` (1-based, as proc(5) numbers them) of a `/proc/<pid>/stat` line, from field 3
+/// on (after the command name in parentheses).
+fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// A running process as a watch picks it: who it is and when it started, which tells it
+/// from a later process given the same pid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Start time in clock ticks after boot (`stat` field 22): with the pid, the
+    /// process's identity.
+    pub start_ticks: u64,
+    /// The command line, arguments joined by spaces; empty for a kernel thread.
+    pub command: String,
+    /// The arguments as the program got them.
+    pub args: Vec<String>,
+}
+
+impl ProcessInfo {
+    /// The command line for one line of a message: whitespace runs (a `-c` script's
+    /// newlines) as one space, cut to 100 characters.
+    pub fn short_command(&self) -> String {
+        const MAX: usize = 100;
+        let line = self
+            .command
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match line.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line,
+        }
+    }
+}
+
+/// `pid`'s [`ProcessInfo`], `None` when there is no such process (or it just exited).
+pub fn process_info(pid: u32) -> Option<ProcessInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    Some(ProcessInfo {
+        pid,
+        ppid: stat_field(&stat, 4)?,
+        start_ticks: stat_field(&stat, 22)?,
+        command: args.join(" "),
+        args,
+    })
+}
+
+/// Every process readable under `/proc` now, by pid.
+pub fn processes() -> io::Result<Vec<ProcessInfo>> {
+    let mut all: Vec<ProcessInfo> = std::fs::read_dir("/proc")?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(process_info)
+        .collect();
+    all.sort_by_key(|p| p.pid);
+    Ok(all)
 }
 
 /// Emits `rss` (the root) and `rss.tree`, plus `pss.tree` when PSS is enabled.
@@ -469,5 +536,7 @@ mod tests {
         assert_eq!(parse_ppid("42 (a) b (c)) S 7 42 42 0"), Some(7));
         assert_eq!(parse_ppid("1 (init) S 0 1 1"), Some(0));
         assert_eq!(parse_ppid("garbage"), None);
+        let stat = "42 (a) b (c)) S 7 42 42 0 -1 4194304 1 0 0 0 0 0 0 0 20 0 1 0 98765 1 2";
+        assert_eq!(super::stat_field::<u64>(stat, 22), Some(98765));
     }
 }

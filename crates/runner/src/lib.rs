@@ -4,7 +4,8 @@
 //! cancellation and an early-stop check.
 //!
 //! * [`run()`] / [`run_with`]: spawn, observe and stop one command ([`RunSpec`] ->
-//!   [`RunOutcome`]); [`observe`]: the same observer on a [`Target`] from anywhere. The
+//!   [`RunOutcome`]); [`observe`]: the same observer on a [`Target`] from anywhere, picked
+//!   by pid or command line with [`find`]. The
 //!   modules behind them are [`spec`] (inputs and outputs), `spawn` (the child and its
 //!   guard), `target`, `sampling` (wire reader and outside sampler threads), `observe`
 //!   (the merging and stopping loop) and `writer` (samples.jsonl).
@@ -13,6 +14,7 @@
 //!
 //! The record types and the [`Timeline`] live in `leakcheck-records`, shared with the judge.
 
+pub mod find;
 mod gpu;
 mod observe;
 mod run;

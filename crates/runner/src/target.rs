@@ -8,6 +8,8 @@ use std::process::ExitStatus;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
+use leakcheck_probe::process::{ProcessInfo, process_info};
+
 use crate::spawn::ChildGuard;
 use crate::spec::RunError;
 
@@ -48,6 +50,20 @@ impl Target {
             pid,
             hold: Hold::Attached { pidfd },
         })
+    }
+
+    /// The process `picked` describes, checked to be that very process once it is held:
+    /// a pid that was reused since `picked` was read (its start time differs) is refused.
+    pub fn attach_picked(picked: &ProcessInfo) -> Result<Target, RunError> {
+        let target = Target::attach(picked.pid)?;
+        match process_info(picked.pid) {
+            Some(now) if now.start_ticks == picked.start_ticks => Ok(target),
+            _ => Err(RunError::InvalidSpec {
+                what: "pid",
+                value: picked.pid.to_string(),
+                expected: "the process that was picked (it exited, and its pid now names another)",
+            }),
+        }
     }
 
     /// A process the runner spawned: `guard` holds the direct child (the program or the

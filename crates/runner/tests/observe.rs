@@ -139,3 +139,26 @@ fn attaching_to_a_pid_that_does_not_run_names_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_pid_whose_start_time_differs_is_not_the_process_that_was_picked() {
+    let mut child = grower(30.0);
+    let pid = child.id();
+    let picked = leakcheck_runner::find::by_pid(pid).expect("a running child is found");
+    assert!(
+        Target::attach_picked(&picked).is_ok(),
+        "the same process attaches"
+    );
+    // The pid as a later process would hold it: same number, another start time.
+    let reused = leakcheck_probe::process::ProcessInfo {
+        start_ticks: picked.start_ticks + 1,
+        ..picked
+    };
+    let err = Target::attach_picked(&reused).unwrap_err().to_string();
+    assert!(
+        err.contains(&pid.to_string()) && err.contains("pid now names another"),
+        "{err}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -406,13 +406,17 @@ pub fn decided_early(look: &Look, report: &ScenarioReport) -> String {
     format!("decided {}: {why}", look_fact(look))
 }
 
-/// Where a run was judged: `after 66 iterations (look 3 of 8, 99.95% intervals)`.
+/// Where a run was judged: `after 66 iterations (look 3 of 8, 99.95% intervals)`; a
+/// watch with no end set has no count of looks (`look 3, 99.95% intervals`).
 pub fn look_fact(look: &Look) -> String {
+    let of = match look.of {
+        0 => String::new(),
+        of => format!(" of {of}"),
+    };
     format!(
-        "{} (look {} of {}, {}% intervals)",
+        "{} (look {}{of}, {}% intervals)",
         look_length(look.unit, look.length),
         look.index,
-        look.of,
         fmt::percent(look.confidence)
     )
 }

@@ -91,6 +91,12 @@ impl RunEnding {
             Some(i) => format!(" after iteration {i}"),
             None => " before the first iteration mark".to_string(),
         };
+        // An ending leakcheck chose says where the iterations were, if the program marks
+        // them; a program that does not was judged by time, and its marks are no news.
+        let after = self
+            .last_iteration
+            .map(|i| format!(" after iteration {i}"))
+            .unwrap_or_default();
         let with_message = |head: String| match self.message.as_deref() {
             Some(m) if !m.is_empty() => format!("{head}: {m}"),
             _ => head,
@@ -124,15 +130,15 @@ impl RunEnding {
                 fmt::bytes(ceiling as f64),
                 fmt::bytes(peak as f64)
             ),
-            Termination::Cancelled => format!("interrupted by the user{at}"),
-            Termination::StoppedEarly { .. } => with_message(format!("stopped early{at}")),
+            Termination::Cancelled => format!("interrupted by the user{after}"),
+            Termination::StoppedEarly { .. } => with_message(format!("stopped early{after}")),
             Termination::LengthReached { .. } => {
-                with_message(format!("stopped at its maximum length{at}"))
+                with_message(format!("stopped at its maximum length{after}"))
             }
             Termination::NotStarted => with_message("could not start".to_string()),
             Termination::Ended => {
                 format!(
-                    "ended{at} (observed, not started by leakcheck: its exit status is its parent's)"
+                    "ended{after} (observed, not started by leakcheck: its exit status is its parent's)"
                 )
             }
         }

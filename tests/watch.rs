@@ -1,0 +1,276 @@
+//! End-to-end: `leakcheck watch` on real Python processes the test starts itself (never
+//! through leakcheck), then watches by pid or by command line.
+//!
+//! The programs grow on a clock, not per loop: by time `t` a leaking one holds `rate · t`
+//! in touched 256 KiB buffers (each its own mapping), so the true slope is `rate` however
+//! the machine schedules it, and the watched slope can be held to 10 % of it.
+
+mod util;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use leakcheck_vocab::exit_code;
+use util::{leakcheck, metric, summary};
+
+/// A Python process running `body` after a common prelude (`MiB`, `now()`), tagged with
+/// `tag` in its command line so `--name` can find it.
+fn python(tag: &str, body: &str) -> Child {
+    let script = format!(
+        "import sys, time\nMiB = 1 << 20\nCHUNK = 256 << 10\nstart = time.monotonic()\ndef now():\n    return time.monotonic() - start\n{body}\n"
+    );
+    Command::new("python3")
+        .args(["-c", &script, tag])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 starts")
+}
+
+/// Holds `rate` MiB/s of touched memory for `seconds`, on the clock.
+fn leaker(tag: &str, rate_mib_s: f64, seconds: f64) -> Child {
+    python(
+        tag,
+        &format!(
+            "kept = []\nwhile now() < {seconds}:\n    while len(kept) * CHUNK < {rate_mib_s} * MiB * now():\n        kept.append(bytearray(b'x' * CHUNK))\n    time.sleep(0.005)\n"
+        ),
+    )
+}
+
+/// Allocates and frees 8 MiB every 20 ms for `seconds`: busy, but flat.
+fn flat(tag: &str, seconds: f64) -> Child {
+    python(
+        tag,
+        &format!(
+            "while now() < {seconds}:\n    buf = bytearray(b'x' * (8 * MiB))\n    del buf\n    time.sleep(0.02)\n"
+        ),
+    )
+}
+
+/// Climbs to `peak_mib` over `period` seconds, frees it all, and again, for `seconds`.
+fn sawtooth(tag: &str, peak_mib: f64, period: f64, seconds: f64) -> Child {
+    python(
+        tag,
+        &format!(
+            "kept = []\nwhile now() < {seconds}:\n    phase = (now() % {period}) / {period}\n    want = int(phase * {peak_mib} * MiB / CHUNK)\n    if want < len(kept):\n        kept = []\n    while len(kept) < want:\n        kept.append(bytearray(b'x' * CHUNK))\n    time.sleep(0.005)\n"
+        ),
+    )
+}
+
+/// Stops a test's process whatever the test did.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Let the interpreter start before it is watched.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn watch(dir: &std::path::Path, target: &[&str], rest: &[&str]) -> util::Outcome {
+    let mut args = vec!["watch"];
+    args.extend_from_slice(target);
+    args.extend_from_slice(rest);
+    leakcheck(dir, &args)
+}
+
+/// The slope estimate of `metric`'s first budget check, bytes per second.
+fn slope_of(dir: &std::path::Path, name: &str) -> f64 {
+    let s = summary(dir);
+    metric(&s, name)["budgets"][0]["estimate"]
+        .as_f64()
+        .expect("a slope estimate")
+}
+
+#[test]
+fn a_leaking_process_fails_when_decided_with_its_slope_within_ten_percent() {
+    // Two rates a factor of four apart: the slope must follow the program, not a fixture.
+    for rate in [3.0, 12.0] {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Reaped(leaker("leak-e2e", rate, 60.0));
+        settle();
+        let pid = child.0.id().to_string();
+        let out = watch(
+            dir.path(),
+            &[&pid],
+            &[
+                "--until",
+                "decided",
+                "--min-duration",
+                "5s",
+                "--label",
+                "leak",
+                "--budget",
+                "rss.tree.slope=1MiB/s",
+            ],
+        );
+        out.assert_exit_code(exit_code::BUDGET_FAILED);
+        let watched = slope_of(&dir.path().join("reports/leak"), "rss.tree");
+        let truth = rate * (1 << 20) as f64;
+        assert!(
+            (watched - truth).abs() <= 0.10 * truth,
+            "rate {rate} MiB/s: watched {:.2} MiB/s\n{}",
+            watched / (1 << 20) as f64,
+            out.all_output()
+        );
+        assert!(out.stdout.contains("decided after"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn a_flat_process_found_by_its_command_line_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let _child = Reaped(flat("flat-e2e-7f3a", 60.0));
+    settle();
+    let out = watch(
+        dir.path(),
+        &["--name", "flat-e2e-7f3a"],
+        &[
+            "--until",
+            "decided",
+            "--min-duration",
+            "8s",
+            "--label",
+            "flat",
+            "--budget",
+            "rss.tree.slope=1MiB/s",
+        ],
+    );
+    out.assert_exit_code(exit_code::PASS);
+    eprintln!("{}", out.all_output());
+    let s = summary(&dir.path().join("reports/flat"));
+    assert_eq!(s["verdict"], "pass");
+    assert!(
+        s["command"].as_array().unwrap().last().unwrap() == "flat-e2e-7f3a",
+        "the watched command line is the program's: {}",
+        s["command"]
+    );
+}
+
+#[test]
+fn a_sawtooth_process_does_not_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Reaped(sawtooth("saw-e2e", 64.0, 2.0, 60.0));
+    settle();
+    let pid = child.0.id().to_string();
+    let out = watch(
+        dir.path(),
+        &[&pid],
+        &[
+            "--until",
+            "16s",
+            "--min-duration",
+            "8s",
+            "--label",
+            "saw",
+            "--budget",
+            "rss.tree.slope=1MiB/s",
+        ],
+    );
+    assert_ne!(
+        out.code,
+        Some(exit_code::BUDGET_FAILED),
+        "a 64 MiB sawtooth of 2 s failed:\n{}",
+        out.all_output()
+    );
+    assert!(
+        matches!(out.code, Some(exit_code::PASS) | Some(exit_code::UNDECIDED)),
+        "{}",
+        out.all_output()
+    );
+}
+
+#[test]
+fn a_process_killed_mid_watch_leaves_a_complete_report_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Reaped(flat("killed-e2e", 60.0));
+    settle();
+    let pid = child.0.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(4));
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        assert!(killed.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    });
+    let out = watch(
+        dir.path(),
+        &[&pid.to_string()],
+        &["--label", "killed", "--budget", "rss.tree.slope=1MiB/s"],
+    );
+    killer.join().unwrap();
+    let _ = child.0.wait();
+    out.assert_exit_code(exit_code::INCOMPLETE);
+    let run = dir.path().join("reports/killed");
+    for file in [
+        "samples.jsonl",
+        "judging.json",
+        "summary.json",
+        "summary.md",
+    ] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    let s = summary(&run);
+    assert_eq!(
+        s["status"]["termination"]["kind"], "ended",
+        "{}",
+        s["status"]
+    );
+    assert!(
+        s["duration_s"].as_f64().unwrap() >= 3.0,
+        "the watch lasted until the kill: {}",
+        s["duration_s"]
+    );
+    // Nothing was lost: the report re-judges from its samples to the same verdict.
+    let again = leakcheck(
+        dir.path(),
+        &["report", run.join("samples.jsonl").to_str().unwrap()],
+    );
+    again.assert_exit_code(exit_code::INCOMPLETE);
+}
+
+#[test]
+fn a_pid_that_is_not_running_leakcheck_itself_or_a_bad_until_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = watch(dir.path(), &["4194303"], &[]);
+    gone.assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("no process with pid 4194303");
+    // The test process is a parent of the leakcheck it starts.
+    let me = std::process::id().to_string();
+    watch(dir.path(), &[&me], &[])
+        .assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("this leakcheck or one of its parents");
+    let _child = Reaped(flat("until-e2e", 30.0));
+    watch(dir.path(), &["--name", "until-e2e"], &["--until", "soon"])
+        .assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("invalid --until \"soon\": expected \"decided\" or a duration");
+    watch(
+        dir.path(),
+        &["--name", "until-e2e"],
+        &["--until", "5s", "--min-duration", "9s"],
+    )
+    .assert_exit_code(exit_code::USAGE)
+    .assert_stderr_contains("above --until");
+    assert!(!dir.path().join("reports").exists(), "nothing written");
+}
+
+#[test]
+fn a_name_matching_processes_in_separate_trees_is_refused_with_both_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Reaped(flat("twin-e2e-91c", 30.0));
+    let b = Reaped(flat("twin-e2e-91c", 30.0));
+    settle();
+    let out = watch(dir.path(), &["--name", "twin-e2e-91c"], &[]);
+    out.assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("2 processes in separate trees match");
+    for pid in [a.0.id(), b.0.id()] {
+        assert!(out.stderr.contains(&pid.to_string()), "{}", out.stderr);
+    }
+    watch(dir.path(), &["--name", "no-such-e2e-0x"], &[])
+        .assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("no running process's command line matches");
+}
