@@ -132,6 +132,10 @@ pub struct RunArgs {
     /// Kill the run when the process tree's RSS crosses this size (e.g. `2GiB`).
     #[arg(long, value_name = "SIZE")]
     pub ceiling: Option<String>,
+    /// The memory the program may use, for the forecast of when a growing metric reaches
+    /// it (default: its cgroup's limit, else the machine's MemAvailable).
+    #[arg(long, value_name = "SIZE")]
+    pub limit: Option<String>,
     /// Overall time limit (e.g. `90s`, `5min`).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -176,6 +180,10 @@ pub struct WatchArgs {
     /// How often the process tree is sampled (default 100ms).
     #[arg(long, value_name = "DURATION")]
     pub interval: Option<String>,
+    /// The memory the job may use, for the forecast of when a growing metric reaches it
+    /// (default: its cgroup's limit, else the machine's MemAvailable plus what it holds).
+    #[arg(long, value_name = "SIZE")]
+    pub limit: Option<String>,
     /// Output folder; the watch's files go to OUT/<label>/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,

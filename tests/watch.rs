@@ -274,3 +274,62 @@ fn a_name_matching_processes_in_separate_trees_is_refused_with_both_listed() {
         .assert_exit_code(exit_code::USAGE)
         .assert_stderr_contains("no running process's command line matches");
 }
+
+/// The resident size of `pid` (`VmRSS`), bytes; `None` once it is gone.
+fn vm_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+#[test]
+fn the_forecast_interval_holds_the_moment_the_process_crossed_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Reaped(leaker("forecast-e2e", 16.0, 60.0));
+    settle();
+    let pid = child.0.id();
+    // A limit about 12 s ahead of the process at the watch's end, 8 s from now.
+    let limit = vm_rss(pid).unwrap() + ((20 * 16) << 20);
+    let started = std::time::Instant::now();
+    let out = watch(
+        dir.path(),
+        &[&pid.to_string()],
+        &[
+            "--until",
+            "8s",
+            "--limit",
+            &limit.to_string(),
+            "--label",
+            "fc",
+        ],
+    );
+    out.assert_exit_code(exit_code::PASS);
+    // Let it cross, and note when.
+    let crossed = loop {
+        let rss = vm_rss(pid).expect("the leaker runs on");
+        if rss >= limit {
+            break started.elapsed().as_secs_f64();
+        }
+        assert!(started.elapsed() < Duration::from_secs(50), "never crossed");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let s = summary(&dir.path().join("reports/fc"));
+    let forecast = &metric(&s, "rss.tree")["forecast"];
+    assert_eq!(forecast["crossing"]["kind"], "in", "{forecast}");
+    // The forecast counts from the last sample it judged.
+    let end = forecast["from"].as_f64().unwrap();
+    let (earliest, latest) = (
+        forecast["crossing"]["earliest"].as_f64().unwrap(),
+        forecast["crossing"]["latest"].as_f64().unwrap(),
+    );
+    // The watch's clock starts when it attached, a little after `started` (leakcheck's
+    // own start), and the test polls every 5 ms: a tenth of a second of slack.
+    let ahead = crossed - end;
+    eprintln!("crossed {ahead:.2} s after the data ended; forecast {earliest:.2}–{latest:.2} s");
+    assert!(
+        earliest - 0.1 <= ahead && ahead <= latest + 0.1,
+        "crossed {ahead:.2} s after the data ended; forecast {earliest:.2}–{latest:.2} s\n{}",
+        out.all_output()
+    );
+    assert!(out.stdout.contains("forecast"), "{}", out.stdout);
+}

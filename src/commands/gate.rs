@@ -87,6 +87,7 @@ pub fn execute(args: GateArgs, judged: &mut Vec<GateEntry>) -> Result<ExitStatus
             length: super::LengthRequest::default(),
             out_root: &args.out,
             attribute: args.attribute.attribute,
+            limit: None,
         };
         let mut result = match run_scenario(scenario, request) {
             Ok(result) => result,

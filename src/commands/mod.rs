@@ -46,6 +46,8 @@ pub struct RunRequest<'a> {
     pub out_root: &'a Path,
     /// `--attribute`, over the config's `attribute`.
     pub attribute: Option<Attribute>,
+    /// `--limit`: the memory the run may use, for forecasts.
+    pub limit: Option<&'a str>,
 }
 
 /// Build (when the scenario says how), run, judge and report one scenario.
@@ -74,12 +76,14 @@ pub fn run_scenario(
         tell!("[{}] building: {}", scenario.name, build.join(" "));
         run_build(&build, &scenario.working_dir())?;
     }
-    let judging = scenario.judging(
+    let mut judging = scenario.judging(
         request.variant,
         spec.argv.clone(),
         request.length.iterations,
         plan,
     );
+    // The child starts in this process's cgroup, holding nothing yet.
+    judging.limit = memory_limit(request.limit, std::process::id())?;
     judging.save(&dir)?;
 
     let mut progress = Progress::new(&scenario.name, judging.iterations);
@@ -134,6 +138,33 @@ pub fn judge_outcome(judging: &Judging, outcome: &RunOutcome, dir: &Path) -> Jud
     print_result(&judgement.report, dir);
     write_scenario_or_warn(dir, &judgement.report);
     judgement
+}
+
+/// The memory a run may use, which growing metrics are forecast against: `--limit`
+/// (`flag`), else what [`leakcheck_runner::limit::memory_limit`] finds for `pid`.
+pub fn memory_limit(
+    flag: Option<&str>,
+    pid: u32,
+) -> Result<Option<leakcheck_judge::MemoryLimit>, CliError> {
+    use leakcheck_judge::MemoryLimit;
+    let Some(text) = flag else {
+        return Ok(
+            leakcheck_runner::limit::memory_limit(pid).map(|(bytes, source)| MemoryLimit {
+                bytes: bytes as f64,
+                source,
+            }),
+        );
+    };
+    let bytes = leakcheck_settings::parse_size_flag("--limit", text)?;
+    if bytes == 0 {
+        return Err(CliError::Usage(format!(
+            "invalid --limit {text:?}: expected a size above zero, e.g. \"16GiB\""
+        )));
+    }
+    Ok(Some(MemoryLimit {
+        bytes: bytes as f64,
+        source: "--limit".to_string(),
+    }))
 }
 
 /// The result of a scenario that could not start (its program cannot be executed, its
@@ -268,6 +299,10 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
         if let Some(p) = &metric.retained_per_session {
             let line = leakcheck_report::words::per_session_line(&metric.name, p, metric.unit);
             say!("  {:9} {line}", "");
+        }
+        if let Some(f) = &metric.forecast {
+            let line = leakcheck_report::words::forecast_line(f, report.x_unit);
+            say!("  {:9} {}: {line}", "forecast", metric.name);
         }
     }
     say!("  report: {}", dir.join("summary.md").display());

@@ -65,6 +65,7 @@ pub fn execute(
             length: length_request(&args)?,
             out_root: &args.out,
             attribute: args.attribute.attribute,
+            limit: args.limit.as_deref(),
         },
     )?;
     let status = result.status;

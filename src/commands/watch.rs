@@ -18,7 +18,9 @@ use leakcheck_settings::ScenarioConfig;
 use leakcheck_vocab::XUnit;
 
 use super::run::{command_defaults, positive_duration, report_name};
-use super::{OutDirLock, create_out_dir, interrupt_flag, judge_outcome, parse_budget_args};
+use super::{
+    OutDirLock, create_out_dir, interrupt_flag, judge_outcome, memory_limit, parse_budget_args,
+};
 use crate::cli::WatchArgs;
 use crate::error::{CliError, ExitStatus};
 use crate::output::tell;
@@ -66,9 +68,11 @@ pub fn execute(
 ) -> Result<ExitStatus, CliError> {
     let overrides = parse_budget_args(&args.budgets.budgets)?;
     let until = parse_until(args.until.as_deref())?;
-    let min = match &args.min_duration {
-        Some(text) => positive_duration("--min-duration", text)?,
-        None => DEFAULT_MIN_WATCH,
+    let min = match (&args.min_duration, until) {
+        (Some(text), _) => positive_duration("--min-duration", text)?,
+        // A watch shorter than the default minimum may pass at its end.
+        (None, Until::After(d)) => DEFAULT_MIN_WATCH.min(d),
+        (None, _) => DEFAULT_MIN_WATCH,
     };
     let interval = match &args.interval {
         Some(text) => positive_duration("--interval", text)?,
@@ -83,10 +87,15 @@ pub fn execute(
             ));
         }
     };
-    let name = report_name("--label", args.label.as_deref(), &picked.args[0])?;
+    // A process reads as no command line while it execs (or once it is a zombie).
+    let argv = match picked.args.is_empty() {
+        true => vec![format!("pid-{}", picked.pid)],
+        false => picked.args.clone(),
+    };
+    let name = report_name("--label", args.label.as_deref(), &argv[0])?;
 
     let defaults = command_defaults(&args.config.config, "the watch judges")?;
-    let mut scenario = ScenarioConfig::from_command(&name, picked.args.clone(), &defaults);
+    let mut scenario = ScenarioConfig::from_command(&name, argv.clone(), &defaults);
     let settings = &mut scenario.settings;
     settings.no_progress_timeout = Duration::ZERO;
     settings.ceiling = None;
@@ -122,7 +131,8 @@ pub fn execute(
     spec.cwd = None;
     spec.cancel = Some(interrupt_flag());
     spec.validate()?;
-    let judging = scenario.judging(None, picked.args.clone(), None, Some(plan));
+    let mut judging = scenario.judging(None, argv, None, Some(plan));
+    judging.limit = memory_limit(args.limit.as_deref(), picked.pid)?;
     judging.save(&dir)?;
 
     let target = Target::attach_picked(&picked).map_err(|e| match e {

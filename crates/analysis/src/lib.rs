@@ -41,6 +41,7 @@ pub mod budget;
 pub mod churn;
 pub mod difference;
 pub mod error;
+pub mod forecast;
 pub mod mann_kendall;
 pub mod normal;
 pub mod ols;

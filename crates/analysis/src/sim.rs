@@ -235,3 +235,60 @@ pub fn gate_run_timed(
     }
     Ok(run)
 }
+
+/// One simulated forecast: the series of `spec` (a linear leak under its noise) analysed
+/// at `confidence`, and its crossing of the level the leak's trend reaches `horizon`
+/// lengths of the series after its start. `None` when the analysis gives no forecast (the
+/// growth is not significant); else the forecast and the truth: the time from the end of
+/// the data to the first value of the continued process at or above the limit.
+pub fn forecast_run(
+    spec: &SimSpec,
+    seed: u64,
+    horizon: f64,
+    confidence: f64,
+) -> Result<Option<(crate::forecast::Crossing, f64)>, AnalysisError> {
+    // The same process continued well past the crossing: the first `n` values are the
+    // series judged (the fill keeps its time constant), the rest say when it crossed.
+    let n = spec.n;
+    let long = SimSpec {
+        n: (horizon * 1.5 * n as f64).ceil() as usize + n,
+        fill: spec.fill.map(|f| CacheFill {
+            end_fraction: f.end_fraction * n as f64 / (horizon * 1.5 * n as f64 + n as f64),
+            ..f
+        }),
+        ..*spec
+    };
+    let all = long.values(seed);
+    let series = Series::from_y(all[..n].to_vec())?;
+    let opts = crate::AnalysisOptions {
+        confidence,
+        ..crate::AnalysisOptions::default()
+    };
+    let a = crate::analyze_metric("sim", &series, &[], &[], &opts)?;
+    let (x, y) = (series.x(), series.y());
+    let cut = a.warmup.index.min(x.len());
+    if a.shape != crate::Shape::Leak {
+        return Ok(None);
+    }
+    // As the judge forecasts: the peaks' envelope under churn, else the verdict's line
+    // through the steady state.
+    let ts = &a.theil_sen;
+    let line = match &a.churn {
+        Some(c) => crate::forecast::PivotLine::of_envelope(&c.upper, confidence),
+        None => crate::forecast::PivotLine::of_fit(
+            &x[cut..],
+            &y[cut..],
+            (ts.intercept, ts.slope, ts.lo, ts.hi),
+            confidence,
+        ),
+    };
+    let Some(line) = line else { return Ok(None) };
+    // The level the process's trend (after a cache fill) reaches `horizon` lengths in.
+    let filled = spec.fill.map_or(0.0, |f| f.bytes);
+    let limit = spec.base + filled + spec.leak_per_iter * horizon * n as f64;
+    let x_end = x.last().copied().unwrap_or(0.0);
+    let Some(first) = all.iter().position(|&v| v >= limit) else {
+        return Ok(None);
+    };
+    Ok(crate::forecast::time_to_limit(&line, limit, x_end, 1.0).map(|c| (c, first as f64 - x_end)))
+}

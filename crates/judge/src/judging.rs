@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use leakcheck_analysis::{AnalysisOptions, LookPlan, MetricBudget, Quantity, WarmUp};
 use leakcheck_records::{RunHeader, known_metrics, unit_of};
+use leakcheck_summary::MemoryLimit;
 use leakcheck_vocab::BudgetKind;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,10 @@ pub struct Judging {
     /// ([`leakcheck_analysis::sequential`]); `None`: once, at the end, at `confidence`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<LookPlan>,
+    /// The memory the run may use: growing metrics in bytes get a forecast of when they
+    /// reach it ([`leakcheck_analysis::forecast`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<MemoryLimit>,
 }
 
 /// Why a judging file cannot be written or read.
@@ -117,6 +122,7 @@ impl Judging {
             confidence: defaults.confidence,
             ceiling: None,
             plan: None,
+            limit: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub use compare::{Quantities, compare};
 pub use judging::{JUDGING_FILE, JUDGING_VERSION, Judging, JudgingError, apply_budget_overrides};
 use leakcheck_analysis::sequential::{LookVerdict, LookWalk, Steadiness};
 pub use leakcheck_analysis::{LookPlan, MetricBudget, Tolerance};
+pub use leakcheck_summary::MemoryLimit;
 pub use leakcheck_vocab::Look;
 
 /// How the recorded run went, besides its samples.

@@ -8,9 +8,10 @@ use leakcheck_analysis::{
 use leakcheck_records::{Timeline, known_metrics, metrics};
 use leakcheck_summary::words::{CheckFacts, check_line};
 use leakcheck_summary::{
-    BudgetCheck, CheckpointLevel, EnvelopeTrace, FitLine, LevelKind, MetricReport, PerSession,
+    BudgetCheck, CheckpointLevel, Crossing, EnvelopeTrace, FitLine, Forecast, LevelKind,
+    MemoryLimit, MetricReport, PerSession,
 };
-use leakcheck_vocab::{BudgetKind, CheckReason, Envelope, Outcome, XUnit};
+use leakcheck_vocab::{BudgetKind, CheckReason, Envelope, Outcome, ValueUnit, XUnit};
 
 use crate::Judging;
 
@@ -85,6 +86,7 @@ fn judge_metric(
             budgets: Vec::new(),
             retained_per_session: None,
             checkpoints: Vec::new(),
+            forecast: None,
             envelopes: Vec::new(),
             stats: None,
         },
@@ -126,6 +128,9 @@ fn judge_metric(
                 a.include_unplaced(&before, &after);
             }
             fill_from_analysis(&mut m.report, &a);
+            if let Some(limit) = &judging.limit {
+                m.report.forecast = forecast(&m.report, &a, limit);
+            }
             if budgets
                 .iter()
                 .any(|b| b.budget.kind == BudgetKind::Retained)
@@ -299,6 +304,50 @@ fn no_data_hint(metric: &str, timeline: &Timeline) -> String {
         }
         _ => "the run never reported this metric".to_string(),
     }
+}
+
+/// When a growing metric in bytes reaches `limit` ([`leakcheck_analysis::forecast`]): on
+/// the peaks' envelope under churn, else on the verdict's line through the steady state.
+/// Only a series shaped `leak` is forecast; GPU memory has its device's limit, not this.
+fn forecast(m: &MetricReport, a: &MetricAnalysis, limit: &MemoryLimit) -> Option<Forecast> {
+    use leakcheck_analysis::forecast::{self as fc, PivotLine};
+    let gpu = m.name.starts_with("gpu.") || m.name.starts_with("torch.cuda.");
+    if m.unit != ValueUnit::Bytes || gpu || a.shape != Shape::Leak {
+        return None;
+    }
+    let steady = m.points.get(a.warmup.index..)?;
+    let (x, y): (Vec<f64>, Vec<f64>) = steady.iter().map(|p| (p[0], p[1])).unzip();
+    let confidence = a.theil_sen.confidence;
+    let line = match &a.churn {
+        Some(c) => PivotLine::of_envelope(&c.upper, confidence),
+        None => {
+            let ts = &a.theil_sen;
+            PivotLine::of_fit(&x, &y, (ts.intercept, ts.slope, ts.lo, ts.hi), confidence)
+        }
+    }?;
+    // The sampling step: the first sample past the limit may come one step late.
+    let mut steps: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
+    steps.sort_by(f64::total_cmp);
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(0.0);
+    let from = *x.last()?;
+    let crossing = match fc::time_to_limit(&line, limit.bytes, from, step)? {
+        fc::Crossing::In {
+            estimate,
+            earliest,
+            latest,
+        } => Crossing::In {
+            estimate,
+            earliest,
+            latest,
+        },
+        fc::Crossing::Reached => Crossing::Reached,
+    };
+    Some(Forecast {
+        limit: limit.clone(),
+        from,
+        crossing,
+        confidence,
+    })
 }
 
 fn fill_from_analysis(m: &mut MetricReport, a: &MetricAnalysis) {

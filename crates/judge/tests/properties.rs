@@ -263,7 +263,8 @@ fn every_budget(plan: bool) -> Judging {
         }
     }
     text.push_str(&budgets.join(","));
-    text.push(']');
+    // A memory limit: every growing byte metric is forecast too.
+    text.push_str("],\"limit\":{\"bytes\":1073741824,\"source\":\"test\"}");
     if plan {
         text.push_str(
             ",\"plan\":{\"unit\":\"iteration\",\"min\":50,\"max\":300,\"confidence\":0.99}",

@@ -386,6 +386,9 @@ fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
     rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
 }
 
+/// `stat`'s flag of a kernel thread (`include/linux/sched.h`).
+const PF_KTHREAD: u64 = 0x0020_0000;
+
 /// A running process as a watch picks it: who it is and when it started, which tells it
 /// from a later process given the same pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,6 +402,10 @@ pub struct ProcessInfo {
     pub command: String,
     /// The arguments as the program got them.
     pub args: Vec<String>,
+    /// A kernel thread (`PF_KTHREAD` in `stat`'s flags): no memory of its own to watch.
+    /// Told by the flag, not by an empty command line, which a process also shows while
+    /// it `exec`s.
+    pub kernel_thread: bool,
 }
 
 impl ProcessInfo {
@@ -433,7 +440,17 @@ pub fn process_info(pid: u32) -> Option<ProcessInfo> {
         start_ticks: stat_field(&stat, 22)?,
         command: args.join(" "),
         args,
+        kernel_thread: stat_field::<u64>(&stat, 9)? & PF_KTHREAD != 0,
     })
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes: what the machine can still give without
+/// swapping.
+pub fn mem_available() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Every process readable under `/proc` now, by pid.

@@ -179,6 +179,22 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
         out.push_str(&why.join("\n"));
         out.push_str("\n\n");
     }
+    let forecasts: Vec<String> = r
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let f = m.forecast.as_ref()?;
+            Some(format!(
+                "- ⏳ {}: {}",
+                md(&m.name),
+                md(&words::forecast_line(f, r.x_unit))
+            ))
+        })
+        .collect();
+    if !forecasts.is_empty() {
+        out.push_str(&forecasts.join("\n"));
+        out.push_str("\n\n");
+    }
     if !r.ratchet.is_empty() {
         let _ = writeln!(out, "Against the baseline:\n");
         for d in &r.ratchet {

@@ -70,7 +70,7 @@ pub fn by_pid(pid: u32) -> Result<ProcessInfo, FindError> {
     if this_and_parents(&all).contains(&pid) {
         return Err(FindError::Itself { pid });
     }
-    if info.command.is_empty() {
+    if info.kernel_thread {
         return Err(FindError::KernelThread { pid });
     }
     Ok(info)
@@ -94,7 +94,7 @@ pub fn pick(pattern: &str, all: &[ProcessInfo], exclude: &[u32]) -> Result<Proce
     })?;
     let matches: Vec<&ProcessInfo> = all
         .iter()
-        .filter(|p| !p.command.is_empty() && !exclude.contains(&p.pid))
+        .filter(|p| !p.kernel_thread && !exclude.contains(&p.pid))
         .filter(|p| regex.is_match(&p.command))
         .collect();
     let matched = |pid: u32| matches.iter().any(|m| m.pid == pid);
@@ -139,6 +139,7 @@ mod tests {
             start_ticks: pid as u64,
             command: command.to_string(),
             args: command.split(' ').map(str::to_string).collect(),
+            kernel_thread: command.is_empty(),
         }
     }
 

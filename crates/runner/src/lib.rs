@@ -16,6 +16,7 @@
 
 pub mod find;
 mod gpu;
+pub mod limit;
 mod observe;
 mod run;
 mod sampling;

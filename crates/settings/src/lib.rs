@@ -487,6 +487,7 @@ impl ScenarioConfig {
             confidence: self.settings.confidence,
             ceiling: self.settings.ceiling,
             plan,
+            limit: None,
         }
     }
 

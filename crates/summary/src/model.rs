@@ -221,6 +221,10 @@ pub struct MetricReport {
     /// the last one's rise over the first; empty without a retained budget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checkpoints: Vec<CheckpointLevel>,
+    /// When the metric reaches the run's memory limit at its rate, for a growing series
+    /// in bytes when the run knows a limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
     /// Under churn, the envelopes the series was judged by (troughs, then peaks): drawn
     /// instead of the fit (which is then the troughs' line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -228,6 +232,46 @@ pub struct MetricReport {
     /// The numbers behind the verdicts; `None` when the series could not be analysed.
     #[serde(default)]
     pub stats: Option<crate::stats::Analysis>,
+}
+
+/// The memory a run may use before it runs out, and where that number came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryLimit {
+    /// Bytes.
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub bytes: f64,
+    /// `--limit`, `cgroup memory.max`, `MemAvailable + held`, ...
+    pub source: String,
+}
+
+/// When a growing metric reaches the memory limit, counted from `from` (the end of the
+/// data judged), in `x_unit`s; the interval is at `confidence` (the fit's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    pub limit: MemoryLimit,
+    /// Where the count starts: the last sample judged, in `x_unit`.
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub from: f64,
+    pub crossing: Crossing,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub confidence: f64,
+}
+
+/// The crossing of a forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Crossing {
+    /// After `estimate`, between `earliest` and `latest`.
+    In {
+        #[serde(deserialize_with = "f64_or_nan")]
+        estimate: f64,
+        #[serde(deserialize_with = "f64_or_nan")]
+        earliest: f64,
+        #[serde(deserialize_with = "f64_or_nan")]
+        latest: f64,
+    },
+    /// The line is past the limit already.
+    Reached,
 }
 
 /// One envelope of a churning series: each period's trough (or peak) and the line through

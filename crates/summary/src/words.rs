@@ -58,14 +58,47 @@ pub fn unbudgeted_line(m: &MetricReport, x_unit: XUnit) -> String {
         (true, false) => "grow",
         (false, false) => "change",
     };
+    // `19.5–20 MiB/s`, or `20 MiB/s at both ends` when the bounds round alike.
+    let range = fmt::value_range(fit.slope_lo, fit.slope_hi, m.unit);
+    let per = x_unit.suffix();
+    let range = match range.strip_suffix(" at both ends") {
+        Some(value) => format!("{value}/{per} at both ends"),
+        None => format!("{range}/{per}"),
+    };
     format!(
-        "{name} {grows} {} ({}% CI {}/{}): {}",
+        "{name} {grows} {} ({}% CI {range}): {}",
         fmt::rate(fit.slope, m.unit, x_unit),
         fmt::percent(fit.confidence),
-        fmt::value_range(fit.slope_lo, fit.slope_hi, m.unit),
-        x_unit.suffix(),
         m.shape
     )
+}
+
+/// When a growing metric reaches the memory limit: `at this rate it reaches the 23.4 GiB
+/// limit (MemAvailable + held) in 3.5 h (99% CI 3.2–3.9 h)`.
+pub fn forecast_line(f: &crate::model::Forecast, x_unit: XUnit) -> String {
+    let limit = format!(
+        "the {} limit ({})",
+        fmt::bytes(f.limit.bytes),
+        f.limit.source
+    );
+    let ahead = |v: f64| match x_unit {
+        XUnit::Second => fmt::span(v),
+        XUnit::Iteration => format!("{} iterations", v.round()),
+    };
+    match f.crossing {
+        crate::model::Crossing::Reached => format!("it is past {limit} already"),
+        crate::model::Crossing::In {
+            estimate,
+            earliest,
+            latest,
+        } => format!(
+            "at this rate it reaches {limit} in {} ({}% CI {}–{})",
+            ahead(estimate),
+            fmt::percent(f.confidence),
+            ahead(earliest),
+            ahead(latest)
+        ),
+    }
 }
 
 /// One sentence with the numbers, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
@@ -557,6 +590,42 @@ mod tests {
                 }
             ),
             "k = 1 KiB/iter cannot apply: the alloc.allocated series is per second (use a rate per second)"
+        );
+    }
+
+    #[test]
+    fn a_forecast_says_when_the_limit_is_reached_with_its_interval() {
+        use crate::model::{Crossing, Forecast, MemoryLimit};
+        let mut f = Forecast {
+            limit: MemoryLimit {
+                bytes: 480.0 * (1u64 << 30) as f64,
+                source: "memory.max".into(),
+            },
+            from: 600.0,
+            crossing: Crossing::In {
+                estimate: 3.5 * 3600.0,
+                earliest: 3.2 * 3600.0,
+                latest: 3.9 * 3600.0,
+            },
+            confidence: 0.99,
+        };
+        assert_eq!(
+            forecast_line(&f, XUnit::Second),
+            "at this rate it reaches the 480 GiB limit (memory.max) in 3.5 h (99% CI 3.2 h–3.9 h)"
+        );
+        f.crossing = Crossing::In {
+            estimate: 1234.4,
+            earliest: 1100.0,
+            latest: 1400.0,
+        };
+        assert!(
+            forecast_line(&f, XUnit::Iteration)
+                .ends_with("in 1234 iterations (99% CI 1100 iterations–1400 iterations)")
+        );
+        f.crossing = Crossing::Reached;
+        assert_eq!(
+            forecast_line(&f, XUnit::Second),
+            "it is past the 480 GiB limit (memory.max) already"
         );
     }
 

@@ -134,6 +134,22 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// A stretch of time ahead, as a forecast says it, to three significant digits: `45.2 s`,
+/// `38.7 min`, `3.5 h`, `2.1 days`.
+pub fn span(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        "n/a".to_string()
+    } else if s < 120.0 {
+        format!("{} s", sig(s, 3))
+    } else if s < 2.0 * 3600.0 {
+        format!("{} min", sig(s / 60.0, 3))
+    } else if s < 48.0 * 3600.0 {
+        format!("{} h", sig(s / 3600.0, 3))
+    } else {
+        format!("{} days", sig(s / 86400.0, 3))
+    }
+}
+
 /// A confidence level as a percentage without trailing zeros: `0.99` → `99`, `0.995` → `99.5`.
 pub fn percent(confidence: f64) -> String {
     // Never "100" for a level below 1 (a late look's 99.996 %): more decimals instead.
@@ -193,6 +209,18 @@ mod tests {
 
     const KIB: f64 = 1024.0;
     const MIB: f64 = 1024.0 * 1024.0;
+
+    #[test]
+    fn spans_ahead_read_in_the_unit_that_fits() {
+        assert_eq!(span(45.2), "45.2 s");
+        assert_eq!(span(0.0), "0 s");
+        assert_eq!(span(12.0 * 60.0), "12 min");
+        assert_eq!(span(38.71 * 60.0), "38.7 min");
+        assert_eq!(span(3.5 * 3600.0), "3.5 h");
+        assert_eq!(span(3.0 * 3600.0), "3 h");
+        assert_eq!(span(2.1 * 86400.0), "2.1 days");
+        assert_eq!(span(f64::NAN), "n/a");
+    }
 
     #[test]
     fn bytes_use_three_significant_digits_and_the_largest_unit() {

@@ -143,6 +143,33 @@ impl Sampler for CgroupMemory {
     }
 }
 
+/// The memory limit that binds `pid`'s cgroup: the lowest `memory.max` (v2) or
+/// `memory.limit_in_bytes` (v1) of its cgroup and the cgroups above it, with the file it
+/// came from; `None` when none is set (v2 `max`, v1's near-2⁶³ "unlimited") or readable.
+pub fn memory_limit(pid: u32) -> Option<(u64, String)> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let (dir, version) = locate(&cgroups, &mounts, |p| p.exists())?;
+    let file = match version {
+        Version::V1 => "memory.limit_in_bytes",
+        Version::V2 => "memory.max",
+    };
+    let mut best: Option<(u64, String)> = None;
+    for at in dir.ancestors() {
+        let path = at.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            break; // above the cgroup mount
+        };
+        let Ok(bytes) = text.trim().parse::<u64>() else {
+            continue; // "max": no limit here
+        };
+        if bytes < 1 << 60 && best.as_ref().is_none_or(|(b, _)| bytes < *b) {
+            best = Some((bytes, path.display().to_string()));
+        }
+    }
+    best
+}
+
 /// The first of `keys` that `memory.stat` has (`key value` lines).
 fn stat_value(stat: &str, keys: &[&str]) -> Option<u64> {
     keys.iter().find_map(|key| {

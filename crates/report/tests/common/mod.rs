@@ -94,6 +94,7 @@ pub fn metric(
         budgets: Vec::new(),
         retained_per_session: None,
         checkpoints: Vec::new(),
+        forecast: None,
         envelopes: Vec::new(),
         stats: None,
     }
@@ -305,6 +306,7 @@ pub fn retained_report() -> ScenarioReport {
             level(0.5, first, "before session 1: 3 samples"),
             level(80.5, first + retained, "before session 2: 4 samples"),
         ],
+        forecast: None,
         envelopes: Vec::new(),
         stats: None,
     };
