@@ -7,6 +7,7 @@
 
 mod util;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,9 +20,11 @@ fn python(tag: &str, body: &str) -> Child {
     let script = format!(
         "import sys, time\nMiB = 1 << 20\nCHUNK = 256 << 10\nstart = time.monotonic()\ndef now():\n    return time.monotonic() - start\n{body}\n"
     );
+    // Its own process group: the test kills the group, workers it forked included.
     Command::new("python3")
         .args(["-c", &script, tag])
         .stdin(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("python3 starts")
 }
@@ -56,12 +59,13 @@ fn sawtooth(tag: &str, peak_mib: f64, period: f64, seconds: f64) -> Child {
     )
 }
 
-/// Stops a test's process whatever the test did.
+/// Stops a test's process and everything it forked, whatever the test did.
 struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -332,4 +336,41 @@ fn the_forecast_interval_holds_the_moment_the_process_crossed_the_limit() {
         out.all_output()
     );
     assert!(out.stdout.contains("forecast"), "{}", out.stdout);
+}
+
+#[test]
+fn a_tree_where_only_the_workers_leak_names_the_workers_not_the_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    // A quiet parent that forks three workers, each holding 2 MiB/s more on the clock.
+    let parent = Reaped(python(
+        "tree-e2e",
+        "import os\ndef leak(rate, seconds):\n    kept = []\n    while now() < seconds:\n        while len(kept) * CHUNK < rate * MiB * now():\n            kept.append(bytearray(b'x' * CHUNK))\n        time.sleep(0.005)\nfor _ in range(3):\n    if os.fork() == 0:\n        leak(2.0, 60)\n        os._exit(0)\ntime.sleep(60)",
+    ));
+    settle();
+    let out = watch(
+        dir.path(),
+        &[&parent.0.id().to_string()],
+        &["--until", "10s", "--label", "tree"],
+    );
+    out.assert_exit_code(exit_code::PASS);
+    let s = summary(&dir.path().join("reports/tree"));
+    let roles = s["processes"].as_array().expect("a ranking of the tree");
+    assert_eq!(roles.len(), 2, "{}", s["processes"]);
+    let (workers, top) = (&roles[0], &roles[1]);
+    assert_eq!(workers["depth"], 1, "{workers}");
+    assert_eq!(workers["pids"].as_array().unwrap().len(), 3, "{workers}");
+    let each = workers["slope"].as_f64().unwrap();
+    let truth = 2.0 * (1 << 20) as f64;
+    assert!(
+        (each - truth).abs() <= 0.10 * truth,
+        "each worker grows {each} B/s"
+    );
+    assert_eq!(top["depth"], 0);
+    assert_eq!(top["pids"][0], parent.0.id());
+    assert_ne!(top["shape"], "leak", "{top}");
+    assert!(
+        out.stdout.contains("3 × ") && out.stdout.contains("each grow"),
+        "{}",
+        out.stdout
+    );
 }

@@ -305,6 +305,13 @@ pub fn print_result(report: &ScenarioReport, dir: &Path) {
             say!("  {:9} {}: {line}", "forecast", metric.name);
         }
     }
+    // Which process of a tree grows (the top roles, fastest first).
+    if report.processes.len() >= 2 {
+        say!("  processes, fastest growing first:");
+        for role in report.processes.iter().take(5) {
+            say!("    {}", leakcheck_report::words::process_line(role));
+        }
+    }
     say!("  report: {}", dir.join("summary.md").display());
 }
 

@@ -145,7 +145,7 @@ pub fn execute(
     tell!(
         "[{name}] watching pid {} and its descendants: {}{}",
         picked.pid,
-        picked.short_command(),
+        leakcheck_vocab::fmt::one_line(&picked.command, leakcheck_vocab::fmt::COMMAND_CHARS),
         match until {
             Until::Decided => " (until every budget is decided, it exits, or Ctrl-C)".to_string(),
             Until::After(d) => format!(" (for {d:?}, until it exits, or Ctrl-C)"),

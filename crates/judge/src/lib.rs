@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod compare;
 mod judging;
 mod metric;
+mod processes;
 mod stats;
 
 use leakcheck_records::{RecordedRun, RunEnding, Termination, Timeline, metrics};
@@ -165,6 +166,13 @@ impl Judgement {
 /// left. The live runner asks the same question through [`LiveJudge`], so a run read back
 /// is judged exactly as it was while it went.
 pub fn judge(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
+    let mut judgement = judge_looks(judging, facts);
+    judgement.report.processes = processes::rank(facts.timeline, judging.confidence);
+    judgement
+}
+
+/// [`judge`] without the ranking of processes, which looks the whole run over.
+fn judge_looks(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
     let Some(plan) = judging.plan else {
         return judge_once(judging, facts, judging.confidence, None, false);
     };
@@ -337,6 +345,7 @@ fn judge_once(
         decided_at: look,
         attribution: None,
         ratchet: Vec::new(),
+        processes: Vec::new(),
     };
     Judgement {
         verdict,

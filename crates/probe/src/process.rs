@@ -408,23 +408,6 @@ pub struct ProcessInfo {
     pub kernel_thread: bool,
 }
 
-impl ProcessInfo {
-    /// The command line for one line of a message: whitespace runs (a `-c` script's
-    /// newlines) as one space, cut to 100 characters.
-    pub fn short_command(&self) -> String {
-        const MAX: usize = 100;
-        let line = self
-            .command
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        match line.char_indices().nth(MAX) {
-            Some((cut, _)) => format!("{}…", &line[..cut]),
-            None => line,
-        }
-    }
-}
-
 /// `pid`'s [`ProcessInfo`], `None` when there is no such process (or it just exited).
 pub fn process_info(pid: u32) -> Option<ProcessInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

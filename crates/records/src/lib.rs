@@ -17,6 +17,6 @@ pub use leakcheck_vocab::{RunEnding, Termination};
 pub use samples::{RecordedRun, RecordsError, read_run, read_run_from};
 pub use timeline::{
     ALL_METRICS, AttributionRecord, CHECKPOINT_WINDOW_S, CheckpointRecord, ExitRecord, GpuRecord,
-    HelloRecord, MarkRecord, Record, RunHeader, SAMPLES_FILE, SAMPLES_FORMAT, SessionRecord,
-    Timeline, TreeRecord, known_metrics, unit_of,
+    HelloRecord, MarkRecord, PROCS_INTERVAL_S, ProcessRecord, ProcsRecord, Record, RunHeader,
+    SAMPLES_FILE, SAMPLES_FORMAT, SessionRecord, Timeline, TreeRecord, known_metrics, unit_of,
 };

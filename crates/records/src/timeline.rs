@@ -75,6 +75,29 @@ pub struct TreeRecord {
     pub stats: Stats,
 }
 
+/// The RSS of each process of the tree, written at most every
+/// [`PROCS_INTERVAL_S`]: which of them grows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcsRecord {
+    pub t_s: f64,
+    /// `[pid, rss bytes]` of each process of the tree at the walk.
+    pub rss: Vec<(u32, u64)>,
+}
+
+/// How often at most the runner writes a [`ProcsRecord`], seconds.
+pub const PROCS_INTERVAL_S: f64 = 0.5;
+
+/// A process of the tree, when it was first seen: who it is (`pid` alone is no name, and
+/// a pid may come back as another process).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub t_s: f64,
+    pub pid: u32,
+    pub ppid: u32,
+    /// Its command line, arguments joined by spaces.
+    pub command: String,
+}
+
 /// One external GPU sample (NVML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuRecord {
@@ -183,6 +206,8 @@ pub enum Record {
     Hello(HelloRecord),
     Mark(MarkRecord),
     Tree(TreeRecord),
+    Procs(ProcsRecord),
+    Process(ProcessRecord),
     Gpu(GpuRecord),
     Session(SessionRecord),
     Checkpoint(CheckpointRecord),
@@ -198,6 +223,10 @@ pub enum Record {
 pub struct Timeline {
     pub marks: Vec<MarkRecord>,
     pub samples: Vec<TreeRecord>,
+    /// Each process's RSS, about once a second.
+    pub procs: Vec<ProcsRecord>,
+    /// The processes of the tree as they were first seen.
+    pub processes: Vec<ProcessRecord>,
     pub gpu: Vec<GpuRecord>,
     pub sessions: Vec<SessionRecord>,
     /// Checkpoint readings, in arrival order.
@@ -266,6 +295,8 @@ impl Timeline {
             Record::Hello(h) => self.hello = Some(h.clone()),
             Record::Mark(m) => self.marks.push(m.clone()),
             Record::Tree(t) => self.samples.push(t.clone()),
+            Record::Procs(p) => self.procs.push(p.clone()),
+            Record::Process(p) => self.processes.push(p.clone()),
             Record::Gpu(g) => self.gpu.push(g.clone()),
             Record::Session(s) => self.sessions.push(s.clone()),
             Record::Checkpoint(c) => self.checkpoints.push(c.clone()),
@@ -278,7 +309,8 @@ impl Timeline {
 
     /// The last time of each outside stream (tree samples, GPU samples). With
     /// [`Timeline::retain_to`], the one place that lists the timed streams: a look cuts
-    /// every stream the same way, so a live look equals a re-read one.
+    /// every stream the same way, so a live look equals a re-read one. The per-process
+    /// records are not waited for (a look does not judge them; they come once a second).
     pub(crate) fn outside_ends(&self) -> [Option<f64>; 2] {
         [
             self.samples.last().map(|s| s.t_s),
@@ -290,6 +322,8 @@ impl Timeline {
     pub(crate) fn retain_to(&mut self, cut: f64) {
         self.marks.retain(|m| m.t_s <= cut);
         self.samples.retain(|s| s.t_s <= cut);
+        self.procs.retain(|p| p.t_s <= cut);
+        self.processes.retain(|p| p.t_s <= cut);
         self.gpu.retain(|g| g.t_s <= cut);
         self.sessions.retain(|s| s.t_s <= cut);
         self.checkpoints.retain(|c| c.t_s <= cut);

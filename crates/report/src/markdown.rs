@@ -195,6 +195,13 @@ fn scenario_section(out: &mut String, r: &ScenarioReport, level: usize, link_dir
         out.push_str(&forecasts.join("\n"));
         out.push_str("\n\n");
     }
+    if r.processes.len() >= 2 {
+        let _ = writeln!(out, "Processes, fastest growing first:\n");
+        for role in &r.processes {
+            let _ = writeln!(out, "- {}", md(&words::process_line(role)));
+        }
+        out.push('\n');
+    }
     if !r.ratchet.is_empty() {
         let _ = writeln!(out, "Against the baseline:\n");
         for d in &r.ratchet {

@@ -40,7 +40,13 @@ fn list(candidates: &[ProcessInfo]) -> String {
     let mut lines: Vec<String> = candidates
         .iter()
         .take(LISTED)
-        .map(|p| format!("  {:>8}  {}", p.pid, p.short_command()))
+        .map(|p| {
+            format!(
+                "  {:>8}  {}",
+                p.pid,
+                leakcheck_vocab::fmt::one_line(&p.command, leakcheck_vocab::fmt::COMMAND_CHARS)
+            )
+        })
         .collect();
     if candidates.len() > LISTED {
         lines.push(format!("  … and {} more", candidates.len() - LISTED));

@@ -290,6 +290,8 @@ impl Observation<'_> {
                 }
                 self.emit(Record::Tree(t));
             }
+            Input::Procs(p) => self.emit(Record::Procs(p)),
+            Input::Process(p) => self.emit(Record::Process(p)),
             Input::Gpu(g) => self.emit(Record::Gpu(g)),
             Input::GpuStatus(status) => self.emit(Record::GpuStatus { status }),
             Input::Warning(text) => self.warn(text),

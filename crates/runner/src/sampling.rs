@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use leakcheck_probe::monotonic_ns;
 use leakcheck_probe::wire::{DecodeStats, Decoder, Message, Stats};
-use leakcheck_records::{GpuRecord, TreeRecord};
+use leakcheck_records::{GpuRecord, PROCS_INTERVAL_S, ProcessRecord, ProcsRecord, TreeRecord};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::spec::RunSpec;
@@ -41,6 +41,8 @@ pub(crate) enum Input {
     Wire(Message),
     WireDone(DecodeStats),
     Tree(TreeRecord),
+    Procs(ProcsRecord),
+    Process(ProcessRecord),
     Gpu(GpuRecord),
     GpuStatus(String),
     Warning(String),
@@ -205,6 +207,8 @@ impl OutsideSampler {
         let now = Instant::now();
         let (mut next_rss, mut next_gpu, mut next_pss, mut next_walk) = (now, now, now, now);
         let mut next_sources = now;
+        // Each process's RSS about once a second, and who each process is when first seen.
+        let (mut next_procs, mut known) = (now, std::collections::HashSet::new());
         let mut burst_left = 0;
         let mut batch: Vec<TreeRecord> = Vec::new();
         let mut next_send = now;
@@ -221,6 +225,10 @@ impl OutsideSampler {
                 let walk = burst_left > 0 || pss || now >= next_walk;
                 let sample = if walk {
                     tree.sample(pss).map(|s| {
+                        if now >= next_procs {
+                            next_procs = now + Duration::from_secs_f64(PROCS_INTERVAL_S);
+                            self.send_procs(tx, &s.per_process, &mut known);
+                        }
                         let root = s
                             .per_process
                             .iter()
@@ -318,6 +326,39 @@ impl OutsideSampler {
             }
         }
         send_batch(tx, &mut batch);
+    }
+}
+
+impl OutsideSampler {
+    /// Each process's RSS at this walk, after a record of each process not seen before
+    /// (its command line, read once: it is the process's name in the report).
+    fn send_procs(
+        &self,
+        tx: &Sender<Input>,
+        per_process: &[(u32, u64)],
+        known: &mut std::collections::HashSet<u32>,
+    ) {
+        let t_s = since(monotonic_ns(), self.spawn_ns);
+        // Only new pids are read (a pid reused within the run keeps its first name).
+        for &(pid, _) in per_process {
+            if known.contains(&pid) {
+                continue;
+            }
+            let Some(info) = leakcheck_probe::process::process_info(pid) else {
+                continue;
+            };
+            known.insert(pid);
+            let _ = tx.send(Input::Process(ProcessRecord {
+                t_s,
+                pid,
+                ppid: info.ppid,
+                command: info.command,
+            }));
+        }
+        let _ = tx.send(Input::Procs(ProcsRecord {
+            t_s,
+            rss: per_process.to_vec(),
+        }));
     }
 }
 

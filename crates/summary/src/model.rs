@@ -81,6 +81,33 @@ pub struct ScenarioReport {
     /// baseline (only with `gate --baseline`); a `worse` one fails the scenario.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ratchet: Vec<QuantityDiff>,
+    /// Which process of a tree of several grows: its roles, fastest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRole>,
+}
+
+/// The processes of a tree that share a command line and a depth (the job at 0, its
+/// workers at 1, ...): a worker re-forked every epoch stays one role. `slope` is how one
+/// of them grows: the fit of their mean RSS, per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessRole {
+    /// The command line, shortened for one line.
+    pub command: String,
+    pub depth: u32,
+    /// Every pid the role had, in the order they were seen.
+    pub pids: Vec<u32>,
+    /// The most of them alive at once.
+    pub at_once: u32,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub slope: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub lo: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub hi: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub confidence: f64,
+    /// `leak`, `flat`, ... as for a metric.
+    pub shape: String,
 }
 
 /// The result of an attribution pass: allocation sites and what each adds per unit of

@@ -101,6 +101,40 @@ pub fn forecast_line(f: &crate::model::Forecast, x_unit: XUnit) -> String {
     }
 }
 
+/// One role of a process tree and how one of its processes grows: `3 × python3 train.py
+/// (pids 12, 13, 14; depth 1) each grow 3.4 MiB/s (99% CI 3.3–3.5 MiB/s): leak`.
+pub fn process_line(r: &crate::model::ProcessRole) -> String {
+    const LISTED: usize = 5;
+    let mut pids: Vec<String> = r.pids.iter().take(LISTED).map(u32::to_string).collect();
+    if r.pids.len() > LISTED {
+        pids.push(format!("… {} in all", r.pids.len()));
+    }
+    let command = fmt::one_line(&r.command, fmt::COMMAND_CHARS);
+    let (who, grows) = match (r.pids.len(), r.depth) {
+        (1, 0) => (
+            format!("{command} (pid {}, top of the tree)", pids[0]),
+            "grows",
+        ),
+        (1, depth) => (
+            format!("{command} (pid {}, depth {depth})", pids[0]),
+            "grows",
+        ),
+        (n, depth) => (
+            format!("{n} × {command} (pids {}; depth {depth})", pids.join(", ")),
+            "each grow",
+        ),
+    };
+    let per = XUnit::Second;
+    format!(
+        "{who} {grows} {} ({}% CI {}–{}): {}",
+        fmt::rate(r.slope, ValueUnit::Bytes, per),
+        fmt::percent(r.confidence),
+        fmt::rate(r.lo, ValueUnit::Bytes, per),
+        fmt::rate(r.hi, ValueUnit::Bytes, per),
+        r.shape
+    )
+}
+
 /// One sentence with the numbers, e.g. `alloc.allocated grows 41.3 KiB/iter (99% CI
 /// 40.9–41.8 KiB/iter) > budget 1 KiB/iter: leak`.
 pub fn check_line(c: &CheckFacts<'_>) -> String {
@@ -626,6 +660,41 @@ mod tests {
         assert_eq!(
             forecast_line(&f, XUnit::Second),
             "it is past the 480 GiB limit (memory.max) already"
+        );
+    }
+
+    #[test]
+    fn a_process_role_names_its_processes_and_how_one_grows() {
+        let role = crate::model::ProcessRole {
+            command: "python3 -c 'import x\nx.work()'".into(),
+            depth: 1,
+            pids: (100..108).collect(),
+            at_once: 4,
+            slope: 3.4 * 1048576.0,
+            lo: 3.3 * 1048576.0,
+            hi: 3.5 * 1048576.0,
+            confidence: 0.99,
+            shape: "leak".into(),
+        };
+        assert_eq!(
+            process_line(&role),
+            "8 × python3 -c 'import x x.work()' (pids 100, 101, 102, 103, 104, … 8 in all; depth 1) each grow 3.4 MiB/s (99% CI 3.3 MiB/s–3.5 MiB/s): leak"
+        );
+        let top = crate::model::ProcessRole {
+            pids: vec![99],
+            depth: 0,
+            slope: 0.0,
+            lo: -10.0,
+            hi: 10.0,
+            shape: "flat".into(),
+            ..role
+        };
+        assert!(
+            process_line(&top).starts_with(
+                "python3 -c 'import x x.work()' (pid 99, top of the tree) grows 0 B/s"
+            ),
+            "{}",
+            process_line(&top)
         );
     }
 

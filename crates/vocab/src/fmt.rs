@@ -134,6 +134,19 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// A command line (or any text) for one line of a message: whitespace runs (a `-c`
+/// script's newlines) as one space, cut to `max` characters with `…`.
+pub fn one_line(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// How long a command line may be in a message or a report row.
+pub const COMMAND_CHARS: usize = 100;
+
 /// A stretch of time ahead, as a forecast says it, to three significant digits: `45.2 s`,
 /// `38.7 min`, `3.5 h`, `2.1 days`.
 pub fn span(s: f64) -> String {
@@ -209,6 +222,16 @@ mod tests {
 
     const KIB: f64 = 1024.0;
     const MIB: f64 = 1024.0 * 1024.0;
+
+    #[test]
+    fn one_line_folds_whitespace_and_cuts_long_text() {
+        assert_eq!(
+            one_line("python3 -c 'import x\nx.run()'", 100),
+            "python3 -c 'import x x.run()'"
+        );
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("é€ü", 2), "é€…");
+    }
 
     #[test]
     fn spans_ahead_read_in_the_unit_that_fits() {

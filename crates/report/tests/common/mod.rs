@@ -206,6 +206,7 @@ pub fn leaky_report(n: usize) -> ScenarioReport {
         decided_at: None,
         attribution: None,
         ratchet: Vec::new(),
+        processes: Vec::new(),
     }
 }
 
@@ -245,6 +246,7 @@ pub fn crashed_report() -> ScenarioReport {
         decided_at: None,
         attribution: None,
         ratchet: Vec::new(),
+        processes: Vec::new(),
     }
 }
 
