@@ -162,13 +162,18 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The pid of the process to watch; its descendants are followed as they come and go.
-    #[arg(value_name = "PID", required_unless_present = "pattern")]
+    #[arg(value_name = "PID", required_unless_present_any = ["pattern", "cgroup"])]
     pub pid: Option<u32>,
     /// Pick the process by its command line instead: a regular expression matched as
     /// `pgrep -f` does. A job and the workers it forked are one match; matches in separate
     /// trees are refused and listed.
-    #[arg(long = "name", value_name = "PATTERN", conflicts_with = "pid")]
+    #[arg(long = "name", value_name = "PATTERN", conflicts_with_all = ["pid", "cgroup"])]
     pub pattern: Option<String>,
+    /// Watch a cgroup instead (a container, a systemd unit, a pod): its memory files give
+    /// `cgroup.current`, `cgroup.anon` and `cgroup.file` (page cache apart from anonymous
+    /// memory), and the tree of its oldest process the `rss.*` metrics.
+    #[arg(long, value_name = "PATH", conflicts_with = "pid")]
+    pub cgroup: Option<PathBuf>,
     /// When the watch ends: `decided` (as soon as every budget is decided), or after a
     /// duration (`30min`, `2h`). Without it, when the process exits or on Ctrl-C; the
     /// report is written however it ends.

@@ -374,3 +374,149 @@ fn a_tree_where_only_the_workers_leak_names_the_workers_not_the_parent() {
         out.stdout
     );
 }
+
+/// The memory cgroup this test runs in, as a folder a child cgroup can be made in (v1's
+/// `memory` controller, else v2's unified tree); `Err` says why not.
+fn own_memory_cgroup() -> Result<std::path::PathBuf, String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let v1 = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| format!("/sys/fs/cgroup/memory{path}"))
+    });
+    let v2 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(|p| format!("/sys/fs/cgroup{p}")));
+    let dir = std::path::PathBuf::from(v1.or(v2).ok_or("no memory cgroup in /proc/self/cgroup")?);
+    let probe = dir.join(format!("leakcheck-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(dir)
+}
+
+/// A child cgroup, removed (after its processes are gone) when dropped.
+struct TestCgroup(std::path::PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_cgroup_watch_tells_page_cache_from_anonymous_memory() {
+    let parent = match own_memory_cgroup() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("skipped: no cgroup can be created here: {why}");
+            return;
+        }
+    };
+    let cgroup = TestCgroup(parent.join(format!("leakcheck-watch-{}", std::process::id())));
+    std::fs::create_dir(&cgroup.0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.bin");
+    // It moves itself into the cgroup, then writes a file 8 MiB at a time and reads it
+    // back: its page cache grows by ~24 MiB/s, its anonymous memory does not.
+    let script = format!(
+        "import time\nMiB = 1 << 20\nchunk = b'x' * (8 * MiB)\nstart = time.monotonic()\nwith open({data:?}, 'wb') as f:\n    while time.monotonic() - start < 30:\n        f.write(chunk)\n        f.flush()\n        time.sleep(1 / 3)\nwith open({data:?}, 'rb') as f:\n    f.read()\ntime.sleep(30)\n",
+        data = data.display().to_string()
+    );
+    let procs = cgroup.0.join("cgroup.procs");
+    let shell = format!(
+        "echo $$ > {} && exec python3 -c \"$0\" cgroup-e2e",
+        procs.display()
+    );
+    let child = Reaped(
+        Command::new("sh")
+            .args(["-c", &shell, &script])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    settle();
+    let cg = cgroup.0.to_str().unwrap();
+    let out = watch(
+        dir.path(),
+        &["--cgroup", cg],
+        &[
+            "--until",
+            "8s",
+            "--label",
+            "cg",
+            "--budget",
+            "cgroup.anon.slope=1MiB/s",
+        ],
+    );
+    out.assert_exit_code(exit_code::PASS);
+    let s = summary(&dir.path().join("reports/cg"));
+    let file = metric(&s, "cgroup.file")["fit"]["slope"].as_f64().unwrap();
+    assert!(
+        file > 8.0 * (1 << 20) as f64,
+        "the page cache grew {file} B/s\n{}",
+        out.all_output()
+    );
+    assert_eq!(metric(&s, "cgroup.anon")["budgets"][0]["outcome"], "pass");
+    // Page cache is given back under pressure: no forecast of running out on it.
+    for name in ["cgroup.file", "cgroup.current"] {
+        assert!(metric(&s, name)["forecast"].is_null(), "{name} forecast");
+    }
+    drop(child);
+}
+
+#[test]
+fn a_folder_that_is_not_a_cgroup_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let not = dir.path().to_str().unwrap();
+    watch(dir.path(), &["--cgroup", not], &[])
+        .assert_exit_code(exit_code::USAGE)
+        .assert_stderr_contains("not a memory cgroup");
+}
+
+#[test]
+fn pss_of_another_users_process_is_turned_off_with_the_reason_and_rss_goes_on() {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    });
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    if !root || !setpriv.exists() {
+        eprintln!("skipped: needs root and setpriv to watch as another user (nobody)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let child = Reaped(flat("pss-e2e", 30.0));
+    settle();
+    // leakcheck as `nobody` watching root's process: smaps_rollup is not its to read.
+    let output = Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_leakcheck"))
+        .args(["watch", &child.0.id().to_string(), "--pss", "--until", "3s"])
+        .args(["--label", "pss", "--config", "/nonexistent/leakcheck.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(exit_code::PASS), "{stderr}");
+    assert!(
+        stderr.contains("PSS is off") && stderr.contains("CAP_SYS_PTRACE"),
+        "{stderr}"
+    );
+    let s = summary(&dir.path().join("reports/pss"));
+    let rss = metric(&s, "rss.tree")["points"].as_array().unwrap().len();
+    assert!(rss >= 20, "RSS went on: {rss} points");
+}

@@ -78,12 +78,14 @@ pub fn execute(
         Some(text) => positive_duration("--interval", text)?,
         None => DEFAULT_WATCH_INTERVAL,
     };
-    let picked = match (args.pid, &args.pattern) {
-        (Some(pid), None) => find::by_pid(pid)?,
-        (None, Some(pattern)) => find::by_command_line(pattern)?,
+    let picked = match (args.pid, &args.pattern, &args.cgroup) {
+        (Some(pid), None, None) => find::by_pid(pid)?,
+        (None, Some(pattern), None) => find::by_command_line(pattern)?,
+        (None, None, Some(path)) => find::by_cgroup(path)?,
         _ => {
             return Err(CliError::Usage(
-                "give the pid of the process to watch, or --name PATTERN".to_string(),
+                "give one of: the pid of the process to watch, --name PATTERN, --cgroup PATH"
+                    .to_string(),
             ));
         }
     };
@@ -133,6 +135,10 @@ pub fn execute(
     spec.validate()?;
     let mut judging = scenario.judging(None, argv, None, Some(plan));
     judging.limit = memory_limit(args.limit.as_deref(), picked.pid)?;
+    if args.cgroup.is_some() {
+        // A cgroup is watched for its memory files: show them, budgeted or not.
+        judging.show = find::CGROUP_METRICS.iter().map(|m| m.to_string()).collect();
+    }
     judging.save(&dir)?;
 
     let target = Target::attach_picked(&picked).map_err(|e| match e {

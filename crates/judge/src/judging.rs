@@ -44,6 +44,10 @@ pub struct Judging {
     /// reach it ([`leakcheck_analysis::forecast`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<MemoryLimit>,
+    /// Metrics shown (analysed, drawn, forecast) without a budget, besides those always
+    /// shown: a cgroup watch's `cgroup.*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub show: Vec<String>,
 }
 
 /// Why a judging file cannot be written or read.
@@ -123,6 +127,7 @@ impl Judging {
             ceiling: None,
             plan: None,
             limit: None,
+            show: Vec::new(),
         }
     }
 

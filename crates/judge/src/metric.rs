@@ -49,11 +49,18 @@ pub(crate) fn judge_metrics(
 ) -> Vec<JudgedMetric> {
     let available = timeline.metrics();
     let budgeted = |m: &str| judging.budgets.iter().any(|b| b.metric == m);
-    let shown = known_metrics().into_iter().filter(|m| budgeted(m)).chain(
-        ALWAYS_SHOWN
-            .into_iter()
-            .filter(|m| available.contains(m) && !budgeted(m)),
-    );
+    let asked = |m: &str| judging.show.iter().any(|s| s == m);
+    let shown = known_metrics()
+        .into_iter()
+        .filter(|m| budgeted(m))
+        .chain(
+            ALWAYS_SHOWN
+                .into_iter()
+                .filter(|m| available.contains(m) && !budgeted(m)),
+        )
+        .chain(known_metrics().into_iter().filter(|m| {
+            asked(m) && available.contains(m) && !budgeted(m) && !ALWAYS_SHOWN.contains(m)
+        }));
     let mut judged: Vec<JudgedMetric> = shown
         .map(|metric| judge_metric(metric, judging, timeline, confidence, short_of_min, interim))
         .collect();
@@ -308,11 +315,14 @@ fn no_data_hint(metric: &str, timeline: &Timeline) -> String {
 
 /// When a growing metric in bytes reaches `limit` ([`leakcheck_analysis::forecast`]): on
 /// the peaks' envelope under churn, else on the verdict's line through the steady state.
-/// Only a series shaped `leak` is forecast; GPU memory has its device's limit, not this.
+/// Only a series shaped `leak` is forecast; GPU memory has its device's limit, not this;
+/// page cache (`*.file`, and `cgroup.current`, which counts it) is given back under
+/// pressure, so its growth runs nothing out of memory: the usual container alert's error.
 fn forecast(m: &MetricReport, a: &MetricAnalysis, limit: &MemoryLimit) -> Option<Forecast> {
     use leakcheck_analysis::forecast::{self as fc, PivotLine};
     let gpu = m.name.starts_with("gpu.") || m.name.starts_with("torch.cuda.");
-    if m.unit != ValueUnit::Bytes || gpu || a.shape != Shape::Leak {
+    let reclaimable = m.name.ends_with(".file") || m.name == "cgroup.current";
+    if m.unit != ValueUnit::Bytes || gpu || reclaimable || a.shape != Shape::Leak {
         return None;
     }
     let steady = m.points.get(a.warmup.index..)?;

@@ -24,6 +24,13 @@ fn proc_err(pid: u32, e: ProcError) -> SampleError {
     match e {
         ProcError::NotFound(_) => SampleError::Gone { pid },
         ProcError::Io(io, _) => io_err(pid, io),
+        ProcError::PermissionDenied(path) => SampleError::Io(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{}: permission denied",
+                path.map_or(format!("/proc/{pid}"), |p| p.display().to_string())
+            ),
+        )),
         other => SampleError::Io(io::Error::other(format!("/proc/{pid}: {other}"))),
     }
 }

@@ -29,9 +29,20 @@ pub enum FindError {
         pattern: String,
         candidates: Vec<ProcessInfo>,
     },
+    #[error(
+        "invalid --cgroup {}: not a memory cgroup (no memory.current or memory.usage_in_bytes there); expected a cgroup folder such as /sys/fs/cgroup/system.slice/NAME.service",
+        path.display()
+    )]
+    NotACgroup { path: std::path::PathBuf },
+    #[error("the cgroup {} has no process in it (cgroup.procs is empty): expected a cgroup that runs a job", path.display())]
+    EmptyCgroup { path: std::path::PathBuf },
     #[error("cannot list the processes in /proc: {0}")]
     Proc(String),
 }
+
+/// The metrics a cgroup's memory files give (`cgroup.current`, `cgroup.anon`,
+/// `cgroup.file`): what a watch of a cgroup shows.
+pub const CGROUP_METRICS: &[&str] = leakcheck_probe::sources::cgroup::SOURCE.metrics;
 
 /// At most this many candidates are listed in an ambiguity error.
 const LISTED: usize = 10;
@@ -80,6 +91,34 @@ pub fn by_pid(pid: u32) -> Result<ProcessInfo, FindError> {
         return Err(FindError::KernelThread { pid });
     }
     Ok(info)
+}
+
+/// The process a watch of the cgroup at `path` follows: the oldest in its `cgroup.procs`
+/// (a container's or a unit's first process, whose tree its workers usually are); the
+/// cgroup's own memory files (`cgroup.*` metrics) cover every process in it.
+pub fn by_cgroup(path: &std::path::Path) -> Result<ProcessInfo, FindError> {
+    let memory = ["memory.current", "memory.usage_in_bytes"];
+    if !memory.iter().any(|f| path.join(f).is_file()) {
+        return Err(FindError::NotACgroup {
+            path: path.to_path_buf(),
+        });
+    }
+    let procs =
+        std::fs::read_to_string(path.join("cgroup.procs")).map_err(|_| FindError::NotACgroup {
+            path: path.to_path_buf(),
+        })?;
+    let all = processes().map_err(|e| FindError::Proc(e.to_string()))?;
+    let mine = this_and_parents(&all);
+    procs
+        .lines()
+        .filter_map(|l| l.trim().parse::<u32>().ok())
+        .filter(|pid| !mine.contains(pid))
+        .filter_map(process_info)
+        .filter(|p| !p.kernel_thread)
+        .min_by_key(|p| (p.start_ticks, p.pid))
+        .ok_or_else(|| FindError::EmptyCgroup {
+            path: path.to_path_buf(),
+        })
 }
 
 /// The one process whose command line matches `pattern` (a regular expression, searched

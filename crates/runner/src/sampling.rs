@@ -210,13 +210,15 @@ impl OutsideSampler {
         // Each process's RSS about once a second, and who each process is when first seen.
         let (mut next_procs, mut known) = (now, std::collections::HashSet::new());
         let mut burst_left = 0;
+        // PSS as asked, until it cannot be read.
+        let mut with_pss = self.with_pss;
         let mut batch: Vec<TreeRecord> = Vec::new();
         let mut next_send = now;
         loop {
             let now = Instant::now();
             if now >= next_rss {
                 // A checkpoint's burst reads PSS too: the level retained memory is measured at.
-                let pss = self.with_pss && (now >= next_pss || burst_left > 0);
+                let pss = with_pss && (now >= next_pss || burst_left > 0);
                 if pss {
                     next_pss = now + self.pss_interval;
                 }
@@ -224,7 +226,20 @@ impl OutsideSampler {
                 // process); between walks of a tree of several, the program's own RSS alone.
                 let walk = burst_left > 0 || pss || now >= next_walk;
                 let sample = if walk {
-                    tree.sample(pss).map(|s| {
+                    let sampled = match tree.sample(pss) {
+                        // Another user's process: PSS cannot be read, RSS still can.
+                        Err(leakcheck_probe::SampleError::Io(e))
+                            if pss && e.kind() == io::ErrorKind::PermissionDenied =>
+                        {
+                            with_pss = false;
+                            let _ = tx.send(Input::Warning(format!(
+                                "PSS is off: {e} (smaps_rollup of another user's process needs the same user, or CAP_SYS_PTRACE); RSS goes on"
+                            )));
+                            tree.sample(false)
+                        }
+                        other => other,
+                    };
+                    sampled.map(|s| {
                         if now >= next_procs {
                             next_procs = now + Duration::from_secs_f64(PROCS_INTERVAL_S);
                             self.send_procs(tx, &s.per_process, &mut known);

@@ -488,6 +488,7 @@ impl ScenarioConfig {
             ceiling: self.settings.ceiling,
             plan,
             limit: None,
+            show: Vec::new(),
         }
     }
 
