@@ -63,6 +63,92 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
     churn(churn_seeds);
+    let watch_seeds: u64 = std::env::args()
+        .nth(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    watch(watch_seeds);
+}
+
+/// A watch without an end, judged at every look of an open-ended plan: seconds of data.
+const WATCH_SECONDS: usize = 4 * 3600;
+/// The watch's default minimum before a pass (`DEFAULT_MIN_WATCH`).
+const WATCH_MIN_S: f64 = 60.0;
+
+/// Watches of four hours (one sample a second, AR(1) noise, with and without an
+/// allocator's sawtooth and a start-up cache fill), without a leak and with one of twice
+/// the budget, judged look by look on an open-ended plan against 1 KiB/s until a look
+/// settles them or the data ends: how often one fails.
+fn watch(seeds: u64) {
+    let budget =
+        Budget::parse("watch.slope", BudgetKind::Slope, "1 KiB/s").expect("a valid literal budget");
+    let plan = LookPlan::open_ended(XUnit::Second, WATCH_MIN_S, 0.99);
+    let looks = (1..)
+        .take_while(|&k| {
+            plan.interim_look(k)
+                .is_some_and(|l| l.length < WATCH_SECONDS as f64)
+        })
+        .count();
+    println!(
+        "\nwatch: open-ended looks (look k spends alpha/(k(k+1))), {looks} looks in {} h of 1 Hz \
+         data, budget 1 KiB/s, {seeds} seeds per cell; fail% / pass% / undecided%",
+        WATCH_SECONDS / 3600
+    );
+    // Noise alone, then an allocator's sawtooth, then a start-up cache fill (99 % full
+    // at 100 s) as a watch started with its job sees; and the same with a leak of twice
+    // the budget, which a watch must fail.
+    let (mut worst, mut power) = (0.0f64, 100.0f64);
+    for leak in [0.0, 2.0] {
+        for (name, saw, fill) in [
+            ("", false, false),
+            (" + sawtooth", true, false),
+            (" + sawtooth + start-up fill", true, true),
+        ] {
+            for sd in NOISES {
+                let spec = SimSpec {
+                    n: WATCH_SECONDS,
+                    leak_per_iter: leak * KIB,
+                    noise_sd: sd * KIB,
+                    fill: fill.then_some(CacheFill {
+                        bytes: 8.0 * MIB,
+                        end_fraction: 100.0 / WATCH_SECONDS as f64,
+                    }),
+                    sawtooth: saw.then_some(Sawtooth {
+                        amplitude: 512.0 * KIB,
+                        period: 50,
+                    }),
+                    ..SimSpec::acceptance()
+                };
+                let x: Vec<f64> = (0..WATCH_SECONDS).map(|i| i as f64).collect();
+                let (mut cell, mut length) = (Cell::default(), 0.0);
+                for seed in 0..seeds {
+                    let y = spec.values(seed);
+                    let run = gate_run_timed(&x, &y, &plan, &budget).expect("analyses");
+                    length += run.length_s / seeds as f64;
+                    match run.outcome {
+                        Outcome::Fail => cell.fail += 1,
+                        Outcome::Pass => cell.pass += 1,
+                        Outcome::Undecided => cell.undecided += 1,
+                    }
+                }
+                match leak > 0.0 {
+                    false => worst = worst.max(cell.pc(cell.fail)),
+                    true => power = power.min(cell.pc(cell.fail)),
+                }
+                println!(
+                    "  leak {leak} KiB/s, {:>4} KiB sd{name}: {:5.1} / {:5.1} / {:5.1} · decided after {:.0} s",
+                    sd,
+                    cell.pc(cell.fail),
+                    cell.pc(cell.pass),
+                    cell.pc(cell.undecided),
+                    length
+                );
+            }
+        }
+    }
+    println!(
+        "watch: zero-leak false-fail rate at most {worst:.1}%, power at 2x the budget at least {power:.1}%, over {looks} looks"
+    );
 }
 
 /// The summary over the cells with noise sd ≤ 64 KiB of both tables.
