@@ -61,6 +61,14 @@ impl Progress {
         }
     }
 
+    /// A line that stays (a watch's look): above the bar on a terminal, else on stderr.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("[{}] {line}", self.name)),
+            None => tell!("[{}] {line}", self.name),
+        }
+    }
+
     /// Feed one runner event.
     pub fn on_event(&mut self, event: &Event) {
         match event {

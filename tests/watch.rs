@@ -520,3 +520,33 @@ fn pss_of_another_users_process_is_turned_off_with_the_reason_and_rss_goes_on() 
     let rss = metric(&s, "rss.tree")["points"].as_array().unwrap().len();
     assert!(rss >= 20, "RSS went on: {rss} points");
 }
+
+/// A watch that runs to its end is judged on the job as it is at the end: before, the
+/// first look that settled decided, so a job flat for its first seconds and leaking after
+/// passed a 16 s watch at its 4 s look.
+#[test]
+fn a_watch_that_passed_an_early_look_and_then_leaked_fails_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Reaped(python(
+        "late-leak-e2e",
+        "kept = []\nwhile now() < 60:\n    while len(kept) * CHUNK < 8 * MiB * max(0.0, now() - 6):\n        kept.append(bytearray(b'x' * CHUNK))\n    time.sleep(0.005)\n",
+    ));
+    settle();
+    let out = watch(
+        dir.path(),
+        &[&child.0.id().to_string()],
+        &[
+            "--until",
+            "16s",
+            "--min-duration",
+            "4s",
+            "--label",
+            "late",
+            "--budget",
+            "rss.tree.slope=1MiB/s",
+        ],
+    );
+    out.assert_exit_code(exit_code::BUDGET_FAILED);
+    // The looks still said, as it went, that it passed at first.
+    assert!(out.stderr.contains("(look 1 of"), "{}", out.stderr);
+}

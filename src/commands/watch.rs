@@ -135,6 +135,9 @@ pub fn execute(
     spec.validate()?;
     let mut judging = scenario.judging(None, argv, None, Some(plan));
     judging.limit = memory_limit(args.limit.as_deref(), picked.pid)?;
+    // Only `--until decided` stops on a look; otherwise the looks report as the watch
+    // goes and the verdict is the job's state at the end.
+    judging.decide_at_end = until != Until::Decided;
     if args.cgroup.is_some() {
         // A cgroup is watched for its memory files: show them, budgeted or not.
         judging.show = find::CGROUP_METRICS.iter().map(|m| m.to_string()).collect();
@@ -158,21 +161,31 @@ pub fn execute(
             Until::End => " (until it exits or Ctrl-C; the report is written then)".to_string(),
         }
     );
-    let mut progress = Progress::new(&name, None);
+    // Both callbacks of the observer report progress; they run one at a time.
+    let progress = std::cell::RefCell::new(Progress::new(&name, None));
     let mut live = LiveJudge::new(&judging, matches!(until, Until::After(_)));
-    let mut early_stop = |timeline: &Timeline| match live.as_mut()?.check(timeline)? {
-        StopNow::Decided(why) if until == Until::Decided => Some(StopRequest::Decided(why)),
-        StopNow::Decided(_) => None,
-        StopNow::AtMaximum(why) => Some(StopRequest::AtMaximum(why)),
+    let mut early_stop = |timeline: &Timeline| {
+        let live = live.as_mut()?;
+        let stop = live.check(timeline);
+        // Every look says where the watch stands, on one line.
+        if let Some((look, report)) = live.take_latest() {
+            let line = leakcheck_report::words::look_line(&look, &report);
+            progress.borrow().note(&line);
+        }
+        match stop? {
+            StopNow::Decided(why) if until == Until::Decided => Some(StopRequest::Decided(why)),
+            StopNow::Decided(_) => None,
+            StopNow::AtMaximum(why) => Some(StopRequest::AtMaximum(why)),
+        }
     };
     let outcome = observe(
         &spec,
         target,
         None,
-        &mut |event| progress.on_event(event),
+        &mut |event| progress.borrow_mut().on_event(event),
         &mut early_stop,
     );
-    progress.finish();
+    progress.into_inner().finish();
     let judgement = judge_outcome(&judging, &outcome?, &dir);
     let status = ExitStatus::of_verdict(judgement.verdict, judgement.misconfigured);
     judged.extend(super::single_entry(judgement.report));

@@ -48,6 +48,11 @@ pub struct Judging {
     /// shown: a cgroup watch's `cgroup.*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub show: Vec<String>,
+    /// Decide once, at the end, at `plan.confidence`: the looks only report as the run
+    /// goes (a watch that is not stopped when decided, whose verdict must be the job's
+    /// state at its end, not at an early look that passed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decide_at_end: bool,
 }
 
 /// Why a judging file cannot be written or read.
@@ -128,6 +133,7 @@ impl Judging {
             plan: None,
             limit: None,
             show: Vec::new(),
+            decide_at_end: false,
         }
     }
 

@@ -177,6 +177,25 @@ fn judge_looks(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         return judge_once(judging, facts, judging.confidence, None, false);
     };
     let timeline = facts.timeline;
+    if judging.decide_at_end {
+        // One decision, so the whole error is its own; a pass still needs the minimum.
+        let length = timeline.length(plan.unit).min(plan.max);
+        let end = Look {
+            index: 1,
+            of: 1,
+            length,
+            unit: plan.unit,
+            confidence: plan.confidence,
+            may_pass: length >= plan.min,
+        };
+        let judged = timeline.truncated(plan.unit, length);
+        let judged = if length < timeline.length(plan.unit) {
+            &judged
+        } else {
+            timeline
+        };
+        return judge_at(judging, facts, judged, end, false).with_all_points(timeline);
+    }
     let mut walk = LookWalk::new(&plan);
     while let Some(look) = walk.next_look() {
         if timeline.length(plan.unit) <= look.length {
@@ -208,6 +227,8 @@ pub struct LiveJudge {
     /// Stop the run at the plan's maximum (false when the program was told the maximum
     /// and ends there by itself).
     stop_at_max: bool,
+    /// The last look judged and what it said, until taken ([`LiveJudge::take_latest`]).
+    latest: Option<(Look, ScenarioReport)>,
 }
 
 /// Why a run still going should be stopped.
@@ -228,7 +249,14 @@ impl LiveJudge {
             judging: judging.clone(),
             walk: LookWalk::new(&plan),
             stop_at_max,
+            latest: None,
         })
+    }
+
+    /// The last look judged since the last call, and its report: what a watch says at
+    /// each look.
+    pub fn take_latest(&mut self) -> Option<(Look, ScenarioReport)> {
+        self.latest.take()
     }
 
     /// Judge the looks the data has completed since the last call.
@@ -247,11 +275,11 @@ impl LiveJudge {
                 samples_file: String::new(),
             };
             let judgement = judge_at(&self.judging, &facts, &partial, look, true);
-            if self.walk.record(judgement.look_verdict(look.may_pass)) {
-                return Some(StopNow::Decided(report::words::decided_early(
-                    &look,
-                    &judgement.report,
-                )));
+            let settled = self.walk.record(judgement.look_verdict(look.may_pass));
+            let why = settled.then(|| report::words::decided_early(&look, &judgement.report));
+            self.latest = Some((look, judgement.report));
+            if let Some(why) = why {
+                return Some(StopNow::Decided(why));
             }
         }
         (self.stop_at_max && timeline.length(plan.unit) >= plan.max)

@@ -489,6 +489,7 @@ impl ScenarioConfig {
             plan,
             limit: None,
             show: Vec::new(),
+            decide_at_end: false,
         }
     }
 

@@ -101,6 +101,48 @@ pub fn forecast_line(f: &crate::model::Forecast, x_unit: XUnit) -> String {
     }
 }
 
+/// What one look of a run still going says, on one line: `after 101 s (look 3, 99.83%
+/// intervals): rss.tree 20 MiB/s (19.9 MiB/s–20.1 MiB/s) fail, reaches the limit in 38 s;
+/// rss 0 B/s (-1 KiB/s–1 KiB/s) no budget`.
+pub fn look_line(look: &Look, report: &crate::model::ScenarioReport) -> String {
+    let per = report.x_unit;
+    let metrics: Vec<String> = report
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let fit = m.fit.as_ref()?;
+            let outcome = match m.budgets.iter().map(|b| b.outcome).max_by_key(|o| match o {
+                Outcome::Fail => 2,
+                Outcome::Undecided => 1,
+                Outcome::Pass => 0,
+            }) {
+                Some(o) => o.word().to_string(),
+                None => "no budget".to_string(),
+            };
+            let mut line = format!(
+                "{} {} ({}–{}) {outcome}",
+                m.name,
+                fmt::rate(fit.slope, m.unit, per),
+                fmt::rate(fit.slope_lo, m.unit, per),
+                fmt::rate(fit.slope_hi, m.unit, per)
+            );
+            if let Some(crate::model::Forecast {
+                crossing: crate::model::Crossing::In { estimate, .. },
+                ..
+            }) = &m.forecast
+            {
+                let ahead = match per {
+                    XUnit::Second => fmt::span(*estimate),
+                    XUnit::Iteration => format!("{} iterations", estimate.round()),
+                };
+                line.push_str(&format!(", reaches the limit in {ahead}"));
+            }
+            Some(line)
+        })
+        .collect();
+    format!("{}: {}", look_fact(look), metrics.join("; "))
+}
+
 /// One role of a process tree and how one of its processes grows: `3 × python3 train.py
 /// (pids 12, 13, 14; depth 1) each grow 3.4 MiB/s (99% CI 3.3–3.5 MiB/s): leak`.
 pub fn process_line(r: &crate::model::ProcessRole) -> String {
