@@ -14,11 +14,13 @@ use std::time::Duration;
 use leakcheck_vocab::exit_code;
 use util::{leakcheck, metric, summary};
 
-/// A Python process running `body` after a common prelude (`MiB`, `now()`), tagged with
-/// `tag` in its command line so `--name` can find it.
+/// A Python process running `body` after a common prelude, tagged with `tag` in its
+/// command line so `--name` can find it. The prelude has `MiB`, `now()` (seconds since
+/// the start) and `hold(rate, seconds, since=0)`, which holds `rate` MiB/s more touched
+/// memory from `since` on, on the clock, until `seconds`.
 fn python(tag: &str, body: &str) -> Child {
     let script = format!(
-        "import sys, time\nMiB = 1 << 20\nCHUNK = 256 << 10\nstart = time.monotonic()\ndef now():\n    return time.monotonic() - start\n{body}\n"
+        "import sys, time\nMiB = 1 << 20\nCHUNK = 256 << 10\nstart = time.monotonic()\ndef now():\n    return time.monotonic() - start\ndef hold(rate, seconds, since=0.0):\n    kept = []\n    while now() < seconds:\n        while len(kept) * CHUNK < rate * MiB * max(0.0, now() - since):\n            kept.append(bytearray(b'x' * CHUNK))\n        time.sleep(0.005)\n{body}\n"
     );
     // Its own process group: the test kills the group, workers it forked included.
     Command::new("python3")
@@ -31,12 +33,7 @@ fn python(tag: &str, body: &str) -> Child {
 
 /// Holds `rate` MiB/s of touched memory for `seconds`, on the clock.
 fn leaker(tag: &str, rate_mib_s: f64, seconds: f64) -> Child {
-    python(
-        tag,
-        &format!(
-            "kept = []\nwhile now() < {seconds}:\n    while len(kept) * CHUNK < {rate_mib_s} * MiB * now():\n        kept.append(bytearray(b'x' * CHUNK))\n    time.sleep(0.005)\n"
-        ),
-    )
+    python(tag, &format!("hold({rate_mib_s}, {seconds})"))
 }
 
 /// Allocates and frees 8 MiB every 20 ms for `seconds`: busy, but flat.
@@ -344,7 +341,7 @@ fn a_tree_where_only_the_workers_leak_names_the_workers_not_the_parent() {
     // A quiet parent that forks three workers, each holding 2 MiB/s more on the clock.
     let parent = Reaped(python(
         "tree-e2e",
-        "import os\ndef leak(rate, seconds):\n    kept = []\n    while now() < seconds:\n        while len(kept) * CHUNK < rate * MiB * now():\n            kept.append(bytearray(b'x' * CHUNK))\n        time.sleep(0.005)\nfor _ in range(3):\n    if os.fork() == 0:\n        leak(2.0, 60)\n        os._exit(0)\ntime.sleep(60)",
+        "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        hold(2.0, 60)\n        os._exit(0)\ntime.sleep(60)",
     ));
     settle();
     let out = watch(
@@ -527,10 +524,7 @@ fn pss_of_another_users_process_is_turned_off_with_the_reason_and_rss_goes_on() 
 #[test]
 fn a_watch_that_passed_an_early_look_and_then_leaked_fails_at_its_end() {
     let dir = tempfile::tempdir().unwrap();
-    let child = Reaped(python(
-        "late-leak-e2e",
-        "kept = []\nwhile now() < 60:\n    while len(kept) * CHUNK < 8 * MiB * max(0.0, now() - 6):\n        kept.append(bytearray(b'x' * CHUNK))\n    time.sleep(0.005)\n",
-    ));
+    let child = Reaped(python("late-leak-e2e", "hold(8.0, 60, since=6.0)"));
     settle();
     let out = watch(
         dir.path(),

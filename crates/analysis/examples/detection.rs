@@ -70,6 +70,26 @@ fn main() {
     watch(watch_seeds);
 }
 
+/// `n` points of a leak of `rate` KiB per point under AR(1) noise of `sd` KiB, with the
+/// acceptance setting's cache fill (8 MiB, 99 % full at point 100) and allocator sawtooth
+/// (512 KiB every 50 points) when asked.
+fn mixed(n: usize, rate: f64, sd: f64, fill: bool, sawtooth: bool) -> SimSpec {
+    SimSpec {
+        n,
+        leak_per_iter: rate * KIB,
+        noise_sd: sd * KIB,
+        fill: fill.then_some(CacheFill {
+            bytes: 8.0 * MIB,
+            end_fraction: 100.0 / n as f64,
+        }),
+        sawtooth: sawtooth.then_some(Sawtooth {
+            amplitude: 512.0 * KIB,
+            period: 50,
+        }),
+        ..SimSpec::acceptance()
+    }
+}
+
 /// A watch without an end, judged at every look of an open-ended plan: seconds of data.
 const WATCH_SECONDS: usize = 4 * 3600;
 /// The watch's default minimum before a pass (`DEFAULT_MIN_WATCH`).
@@ -105,20 +125,7 @@ fn watch(seeds: u64) {
             (" + sawtooth + start-up fill", true, true),
         ] {
             for sd in NOISES {
-                let spec = SimSpec {
-                    n: WATCH_SECONDS,
-                    leak_per_iter: leak * KIB,
-                    noise_sd: sd * KIB,
-                    fill: fill.then_some(CacheFill {
-                        bytes: 8.0 * MIB,
-                        end_fraction: 100.0 / WATCH_SECONDS as f64,
-                    }),
-                    sawtooth: saw.then_some(Sawtooth {
-                        amplitude: 512.0 * KIB,
-                        period: 50,
-                    }),
-                    ..SimSpec::acceptance()
-                };
+                let spec = mixed(WATCH_SECONDS, leak, sd, fill, saw);
                 let x: Vec<f64> = (0..WATCH_SECONDS).map(|i| i as f64).collect();
                 let (mut cell, mut length) = (Cell::default(), 0.0);
                 for seed in 0..seeds {
@@ -221,21 +228,8 @@ fn table(seeds: u64, mix: bool) -> Vec<Vec<Cell>> {
 }
 
 fn cell(seeds: u64, mix: bool, rate: f64, sd: f64) -> Cell {
-    let spec = SimSpec {
-        n: MAX,
-        leak_per_iter: rate * KIB,
-        noise_sd: sd * KIB,
-        fill: mix.then_some(CacheFill {
-            bytes: 8.0 * MIB,
-            // 99 % full at iteration 100, as in the 500-iteration setting.
-            end_fraction: 100.0 / MAX as f64,
-        }),
-        sawtooth: mix.then_some(Sawtooth {
-            amplitude: 512.0 * KIB,
-            period: 50,
-        }),
-        ..SimSpec::acceptance()
-    };
+    // 99 % full at iteration 100, as in the 500-iteration setting.
+    let spec = mixed(MAX, rate, sd, mix, mix);
     let budget = Budget::parse("detection.slope", BudgetKind::Slope, "1 KiB/iter")
         .expect("a valid literal budget");
     let plan = LookPlan {
