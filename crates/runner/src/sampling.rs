@@ -240,7 +240,9 @@ impl OutsideSampler {
                         other => other,
                     };
                     sampled.map(|s| {
-                        if now >= next_procs {
+                        // Which process grows only means something for a tree of
+                        // several: a lone program's own line is its `rss`.
+                        if now >= next_procs && s.per_process.len() >= 2 {
                             next_procs = now + Duration::from_secs_f64(PROCS_INTERVAL_S);
                             self.send_procs(tx, &s.per_process, &mut known);
                         }
