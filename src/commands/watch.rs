@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use leakcheck_judge::{LiveJudge, LookPlan, StopNow, apply_budget_overrides};
-use leakcheck_runner::find::{self, FindError};
+use leakcheck_runner::find;
 use leakcheck_runner::{StopRequest, Target, Timeline, observe};
 use leakcheck_settings::ScenarioConfig;
 use leakcheck_vocab::XUnit;
@@ -144,13 +144,8 @@ pub fn execute(
     }
     judging.save(&dir)?;
 
-    let target = Target::attach_picked(&picked).map_err(|e| match e {
-        // Gone between being picked and being held.
-        leakcheck_runner::RunError::InvalidSpec { .. } => {
-            CliError::Find(FindError::NoSuchPid { pid: picked.pid })
-        }
-        other => other.into(),
-    })?;
+    // Refused (a usage error) when the pid ended or now names another process.
+    let target = Target::attach_picked(&picked)?;
     tell!(
         "[{name}] watching pid {} and its descendants: {}{}",
         picked.pid,

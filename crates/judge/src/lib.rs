@@ -177,27 +177,9 @@ fn judge_looks(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         return judge_once(judging, facts, judging.confidence, None, false);
     };
     let timeline = facts.timeline;
-    if judging.decide_at_end {
-        // One decision, so the whole error is its own; a pass still needs the minimum.
-        let length = timeline.length(plan.unit).min(plan.max);
-        let end = Look {
-            index: 1,
-            of: 1,
-            length,
-            unit: plan.unit,
-            confidence: plan.confidence,
-            may_pass: length >= plan.min,
-        };
-        let judged = timeline.truncated(plan.unit, length);
-        let judged = if length < timeline.length(plan.unit) {
-            &judged
-        } else {
-            timeline
-        };
-        return judge_at(judging, facts, judged, end, false).with_all_points(timeline);
-    }
     let mut walk = LookWalk::new(&plan);
-    while let Some(look) = walk.next_look() {
+    // With `decide_at_end` the interim looks only report while the run goes.
+    while let Some(look) = walk.next_look().filter(|_| !judging.decide_at_end) {
         if timeline.length(plan.unit) <= look.length {
             break;
         }
@@ -208,7 +190,18 @@ fn judge_looks(judging: &Judging, facts: &RunFacts<'_>) -> Judgement {
         }
     }
     let length = timeline.length(plan.unit);
-    let last = plan.final_look(&walk.done, length);
+    let last = match judging.decide_at_end {
+        // One decision, so the whole error is its own; a pass still needs the minimum.
+        true => Look {
+            index: 1,
+            of: 1,
+            length: length.min(plan.max),
+            unit: plan.unit,
+            confidence: plan.confidence,
+            may_pass: length >= plan.min,
+        },
+        false => plan.final_look(&walk.done, length),
+    };
     // Stopped at the maximum, perhaps a little past it: judged up to the maximum.
     let judged = if length >= plan.max {
         &timeline.truncated(plan.unit, plan.max)

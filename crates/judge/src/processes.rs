@@ -43,12 +43,18 @@ pub(crate) fn rank(timeline: &Timeline, confidence: f64) -> Vec<ProcessRole> {
         }
         d
     };
-    let role_of = |pid: u32| known.get(&pid).map(|&(_, command)| (depth(pid), command));
+    // Each pid's role, once: the samples name the same pids over and over.
+    let role_of: HashMap<u32, (u32, &str)> = known
+        .iter()
+        .map(|(&pid, &(_, command))| (pid, (depth(pid), command)))
+        .collect();
     let mut roles: BTreeMap<(u32, &str), Gathered> = BTreeMap::new();
     for sample in &timeline.procs {
         let mut sums: BTreeMap<(u32, &str), (f64, u32)> = BTreeMap::new();
         for &(pid, rss) in &sample.rss {
-            let Some(role) = role_of(pid) else { continue };
+            let Some(&role) = role_of.get(&pid) else {
+                continue;
+            };
             let g = roles.entry(role).or_default();
             if !g.pids.contains(&pid) {
                 g.pids.push(pid);

@@ -66,11 +66,12 @@ fn list(candidates: &[ProcessInfo]) -> String {
 }
 
 /// This process and its parents up to init: a watch of any of them would watch itself.
-fn this_and_parents(all: &[ProcessInfo]) -> Vec<u32> {
+/// Read by following `ppid` from this process, not from a listing of every process.
+fn this_and_parents() -> Vec<u32> {
     let mut chain = vec![std::process::id()];
-    while let Some(parent) = all
-        .iter()
-        .find(|p| Some(&p.pid) == chain.last())
+    while let Some(parent) = chain
+        .last()
+        .and_then(|&pid| process_info(pid))
         .map(|p| p.ppid)
         .filter(|&ppid| ppid > 0 && !chain.contains(&ppid))
     {
@@ -83,8 +84,7 @@ fn this_and_parents(all: &[ProcessInfo]) -> Vec<u32> {
 /// thread.
 pub fn by_pid(pid: u32) -> Result<ProcessInfo, FindError> {
     let info = process_info(pid).ok_or(FindError::NoSuchPid { pid })?;
-    let all = processes().map_err(|e| FindError::Proc(e.to_string()))?;
-    if this_and_parents(&all).contains(&pid) {
+    if this_and_parents().contains(&pid) {
         return Err(FindError::Itself { pid });
     }
     if info.kernel_thread {
@@ -107,8 +107,7 @@ pub fn by_cgroup(path: &std::path::Path) -> Result<ProcessInfo, FindError> {
         std::fs::read_to_string(path.join("cgroup.procs")).map_err(|_| FindError::NotACgroup {
             path: path.to_path_buf(),
         })?;
-    let all = processes().map_err(|e| FindError::Proc(e.to_string()))?;
-    let mine = this_and_parents(&all);
+    let mine = this_and_parents();
     procs
         .lines()
         .filter_map(|l| l.trim().parse::<u32>().ok())
@@ -125,7 +124,7 @@ pub fn by_cgroup(path: &std::path::Path) -> Result<ProcessInfo, FindError> {
 /// anywhere in the line as `pgrep -f` does), leakcheck itself and its parents aside.
 pub fn by_command_line(pattern: &str) -> Result<ProcessInfo, FindError> {
     let all = processes().map_err(|e| FindError::Proc(e.to_string()))?;
-    pick(pattern, &all, &this_and_parents(&all))
+    pick(pattern, &all, &this_and_parents())
 }
 
 /// [`by_command_line`] over a given process list. Several matches are one target when
